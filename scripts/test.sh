@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The test command (CI's .ci/run runs exactly this): installs what is missing,
+# then formatting, lints, docs, and every test against a real nginx on a
+# loopback port (its base URL in VOUCH_TEST_NGINX).
+#
+# VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# nginx lives in /usr/sbin, which is not on every user's PATH.
+case ":$PATH:" in
+*:/usr/sbin:*) ;;
+*) PATH=$PATH:/usr/sbin ;;
+esac
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+fail() {
+    printf '\n*** FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+# Runs one named step; on failure names it and exits non-zero.
+step() {
+    local name=$1 start rc=0
+    shift
+    say "$name"
+    start=$SECONDS
+    "$@" || rc=$?
+    if ((rc != 0)); then
+        fail "$name (exit $rc, after $((SECONDS - start)) s): $*"
+    fi
+    printf '==> ok: %s (%d s)\n' "$name" "$((SECONDS - start))" >&2
+}
+
+has_lib() {
+    [[ -f src/lib.rs ]] || grep -q '^\[lib\]' Cargo.toml
+}
+
+run_dir=""
+cleanup() {
+    local rc=$?
+    if [[ -n $run_dir ]]; then
+        scripts/nginx.sh stop "$run_dir" || rc=1
+        rm -rf "$run_dir"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+command -v cargo >/dev/null 2>&1 || fail "cargo not found (install Rust: https://rustup.rs)"
+step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl
+step "cargo fmt --check" cargo fmt --check
+step "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
+step "cargo doc" env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --locked
+
+# Build before nginx starts, so it only runs while tests do.
+step "build tests" cargo test --locked --all-targets --no-run
+
+say "start nginx"
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/vouch-test.XXXXXX")
+port=$(scripts/nginx.sh start "$run_dir") || fail "start nginx (see above)"
+export VOUCH_TEST_NGINX=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_NGINX=%s\n' "$VOUCH_TEST_NGINX" >&2
+
+step "cargo test" cargo test --locked --all-targets
+if has_lib; then
+    step "cargo test --doc" cargo test --locked --doc
+else
+    say "cargo test --doc: skipped (no library target)"
+fi
+
+say "all steps passed"

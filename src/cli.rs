@@ -1,0 +1,334 @@
+//! The command line: clap arguments and the commands they run. Returns an
+//! exit code; `main.rs` only maps errors and broken pipes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::demo;
+use crate::expect::{parse_duration, parse_size};
+use crate::report::{FailOnSet, Format, Report};
+use crate::runner::{self, RunOptions};
+use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
+
+/// Exit codes, as documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The gate passed.
+    Passed = 0,
+    /// An item failed (per `--fail-on`).
+    Failed = 1,
+    /// The probe files or arguments are invalid; nothing was run.
+    Invalid = 2,
+    /// vouch itself could not finish (e.g. could not write the report, or was interrupted).
+    Broken = 3,
+}
+
+/// Errors that stop a command: vouch's side, exit 3.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The report could not be written.
+    #[error("cannot write the report to `{path}`: {source}")]
+    Output {
+        /// Where.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing to stdout failed (a broken pipe is not reported).
+    #[error("cannot write to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+    /// The demo deployment could not start.
+    #[error("cannot start the demo deployment: {0}")]
+    Demo(#[source] std::io::Error),
+}
+
+/// vouch: verify production-readiness checklists against live deployments.
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run probe files against a target and report every item.
+    Run(RunArgs),
+    /// Validate probe files without touching the network.
+    Check(CheckArgs),
+    /// Start the embedded demo deployment and verify it end to end.
+    Demo(DemoArgs),
+    /// Print the JSON Schema of probe files (or of the JSON report).
+    Schema(SchemaArgs),
+}
+
+/// `vouch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Probe files (YAML).
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Base URL of the deployment; overrides `target:` in every file.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Variables: `--set NAME=VALUE`, overriding `vars:`.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    #[command(flatten)]
+    /// How to run and report.
+    pub run: RunFlags,
+}
+
+/// Flags shared by `run` and `demo`.
+#[derive(Debug, Args)]
+pub struct RunFlags {
+    /// Report format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Write the report to a file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Run only items whose text contains PATTERN (case-insensitive).
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Option<String>,
+    /// Probes in flight at once.
+    #[arg(long, default_value_t = runner::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+    /// Timeout per probe attempt (replaces `defaults.timeout`; a probe's own `timeout:` wins).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// What fails the gate: any of `failed`, `error`, `refuted`.
+    #[arg(long, default_value = "failed,error", value_name = "CONDITIONS")]
+    pub fail_on: FailOnSet,
+    /// A PEM bundle of extra trusted CAs for probes that name none.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// The most bytes of a response body read (replaces `defaults.body_limit`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub body_limit: Option<u64>,
+    /// No progress bar on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `vouch check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Probe files (YAML).
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Base URL, as for `run` (checks it is valid).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Variables, as for `run`.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+}
+
+/// `vouch demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    /// How to run and report.
+    pub run: RunFlags,
+}
+
+/// `vouch schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of the JSON report (`vouch.report/v1`) instead.
+    #[arg(long)]
+    pub report: bool,
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number from 1 to 100000, found `{text}`"
+        )),
+    }
+}
+
+fn parse_set(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))
+}
+
+/// Runs a command and returns its exit code.
+pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Check(args) => Ok(check(&args)),
+        Command::Demo(args) => demo(args).await,
+        Command::Schema(args) => {
+            let schema = if args.report {
+                crate::report::json_schema()
+            } else {
+                spec::json_schema()
+            };
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            write_stdout(&format!("{text}\n"))?;
+            Ok(Exit::Passed)
+        }
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn load(
+    files: &[PathBuf],
+    target: Option<&str>,
+    sets: &[(String, String)],
+) -> Result<Vec<ProbeFile>, Vec<Diagnostic>> {
+    spec::load_all(
+        files,
+        &LoadOptions {
+            target,
+            sets,
+            env: &env_var,
+        },
+    )
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    let mut stderr = std::io::stderr().lock();
+    for d in diagnostics {
+        let _ = writeln!(stderr, "{d}");
+    }
+    let files: std::collections::BTreeSet<_> = diagnostics.iter().map(|d| &d.file).collect();
+    let _ = writeln!(
+        stderr,
+        "error: {} problem{} in {} file{}; nothing was run",
+        diagnostics.len(),
+        if diagnostics.len() == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+    );
+}
+
+fn check(args: &CheckArgs) -> Exit {
+    match load(&args.files, args.target.as_deref(), &args.sets) {
+        Ok(files) => {
+            let items: usize = files.iter().map(|f| f.items.len()).sum();
+            let probes: usize = files
+                .iter()
+                .flat_map(|f| &f.items)
+                .map(|i| i.probes.len())
+                .sum();
+            eprintln!(
+                "ok: {} file{}, {items} items, {probes} probes",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+            Exit::Passed
+        }
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            Exit::Invalid
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<Exit, CliError> {
+    let files = match load(&args.files, args.target.as_deref(), &args.sets) {
+        Ok(files) => files,
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            return Ok(Exit::Invalid);
+        }
+    };
+    let report = run_and_report(&files, &args.run).await?;
+    Ok(exit_for(&report))
+}
+
+async fn run_and_report(files: &[ProbeFile], flags: &RunFlags) -> Result<Report, CliError> {
+    let options = RunOptions {
+        concurrency: flags.concurrency,
+        timeout: flags.timeout,
+        only: flags.only.clone(),
+        ca_file: flags.ca_file.clone(),
+        body_limit: flags.body_limit,
+        progress: !flags.no_progress,
+        handle_ctrl_c: true,
+    };
+    let outcome = runner::run(files, &options).await;
+    let report = Report::new(&outcome, files, &flags.fail_on);
+    emit(&report, flags)?;
+    Ok(report)
+}
+
+fn exit_for(report: &Report) -> Exit {
+    if report.interrupted {
+        Exit::Broken
+    } else if report.summary.passed {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    }
+}
+
+fn emit(report: &Report, flags: &RunFlags) -> Result<(), CliError> {
+    match &flags.output {
+        Some(path) => {
+            let text = report.render(flags.format, false);
+            std::fs::write(path, text).map_err(|source| CliError::Output {
+                path: path.display().to_string(),
+                source,
+            })
+        }
+        None => {
+            let color = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            write_stdout(&report.render(flags.format, color))
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`vouch run | head`) is not an error.
+fn write_stdout(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(CliError::Stdout),
+    }
+}
+
+async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
+    let deployment = demo::Deployment::start().await.map_err(CliError::Demo)?;
+    let target = deployment.url();
+    let files = match demo::probe_file(&target) {
+        Ok(files) => files,
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            return Ok(Exit::Broken);
+        }
+    };
+    eprintln!("vouch demo: a demo deployment is listening on {target}; verifying it now\n");
+    let report = run_and_report(&files, &args.run).await?;
+    let s = &report.summary;
+    eprintln!(
+        "\nThat was vouch checking {} checklist items of a live (demo) deployment: {} verified by probes, {} refuted with evidence, {} attested by a person. \
+         Point it at yours with `vouch run probes/http-api.yaml --target https://your.service`.",
+        s.items, s.verified, s.failed, s.attested
+    );
+    deployment.stop().await;
+    // The demo fails some items on purpose; it succeeded if it ran.
+    Ok(if report.interrupted {
+        Exit::Broken
+    } else {
+        Exit::Passed
+    })
+}

@@ -1,0 +1,149 @@
+//! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
+//! health, readiness with dependencies, a JSON API and one endpoint that is
+//! broken on purpose. The demo is a target, not a client: `vouch demo` runs
+//! the shipped probe file against it like against any deployment.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
+
+/// The demo probe file, shipped in the binary.
+pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
+
+/// A running demo deployment.
+pub struct Deployment {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Deployment {
+    /// Starts the deployment on a free loopback port.
+    pub async fn start() -> std::io::Result<Deployment> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        tokio::spawn(async move {
+                            let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                    _ = &mut stopped => break,
+                }
+            }
+        });
+        Ok(Deployment {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The base URL: `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Loads the shipped demo probe file against a target.
+pub fn probe_file(target: &str) -> Result<Vec<ProbeFile>, Vec<Diagnostic>> {
+    let no_env = |_: &str| None;
+    spec::load_str(
+        Path::new("probes/demo.yaml"),
+        PROBE_FILE,
+        &LoadOptions {
+            target: Some(target),
+            sets: &[],
+            env: &no_env,
+        },
+    )
+    .map(|f| vec![f])
+}
+
+fn json(status: StatusCode, content_type: &str, body: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert("content-type", value);
+    }
+    response
+}
+
+async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
+    const JSON: &str = "application/json";
+    match req.uri().path() {
+        "/health" => json(StatusCode::OK, JSON, r#"{"status":"UP"}"#),
+        "/ready" => json(
+            StatusCode::OK,
+            "application/health+json",
+            r#"{"status":"warn","checks":{"postgres:connections":[{"status":"pass","observedValue":12}],"redis":[{"status":"pass"}],"search:indexLag":[{"status":"warn","observedValue":420,"observedUnit":"s","output":"search index is 7 minutes behind"}]}}"#,
+        ),
+        "/version" => json(
+            StatusCode::OK,
+            JSON,
+            r#"{"version":"1.4.2","commit":"9f2c1e7","built":"2026-11-20T09:12:00Z"}"#,
+        ),
+        "/api/products" => {
+            // A touch of latency, like a real service.
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            json(
+                StatusCode::OK,
+                JSON,
+                r#"{"items":[{"id":1,"name":"kettle","price":39.9},{"id":2,"name":"teapot","price":24.5},{"id":3,"name":"mug","price":8}],"count":3}"#,
+            )
+        }
+        // Broken on purpose: the demo must show a refuted item with evidence.
+        "/api/orders" => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            JSON,
+            r#"{"error":"connection pool exhausted (max 10)"}"#,
+        ),
+        _ => json(StatusCode::NOT_FOUND, JSON, r#"{"error":"not found"}"#),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_probe_file_loads() {
+        let files = probe_file("http://127.0.0.1:1").expect("demo probe file is valid");
+        assert!(files[0].items.len() >= 5);
+    }
+}

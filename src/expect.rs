@@ -1,0 +1,570 @@
+//! Matchers shared by every probe kind (`eq`, `ne`, `one_of`, `min`, `max`,
+//! `contains`, `matches`, `exists`, `absent`) and the human quantities they
+//! are written in: durations (`50ms`, `30d`) and sizes (`2GiB`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use regex::Regex;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value as Json;
+
+/// The matcher names accepted in a matcher map.
+pub const MATCHER_NAMES: &[&str] = &[
+    "eq", "ne", "one_of", "min", "max", "contains", "matches", "exists", "absent",
+];
+
+/// An expectation on one value: all its rules must hold.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    Eq(Json),
+    Ne(Json),
+    OneOf(Vec<Json>),
+    Min(Bound),
+    Max(Bound),
+    Contains(String),
+    Matches(Regex),
+    Exists,
+    Absent,
+}
+
+/// A numeric bound, remembering how it was written (`50ms`, `2GiB`, `10`).
+#[derive(Debug, Clone)]
+struct Bound {
+    value: f64,
+    text: String,
+}
+
+impl Matcher {
+    /// A matcher for plain equality.
+    pub fn eq(value: impl Into<Json>) -> Matcher {
+        Matcher {
+            rules: vec![Rule::Eq(value.into())],
+        }
+    }
+
+    /// A matcher that wants the value absent.
+    pub fn absent() -> Matcher {
+        Matcher {
+            rules: vec![Rule::Absent],
+        }
+    }
+
+    /// The string of a plain string-equality matcher.
+    pub fn as_eq_str(&self) -> Option<&str> {
+        match self.rules.as_slice() {
+            [Rule::Eq(Json::String(s))] => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the matcher is satisfied by a missing value.
+    pub fn wants_absent(&self) -> bool {
+        self.rules.iter().any(|r| matches!(r, Rule::Absent))
+    }
+
+    /// Checks a value (`None` when it is missing). `Err` says what was wrong.
+    pub fn check(&self, actual: Option<&Json>) -> Result<(), String> {
+        for rule in &self.rules {
+            rule.check(actual)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a string value (headers, bodies).
+    pub fn check_str(&self, actual: Option<&str>) -> Result<(), String> {
+        match actual {
+            Some(s) => self.check(Some(&Json::String(s.to_owned()))),
+            None => self.check(None),
+        }
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" and ")?;
+            }
+            match rule {
+                Rule::Eq(v) => write!(f, "{}", show(v))?,
+                Rule::Ne(v) => write!(f, "not {}", show(v))?,
+                Rule::OneOf(vs) => write!(
+                    f,
+                    "one of [{}]",
+                    vs.iter().map(show).collect::<Vec<_>>().join(", ")
+                )?,
+                Rule::Min(b) => write!(f, ">= {}", b.text)?,
+                Rule::Max(b) => write!(f, "<= {}", b.text)?,
+                Rule::Contains(s) => write!(f, "contains {s:?}")?,
+                Rule::Matches(r) => write!(f, "matches /{}/", r.as_str())?,
+                Rule::Exists => f.write_str("present")?,
+                Rule::Absent => f.write_str("absent")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value as it reads in a report: strings quoted, the rest as JSON.
+pub fn show(value: &Json) -> String {
+    match value {
+        Json::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Loose equality: numbers by value, and a string equals a scalar with the same text
+/// (a header `"10"` equals `10`).
+fn loosely_equal(expected: &Json, actual: &Json) -> bool {
+    match (expected, actual) {
+        (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
+        (Json::String(text), Json::Number(_) | Json::Bool(_))
+        | (Json::Number(_) | Json::Bool(_), Json::String(text)) => {
+            let scalar = if matches!(expected, Json::String(_)) {
+                actual
+            } else {
+                expected
+            };
+            text.trim() == scalar.to_string().as_str()
+        }
+        _ => expected == actual,
+    }
+}
+
+fn as_number(value: &Json) -> Option<f64> {
+    match value {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+impl Rule {
+    fn check(&self, actual: Option<&Json>) -> Result<(), String> {
+        let Some(actual) = actual else {
+            return match self {
+                Rule::Absent | Rule::Ne(_) => Ok(()),
+                _ => Err("missing".to_owned()),
+            };
+        };
+        let ok = match self {
+            Rule::Eq(v) => loosely_equal(v, actual),
+            Rule::Ne(v) => !loosely_equal(v, actual),
+            Rule::OneOf(vs) => vs.iter().any(|v| loosely_equal(v, actual)),
+            Rule::Min(b) => as_number(actual).is_some_and(|n| n >= b.value),
+            Rule::Max(b) => as_number(actual).is_some_and(|n| n <= b.value),
+            Rule::Contains(s) => match actual {
+                Json::String(text) => text.contains(s.as_str()),
+                Json::Array(items) => items
+                    .iter()
+                    .any(|i| loosely_equal(&Json::from(s.as_str()), i)),
+                other => other.to_string().contains(s.as_str()),
+            },
+            Rule::Matches(re) => match actual {
+                Json::String(text) => re.is_match(text),
+                other => re.is_match(&other.to_string()),
+            },
+            Rule::Exists => true,
+            Rule::Absent => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("got {}", excerpt(&show(actual), 120)))
+        }
+    }
+}
+
+/// Cuts text to at most `max` characters, marking the cut.
+pub fn excerpt(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+impl<'de> Deserialize<'de> for Matcher {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MatcherVisitor)
+    }
+}
+
+struct MatcherVisitor;
+
+impl<'de> Visitor<'de> for MatcherVisitor {
+    type Value = Matcher;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value, a list of values, or a map of matchers")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Matcher, E> {
+        Ok(Matcher::eq(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Matcher, E> {
+        Ok(Matcher::eq(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Matcher, E> {
+        Ok(Matcher::eq(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Matcher, E> {
+        Ok(Matcher::eq(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Matcher, E> {
+        Ok(Matcher::eq(v))
+    }
+    fn visit_unit<E>(self) -> Result<Matcher, E> {
+        Ok(Matcher::eq(Json::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Matcher, A::Error> {
+        let mut values = Vec::new();
+        while let Some(v) = seq.next_element::<Json>()? {
+            values.push(v);
+        }
+        Ok(Matcher {
+            rules: vec![Rule::OneOf(values)],
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Matcher, A::Error> {
+        let mut rules = Vec::new();
+        while let Some(key) = map.next_key::<MatcherName>()? {
+            let rule = match key {
+                MatcherName::Eq => Rule::Eq(map.next_value()?),
+                MatcherName::Ne => Rule::Ne(map.next_value()?),
+                MatcherName::OneOf => Rule::OneOf(map.next_value()?),
+                MatcherName::Min => Rule::Min(map.next_value::<BoundDe>()?.0),
+                MatcherName::Max => Rule::Max(map.next_value::<BoundDe>()?.0),
+                MatcherName::Contains => Rule::Contains(map.next_value()?),
+                MatcherName::Matches => Rule::Matches(map.next_value::<RegexDe>()?.0),
+                MatcherName::Exists => {
+                    if map.next_value::<bool>()? {
+                        Rule::Exists
+                    } else {
+                        Rule::Absent
+                    }
+                }
+                MatcherName::Absent => {
+                    if map.next_value::<bool>()? {
+                        Rule::Absent
+                    } else {
+                        Rule::Exists
+                    }
+                }
+            };
+            rules.push(rule);
+        }
+        if rules.is_empty() {
+            return Err(de::Error::custom(format!(
+                "empty matcher: expected one of `{}`",
+                MATCHER_NAMES.join("`, `")
+            )));
+        }
+        Ok(Matcher { rules })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum MatcherName {
+    Eq,
+    Ne,
+    OneOf,
+    Min,
+    Max,
+    Contains,
+    Matches,
+    Exists,
+    Absent,
+}
+
+struct BoundDe(Bound);
+
+impl<'de> Deserialize<'de> for BoundDe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Json::deserialize(deserializer)?;
+        let bound = match &value {
+            Json::Number(n) => n.as_f64().map(|v| Bound {
+                value: v,
+                text: n.to_string(),
+            }),
+            Json::String(s) => parse_quantity(s).map(|v| Bound {
+                value: v,
+                text: s.clone(),
+            }),
+            _ => None,
+        };
+        bound.map(BoundDe).ok_or_else(|| {
+            de::Error::custom(format!(
+                "invalid bound {}: expected a number, a duration like `50ms` or a size like `2GiB`",
+                show(&value)
+            ))
+        })
+    }
+}
+
+/// A number, a duration (in seconds) or a size (in bytes).
+fn parse_quantity(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<f64>() {
+        return Some(n);
+    }
+    if let Ok(size) = parse_size(text) {
+        return Some(size as f64);
+    }
+    humantime::parse_duration(text)
+        .ok()
+        .map(|d| d.as_secs_f64())
+}
+
+struct RegexDe(Regex);
+
+impl<'de> Deserialize<'de> for RegexDe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pattern = String::deserialize(deserializer)?;
+        compile_regex(&pattern)
+            .map(RegexDe)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// Compiles a user regex with a size limit, so a hostile pattern cannot eat memory.
+pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))
+}
+
+impl JsonSchema for Matcher {
+    fn schema_name() -> Cow<'static, str> {
+        "Matcher".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A scalar means equality, a list means one of, a map combines matchers.",
+            "anyOf": [
+                {"type": ["string", "number", "boolean", "null"]},
+                {"type": "array"},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "minProperties": 1,
+                    "properties": {
+                        "eq": {}, "ne": {}, "one_of": {"type": "array"},
+                        "min": {"type": ["number", "string"]}, "max": {"type": ["number", "string"]},
+                        "contains": {"type": "string"}, "matches": {"type": "string", "format": "regex"},
+                        "exists": {"type": "boolean"}, "absent": {"type": "boolean"}
+                    }
+                }
+            ]
+        })
+    }
+}
+
+/// A duration written as people write it (`5s`, `250ms`, `1m30s`, `30d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text).map(Dur).map_err(de::Error::custom)
+    }
+}
+
+/// Parses a human duration with a message fit for a diagnostic.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!(
+            "invalid duration `{text}`: expected a number and a unit, like `5s`, `250ms` or `1m30s`"
+        )
+    })
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl JsonSchema for Dur {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration such as `5s`, `250ms`, `1m30s` or `30d`.",
+            "pattern": "^\\s*[0-9]"
+        })
+    }
+}
+
+/// A size written as people write it (`512KiB`, `1MiB`, `2GB`, `100`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_size(&text).map(Size).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> Cow<'static, str> {
+        "Size".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": ["string", "integer"],
+            "description": "A size in bytes, or with a unit: `512KiB`, `1MiB`, `2GB`."
+        })
+    }
+}
+
+/// Parses `1MiB`, `512 KB`, `100` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid size `{text}`: expected a number and a unit, like `1MiB`"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "ti" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "invalid size `{text}`: unknown unit `{other}` (use B, KB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    Ok((number * factor as f64) as u64)
+}
+
+/// Formats a byte count for people: `1.5 MiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn matcher(value: Json) -> Matcher {
+        serde_json::from_value(value).expect("valid matcher")
+    }
+
+    #[test]
+    fn scalar_means_equality_and_numbers_match_text() {
+        let m = matcher(json!(200));
+        assert!(m.check(Some(&json!(200))).is_ok());
+        assert!(m.check(Some(&json!("200"))).is_ok());
+        assert_eq!(m.check(Some(&json!(500))), Err("got 500".to_owned()));
+        assert_eq!(m.check(None), Err("missing".to_owned()));
+    }
+
+    #[test]
+    fn list_means_one_of() {
+        let m = matcher(json!([200, 204]));
+        assert!(m.check(Some(&json!(204))).is_ok());
+        assert!(m.check(Some(&json!(404))).is_err());
+        assert_eq!(m.to_string(), "one of [200, 204]");
+    }
+
+    #[test]
+    fn map_combines_every_rule() {
+        let m = matcher(json!({"min": 10, "max": "1KiB"}));
+        assert!(m.check(Some(&json!(512))).is_ok());
+        assert!(m.check(Some(&json!(2048))).is_err());
+        assert!(m.check(Some(&json!(5))).is_err());
+        assert_eq!(m.to_string(), ">= 10 and <= 1KiB");
+    }
+
+    #[test]
+    fn durations_compare_in_seconds() {
+        let m = matcher(json!({"max": "50ms"}));
+        assert!(m.check(Some(&json!(0.012))).is_ok());
+        assert!(m.check(Some(&json!(0.2))).is_err());
+    }
+
+    #[test]
+    fn regex_contains_exists_and_absent() {
+        assert!(
+            matcher(json!({"matches": "^ok"}))
+                .check(Some(&json!("okay")))
+                .is_ok()
+        );
+        assert!(
+            matcher(json!({"contains": "ea"}))
+                .check(Some(&json!("healthy")))
+                .is_ok()
+        );
+        assert!(matcher(json!({"exists": true})).check(None).is_err());
+        assert!(matcher(json!({"absent": true})).check(None).is_ok());
+        assert!(
+            matcher(json!({"absent": true}))
+                .check(Some(&json!("x")))
+                .is_err()
+        );
+        assert!(
+            matcher(json!({"ne": "down"}))
+                .check(Some(&json!("up")))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_matchers_and_bad_regexes() {
+        let err = serde_json::from_value::<Matcher>(json!({"maxx": 1})).expect_err("unknown");
+        assert!(err.to_string().contains("unknown variant `maxx`"), "{err}");
+        let err = serde_json::from_value::<Matcher>(json!({"matches": "("})).expect_err("regex");
+        assert!(err.to_string().contains("invalid regex"), "{err}");
+    }
+
+    #[test]
+    fn parses_sizes_and_durations() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2 GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("3 parsecs").is_err());
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 secs please").is_err());
+        assert_eq!(format_size(1536), "1.5 KiB");
+    }
+}

@@ -1,0 +1,188 @@
+//! What a run produced, as plain data: probe outcomes with every attempt,
+//! item verdicts rolled up from them. The runner writes it, reports read it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::probe::Check;
+
+/// A probe's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every expectation held.
+    Pass,
+    /// The deployment did not meet an expectation (an unreachable target too).
+    Fail,
+    /// The probe could not be evaluated: the agent's side.
+    Error,
+    /// Not run (interrupted).
+    Skip,
+}
+
+impl Verdict {
+    /// The lowercase name used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+/// An item's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemVerdict {
+    /// Every probe passed.
+    Verified,
+    /// A probe failed, or an attestation is stale.
+    Failed,
+    /// A probe could not be evaluated, and none failed.
+    Error,
+    /// Attested by a person, still valid.
+    Attested,
+    /// No probe and no attestation.
+    Manual,
+    /// Not run (interrupted).
+    Skipped,
+}
+
+impl ItemVerdict {
+    /// The lowercase name used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemVerdict::Verified => "verified",
+            ItemVerdict::Failed => "failed",
+            ItemVerdict::Error => "error",
+            ItemVerdict::Attested => "attested",
+            ItemVerdict::Manual => "manual",
+            ItemVerdict::Skipped => "skipped",
+        }
+    }
+
+    /// Rolls probe verdicts up: a failure wins over an error, an error over a skip.
+    pub fn from_probes(verdicts: impl IntoIterator<Item = Verdict>) -> ItemVerdict {
+        let (mut any, mut fail, mut error, mut skip) = (false, false, false, false);
+        for v in verdicts {
+            any = true;
+            match v {
+                Verdict::Pass => {}
+                Verdict::Fail => fail = true,
+                Verdict::Error => error = true,
+                Verdict::Skip => skip = true,
+            }
+        }
+        match (any, fail, error, skip) {
+            (false, ..) => ItemVerdict::Manual,
+            (_, true, ..) => ItemVerdict::Failed,
+            (_, _, true, _) => ItemVerdict::Error,
+            (_, _, _, true) => ItemVerdict::Skipped,
+            _ => ItemVerdict::Verified,
+        }
+    }
+}
+
+/// One attempt of a probe.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Attempt {
+    /// 1-based.
+    pub number: u32,
+    /// This attempt's verdict.
+    pub verdict: Verdict,
+    /// This attempt's one-line summary.
+    pub summary: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// The outcome of one probe, after retries.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeOutcome {
+    /// The kind (`http`).
+    pub kind: String,
+    /// `name:` of the probe, or what it does (`GET /health`).
+    pub name: String,
+    /// Where it was written: `file:line:column`.
+    pub location: String,
+    /// The final verdict.
+    pub verdict: Verdict,
+    /// Passed only after a failed attempt.
+    pub flaky: bool,
+    /// One line for people, from the final attempt.
+    pub summary: String,
+    /// The final attempt's checks.
+    pub checks: Vec<Check>,
+    /// The final attempt's structured record.
+    pub evidence: serde_json::Value,
+    /// Every attempt, in order.
+    pub attempts: Vec<Attempt>,
+    /// When the first attempt started (RFC 3339).
+    pub started_at: String,
+    /// Total time over all attempts and pauses, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// The outcome of one item.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ItemOutcome {
+    /// The item as written in the probe file.
+    pub item: String,
+    /// The probe file.
+    pub file: String,
+    /// Where `item:` was written: `file:line:column`.
+    pub location: String,
+    /// The verdict.
+    pub verdict: ItemVerdict,
+    /// Why, in one line (stale attestation, which probe failed).
+    pub reason: Option<String>,
+    /// Some probe passed only on a retry.
+    pub flaky: bool,
+    /// The attestation, when attested.
+    pub attestation: Option<AttestationRecord>,
+    /// Each probe's outcome, in file order.
+    pub probes: Vec<ProbeOutcome>,
+}
+
+/// An attestation as reported.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AttestationRecord {
+    /// Who attested.
+    pub by: String,
+    /// When (YYYY-MM-DD).
+    pub on: String,
+    /// Until when it holds (RFC 3339).
+    pub expires: String,
+    /// Whether it ran out.
+    pub stale: bool,
+    /// Their note.
+    pub note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_outranks_errors_and_skips() {
+        use Verdict::*;
+        assert_eq!(
+            ItemVerdict::from_probes([Pass, Error, Fail]),
+            ItemVerdict::Failed
+        );
+        assert_eq!(
+            ItemVerdict::from_probes([Pass, Error, Skip]),
+            ItemVerdict::Error
+        );
+        assert_eq!(ItemVerdict::from_probes([Pass, Skip]), ItemVerdict::Skipped);
+        assert_eq!(
+            ItemVerdict::from_probes([Pass, Pass]),
+            ItemVerdict::Verified
+        );
+        assert_eq!(ItemVerdict::from_probes([]), ItemVerdict::Manual);
+    }
+}

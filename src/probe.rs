@@ -1,0 +1,252 @@
+//! The probe contract: every kind takes its settings, runs once against the
+//! target and returns findings (checks and evidence). Timeouts, retries,
+//! timing, concurrency and redaction belong to the runner, not here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub mod fetch;
+pub mod health;
+pub mod http;
+
+/// One kind of probe, run once.
+pub trait Probe {
+    /// Runs once. Never panics. `Err` only when the probe could not run at all
+    /// (the agent's side, e.g. an unreadable CA file); a deployment that does
+    /// not meet the expectation is `Ok` with failed checks.
+    fn run(&self, cx: &Context) -> impl Future<Output = Result<Findings, ProbeError>> + Send;
+}
+
+/// The probe kinds, as written in probe files: `http: {…}`, `health: {…}`.
+/// Adding a kind is one variant here and one arm in [`ProbeSpec::run`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeSpec {
+    /// An HTTP request and expectations on its response.
+    Http(Box<http::Http>),
+    /// A health endpoint in any common shape, with its dependencies.
+    Health(health::Health),
+}
+
+/// The kind names, in the order of [`ProbeSpec`]'s variants.
+pub const KINDS: &[&str] = &["http", "health"];
+
+impl ProbeSpec {
+    /// The kind's name, as written in probe files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeSpec::Http(_) => "http",
+            ProbeSpec::Health(_) => "health",
+        }
+    }
+
+    /// Runs the probe once.
+    pub async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
+        match self {
+            ProbeSpec::Http(p) => p.run(cx).await,
+            ProbeSpec::Health(p) => p.run(cx).await,
+        }
+    }
+
+    /// A short description of what the probe does, for plans and reports
+    /// (`GET /health`).
+    pub fn describe(&self) -> String {
+        match self {
+            ProbeSpec::Http(p) => p.describe(),
+            ProbeSpec::Health(p) => p.describe(),
+        }
+    }
+}
+
+/// Everything a probe may use while it runs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The target's base URL, when one is set.
+    pub target: Option<Url>,
+    /// TLS trust and client identity from `defaults:` and the command line.
+    pub tls: TlsSettings,
+    /// The most bytes of a response body a probe may read.
+    pub body_limit: u64,
+    /// The directory of the probe file, for relative paths (`ca: certs/ca.pem`).
+    pub base_dir: PathBuf,
+    /// HTTP clients shared by all probes, one per TLS and redirect setting.
+    pub clients: Arc<fetch::Clients>,
+}
+
+impl Context {
+    /// Resolves a path or URL against the target. A path is appended to the
+    /// target's own path, so `/health` on `https://h/api` is `https://h/api/health`.
+    pub fn resolve(&self, path_or_url: &str) -> Result<Url, ProbeError> {
+        if let Ok(url) = Url::parse(path_or_url)
+            && url.has_host()
+        {
+            return Ok(url);
+        }
+        let Some(target) = &self.target else {
+            return Err(ProbeError::Setup(format!(
+                "`{path_or_url}` is a path, but no target is set: give `target:` or `--target`"
+            )));
+        };
+        let base = target.as_str().trim_end_matches('/');
+        let joined = if path_or_url.starts_with('/') || path_or_url.is_empty() {
+            format!("{base}{path_or_url}")
+        } else {
+            format!("{base}/{path_or_url}")
+        };
+        Url::parse(&joined).map_err(|e| ProbeError::Setup(format!("invalid URL `{joined}`: {e}")))
+    }
+}
+
+/// TLS trust and client identity for HTTPS probes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// A PEM bundle of extra trusted roots (private CAs), added to the system roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// A PEM client certificate (chain) for mTLS.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Skip certificate verification. Off by default; always shown in evidence.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+impl TlsSettings {
+    /// Settings of `self` where given, else those of `fallback`.
+    #[must_use]
+    pub fn or(&self, fallback: &TlsSettings) -> TlsSettings {
+        TlsSettings {
+            ca: self.ca.clone().or_else(|| fallback.ca.clone()),
+            client_cert: self
+                .client_cert
+                .clone()
+                .or_else(|| fallback.client_cert.clone()),
+            client_key: self
+                .client_key
+                .clone()
+                .or_else(|| fallback.client_key.clone()),
+            insecure: self.insecure || fallback.insecure,
+        }
+    }
+}
+
+/// What one run of a probe found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Findings {
+    /// Every expectation and whether it held.
+    pub checks: Vec<Check>,
+    /// One line for people: `GET /health → 200 in 12 ms; $.status = "healthy"`.
+    pub summary: String,
+    /// The structured record: what was sent, what came back, timings.
+    pub evidence: serde_json::Value,
+}
+
+impl Findings {
+    /// Whether every check held (and there was at least one).
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.passed)
+    }
+}
+
+/// One expectation and what was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Check {
+    /// What was checked: `status`, `$.status`, `header content-type`.
+    pub name: String,
+    /// What was expected, as people read it.
+    pub expected: String,
+    /// What was seen.
+    pub actual: String,
+    /// Whether the expectation held.
+    pub passed: bool,
+}
+
+impl Check {
+    /// A check that held or did not.
+    pub fn new(
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        passed: bool,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            passed,
+        }
+    }
+}
+
+/// Why a probe could not run at all (not: why the deployment failed it).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProbeError {
+    /// The probe's own settings cannot be used (bad CA file, no target for a path).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The default probe timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default cap on response bodies.
+pub const DEFAULT_BODY_LIMIT: u64 = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(target: Option<&str>) -> Context {
+        Context {
+            target: target.map(|t| Url::parse(t).expect("url")),
+            tls: TlsSettings::default(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            base_dir: PathBuf::from("."),
+            clients: Arc::new(fetch::Clients::default()),
+        }
+    }
+
+    #[test]
+    fn paths_are_appended_to_the_target_path() {
+        let c = cx(Some("https://h.example/api/"));
+        assert_eq!(
+            c.resolve("/health?x=1").expect("ok").as_str(),
+            "https://h.example/api/health?x=1"
+        );
+        assert_eq!(
+            c.resolve("http://other:8080/x").expect("ok").as_str(),
+            "http://other:8080/x"
+        );
+    }
+
+    #[test]
+    fn a_path_without_a_target_is_a_setup_error() {
+        let err = cx(None).resolve("/health").expect_err("no target");
+        assert!(err.to_string().contains("no target is set"));
+    }
+
+    #[test]
+    fn probe_settings_override_defaults() {
+        let defaults = TlsSettings {
+            ca: Some("ca.pem".into()),
+            insecure: false,
+            ..TlsSettings::default()
+        };
+        let own = TlsSettings {
+            insecure: true,
+            ..TlsSettings::default()
+        };
+        let merged = own.or(&defaults);
+        assert_eq!(merged.ca, Some("ca.pem".into()));
+        assert!(merged.insecure);
+    }
+}

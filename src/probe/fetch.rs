@@ -1,0 +1,422 @@
+//! HTTP exchanges shared by every HTTP-based kind: one pooled client per TLS
+//! and redirect setting, trust from the system roots plus private CAs, and
+//! response bodies read up to a cap, never further.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::time::Instant;
+use url::Url;
+
+use super::{Context, ProbeError, TlsSettings};
+use crate::redact;
+
+/// The most redirects followed before a probe fails with a redirect loop.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Pooled HTTP clients, built on first use and shared by every probe.
+#[derive(Default)]
+pub struct Clients {
+    cache: Mutex<HashMap<(TlsSettings, bool), Result<reqwest::Client, String>>>,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clients")
+    }
+}
+
+impl Clients {
+    /// The client for these settings (relative paths resolved against `base_dir`).
+    pub fn get(
+        &self,
+        tls: &TlsSettings,
+        follow_redirects: bool,
+        base_dir: &Path,
+    ) -> Result<reqwest::Client, ProbeError> {
+        let key = (tls.clone(), follow_redirects);
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| ProbeError::Setup("client cache poisoned".to_owned()))?;
+        cache
+            .entry(key)
+            .or_insert_with(|| build_client(tls, follow_redirects, base_dir))
+            .clone()
+            .map_err(ProbeError::Setup)
+    }
+}
+
+fn build_client(
+    tls: &TlsSettings,
+    follow_redirects: bool,
+    base_dir: &Path,
+) -> Result<reqwest::Client, String> {
+    let config = client_tls_config(tls, base_dir)?;
+    let redirects = if follow_redirects {
+        reqwest::redirect::Policy::limited(MAX_REDIRECTS)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .redirect(redirects)
+        .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {}", error_chain(&e)))
+}
+
+/// The system's trusted roots, read once. `SSL_CERT_FILE` and `SSL_CERT_DIR`
+/// are honoured (rustls-native-certs reads them).
+fn system_roots() -> &'static Vec<CertificateDer<'static>> {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        for error in &loaded.errors {
+            tracing::debug!("reading system roots: {error}");
+        }
+        loaded.certs
+    })
+}
+
+fn resolve(base_dir: &Path, path: &Path) -> std::path::PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base_dir.join(path)
+    }
+}
+
+/// The crypto provider vouch uses everywhere (ring).
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Builds the rustls client configuration for TLS settings.
+pub fn client_tls_config(
+    tls: &TlsSettings,
+    base_dir: &Path,
+) -> Result<rustls::ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(system_roots().iter().cloned());
+    if let Some(ca) = &tls.ca {
+        let path = resolve(base_dir, ca);
+        let certs = read_certs(&path)?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!(
+                "`{}` holds no usable CA certificate",
+                path.display()
+            ));
+        }
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let builder = if tls.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(crypto_provider())))
+    } else {
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(&resolve(base_dir, cert))?;
+            let key_path = resolve(base_dir, key);
+            let key = PrivateKeyDer::from_pem_file(&key_path)
+                .map_err(|e| format!("cannot read private key `{}`: {e}", key_path.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate rejected: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("`client_cert` and `client_key` must be given together".to_owned()),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read certificates from `{}`: {e}", path.display()))?
+        .collect();
+    let certs = certs.map_err(|e| format!("invalid PEM in `{}`: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("`{}` holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The verifier behind `insecure: true`: accepts any certificate, still checks signatures.
+#[derive(Debug)]
+struct AcceptAnything(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An HTTP request to send.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: reqwest::Method,
+    /// The absolute URL.
+    pub url: Url,
+    /// Request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<Bytes>,
+    /// Whether to follow redirects.
+    pub follow_redirects: bool,
+    /// TLS settings of the probe, before defaults.
+    pub tls: TlsSettings,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The HTTP version, e.g. `HTTP/1.1`.
+    pub version: String,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body, at most the body limit.
+    pub body: Bytes,
+    /// Whether the body was longer than the limit (and reading stopped there).
+    pub truncated: bool,
+    /// The URL of the final response, after redirects.
+    pub final_url: Url,
+    /// Time until the response headers arrived.
+    pub headers_after: Duration,
+    /// Time until the body was read.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    /// A header's value as text, if present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// The media type, lowercase and without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        self.header("content-type").map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// Why no response could be had: the deployment's side (a `fail`).
+#[derive(Debug, Clone)]
+pub struct Unreachable {
+    /// What happened, e.g. `connection refused`.
+    pub reason: String,
+    /// After how long.
+    pub after: Duration,
+}
+
+/// Sends a request and reads the response, body capped at `cx.body_limit`.
+/// `Ok(Err(_))` is a deployment-side failure, `Err(_)` a setup error.
+pub async fn send(
+    cx: &Context,
+    request: &Request,
+) -> Result<Result<Response, Unreachable>, ProbeError> {
+    let tls = request.tls.or(&cx.tls);
+    let client = cx
+        .clients
+        .get(&tls, request.follow_redirects, &cx.base_dir)?;
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    for (name, value) in &request.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
+        headers.append(name, value);
+    }
+    let mut builder = client
+        .request(request.method.clone(), request.url.clone())
+        .headers(headers);
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let started = Instant::now();
+    let mut response = match builder.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Err(Unreachable {
+                reason: describe_error(&e),
+                after: started.elapsed(),
+            }));
+        }
+    };
+    let headers_after = started.elapsed();
+    let status = response.status().as_u16();
+    let version = format!("{:?}", response.version());
+    let final_url = response.url().clone();
+    let response_headers = std::mem::take(response.headers_mut());
+    let limit = usize::try_from(cx.body_limit).unwrap_or(usize::MAX);
+    let mut body = BytesMut::new();
+    let mut truncated = false;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit.saturating_sub(body.len());
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Ok(Err(Unreachable {
+                    reason: format!("reading the body: {}", describe_error(&e)),
+                    after: started.elapsed(),
+                }));
+            }
+        }
+    }
+    Ok(Ok(Response {
+        status,
+        version,
+        headers: response_headers,
+        body: body.freeze(),
+        truncated,
+        final_url,
+        headers_after,
+        elapsed: started.elapsed(),
+    }))
+}
+
+/// A reqwest error as people read it: the innermost causes, not "error sending request".
+fn describe_error(error: &reqwest::Error) -> String {
+    if error.is_redirect() {
+        return format!("redirect loop or more than {MAX_REDIRECTS} redirects");
+    }
+    error_chain(error)
+}
+
+/// An error and its causes, deduplicated, joined by `: `.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        // reqwest's outer message repeats the URL; the causes say what happened.
+        if !text.starts_with("error sending request")
+            && !parts
+                .iter()
+                .any(|p| p.contains(&text) || text.contains(p.as_str()))
+        {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+/// Response headers as a JSON object (multi-valued headers as arrays),
+/// credential headers already masked.
+pub fn headers_json(headers: &HeaderMap) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for name in headers.keys() {
+        let values: Vec<serde_json::Value> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| {
+                if redact::is_credential_header(name.as_str()) {
+                    redact::REDACTED.into()
+                } else {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned().into()
+                }
+            })
+            .collect();
+        let value = match <[serde_json::Value; 1]>::try_from(values) {
+            Ok([one]) => one,
+            Err(many) => serde_json::Value::Array(many),
+        };
+        map.insert(name.as_str().to_owned(), value);
+    }
+    serde_json::Value::Object(map)
+}
+
+/// Milliseconds with a fraction, for evidence.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// A latency as people read it: `12 ms`, `1.20 s`.
+pub fn format_latency(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,627 @@
+//! `http`: one request (method, URL, headers, query, body) and expectations on
+//! the response: status, headers, JSONPath, body text, latency, redirect target.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::{Value as Json, json};
+use serde_json_path::JsonPath;
+
+use super::fetch::{self, Response};
+use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use crate::expect::{self, Dur, Matcher};
+
+/// Settings of an `http` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(try_from = "HttpSettings")]
+#[schemars(with = "HttpSettings")]
+pub struct Http {
+    method: reqwest::Method,
+    url: String,
+    headers: BTreeMap<String, String>,
+    query: BTreeMap<String, String>,
+    body: Option<BodySpec>,
+    follow_redirects: bool,
+    tls: TlsSettings,
+    expect: HttpExpect,
+}
+
+#[derive(Debug, Clone)]
+enum BodySpec {
+    Json(Json),
+    Text(String),
+}
+
+/// The `http:` settings as written.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `get: /path` — shorthand for `method: GET` + `url`.
+    #[serde(default)]
+    get: Option<String>,
+    /// `post: /path`.
+    #[serde(default)]
+    post: Option<String>,
+    /// `put: /path`.
+    #[serde(default)]
+    put: Option<String>,
+    /// `patch: /path`.
+    #[serde(default)]
+    patch: Option<String>,
+    /// `delete: /path`.
+    #[serde(default)]
+    delete: Option<String>,
+    /// `head: /path`.
+    #[serde(default)]
+    head: Option<String>,
+    /// `options: /path`.
+    #[serde(default)]
+    options: Option<String>,
+    /// The method, with `url` (default `GET`).
+    #[serde(default)]
+    method: Option<String>,
+    /// A path (resolved against the target) or an absolute URL.
+    #[serde(default)]
+    url: Option<String>,
+    /// Request headers.
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// Query parameters, appended to the URL.
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    /// A JSON body (sets `Content-Type: application/json`).
+    #[serde(default)]
+    json: Option<Json>,
+    /// A text body.
+    #[serde(default)]
+    body: Option<String>,
+    /// Follow redirects (default true, at most 10).
+    #[serde(default)]
+    follow_redirects: Option<bool>,
+    /// A PEM bundle of extra trusted roots.
+    #[serde(default)]
+    ca: Option<PathBuf>,
+    /// A PEM client certificate for mTLS.
+    #[serde(default)]
+    client_cert: Option<PathBuf>,
+    /// The client certificate's PEM key.
+    #[serde(default)]
+    client_key: Option<PathBuf>,
+    /// Skip certificate verification (shown in evidence).
+    #[serde(default)]
+    insecure: bool,
+    /// What the response must look like.
+    #[serde(default)]
+    expect: HttpExpect,
+}
+
+/// Expectations on an HTTP response.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpExpect {
+    /// The status: a number, a list of numbers or a matcher (default: 2xx or 3xx).
+    #[serde(default)]
+    pub status: Option<Matcher>,
+    /// Header name → matcher; `absent` for headers that must not be sent.
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderExpect>,
+    /// JSONPath (RFC 9535) → matcher, for every node the path selects.
+    #[serde(default)]
+    pub json: JsonExpect,
+    /// Expectations on the body text.
+    #[serde(default)]
+    pub body: Option<BodyExpect>,
+    /// Bounds on the time to the full response.
+    #[serde(default)]
+    pub latency: Option<LatencyExpect>,
+    /// A matcher on the final URL after redirects.
+    #[serde(default)]
+    pub redirect: Option<Matcher>,
+}
+
+/// A header expectation: a matcher, or the word `absent`.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(with = "Matcher")]
+pub struct HeaderExpect(pub Matcher);
+
+impl<'de> Deserialize<'de> for HeaderExpect {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let matcher = Matcher::deserialize(deserializer)?;
+        // A bare `absent` reads as "this header must not be sent".
+        if matcher.as_eq_str() == Some("absent") {
+            return Ok(HeaderExpect(Matcher::absent()));
+        }
+        Ok(HeaderExpect(matcher))
+    }
+}
+
+/// Body text expectations.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BodyExpect {
+    /// Substrings that must all appear.
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "Vec<String>")]
+    pub contains: Vec<String>,
+    /// A regex the body must match.
+    #[serde(default)]
+    pub matches: Option<Matcher>,
+}
+
+/// Latency bounds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyExpect {
+    /// The most the full response may take.
+    pub max: Dur,
+}
+
+/// JSONPath expectations in written order.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(with = "BTreeMap<String, Matcher>")]
+pub struct JsonExpect(pub Vec<(PathKey, Matcher)>);
+
+/// A parsed JSONPath and how it was written.
+#[derive(Debug, Clone)]
+pub struct PathKey {
+    /// As written.
+    pub text: String,
+    /// Parsed.
+    pub path: JsonPath,
+}
+
+impl<'de> Deserialize<'de> for PathKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let path = JsonPath::parse(&text)
+            .map_err(|e| de::Error::custom(format!("invalid JSONPath `{text}`: {e}")))?;
+        Ok(PathKey { text, path })
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonExpect {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonExpect;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of JSONPath → matcher")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonExpect, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<PathKey>()? {
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(JsonExpect(entries))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl TryFrom<HttpSettings> for Http {
+    type Error = String;
+
+    fn try_from(s: HttpSettings) -> Result<Http, String> {
+        let shorthands = [
+            ("GET", &s.get),
+            ("POST", &s.post),
+            ("PUT", &s.put),
+            ("PATCH", &s.patch),
+            ("DELETE", &s.delete),
+            ("HEAD", &s.head),
+            ("OPTIONS", &s.options),
+        ];
+        let given: Vec<(&str, &String)> = shorthands
+            .iter()
+            .filter_map(|(m, v)| v.as_ref().map(|v| (*m, v)))
+            .collect();
+        let (method, url) = match (given.as_slice(), &s.url) {
+            ([(m, path)], None) => {
+                if s.method.is_some() {
+                    return Err(format!(
+                        "`method` conflicts with `{}:`; write `method` + `url`, or the shorthand alone",
+                        m.to_lowercase()
+                    ));
+                }
+                ((*m).to_owned(), (*path).clone())
+            }
+            ([], Some(url)) => (
+                s.method.clone().unwrap_or_else(|| "GET".to_owned()),
+                url.clone(),
+            ),
+            ([], None) => {
+                return Err(
+                    "missing request: write `get: /path` (or `post:`, …) or `url:`".to_owned(),
+                );
+            }
+            _ => {
+                return Err(
+                    "more than one request given: use one of `get:`, `post:`, … or `url:`"
+                        .to_owned(),
+                );
+            }
+        };
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+            .map_err(|_| format!("invalid method `{method}`"))?;
+        let body = match (s.json, s.body) {
+            (Some(_), Some(_)) => return Err("give `json:` or `body:`, not both".to_owned()),
+            (Some(j), None) => Some(BodySpec::Json(j)),
+            (None, Some(t)) => Some(BodySpec::Text(t)),
+            (None, None) => None,
+        };
+        Ok(Http {
+            method,
+            url,
+            headers: s.headers,
+            query: s.query,
+            body,
+            follow_redirects: s.follow_redirects.unwrap_or(true),
+            tls: TlsSettings {
+                ca: s.ca,
+                client_cert: s.client_cert,
+                client_key: s.client_key,
+                insecure: s.insecure,
+            },
+            expect: s.expect,
+        })
+    }
+}
+
+impl Http {
+    /// `GET /health`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+
+    fn request(&self, cx: &Context) -> Result<fetch::Request, ProbeError> {
+        let mut url = cx.resolve(&self.url)?;
+        if !self.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&self.query);
+        }
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let body = match &self.body {
+            Some(BodySpec::Json(j)) => {
+                if !self
+                    .headers
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("content-type".to_owned(), "application/json".to_owned()));
+                }
+                Some(Bytes::from(j.to_string()))
+            }
+            Some(BodySpec::Text(t)) => Some(Bytes::from(t.clone())),
+            None => None,
+        };
+        Ok(fetch::Request {
+            method: self.method.clone(),
+            url,
+            headers,
+            body,
+            follow_redirects: self.follow_redirects,
+            tls: self.tls.clone(),
+        })
+    }
+}
+
+impl Probe for Http {
+    async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
+        let request = self.request(cx)?;
+        let response = fetch::send(cx, &request).await?;
+        let line = self.describe();
+        Ok(match response {
+            Ok(response) => {
+                let checks = check_response(&self.expect, &response, cx.body_limit);
+                let summary = summarize(&line, &response, &checks);
+                Findings {
+                    checks,
+                    summary,
+                    evidence: evidence(&request, Some(&response), cx),
+                }
+            }
+            Err(unreachable) => unreachable_findings(&line, &request, &unreachable, cx),
+        })
+    }
+}
+
+/// Findings for a request that got no response: a failed `response` check.
+pub fn unreachable_findings(
+    line: &str,
+    request: &fetch::Request,
+    unreachable: &fetch::Unreachable,
+    cx: &Context,
+) -> Findings {
+    let mut record = evidence(request, None, cx);
+    record["error"] = json!(unreachable.reason);
+    record["timings"] = json!({"total_ms": fetch::millis(unreachable.after)});
+    Findings {
+        checks: vec![Check::new(
+            "response",
+            "an HTTP response",
+            unreachable.reason.clone(),
+            false,
+        )],
+        summary: format!("{line} → {}", unreachable.reason),
+        evidence: record,
+    }
+}
+
+/// The structured record of an exchange.
+pub fn evidence(request: &fetch::Request, response: Option<&Response>, cx: &Context) -> Json {
+    let tls = request.tls.or(&cx.tls);
+    let mut record = json!({
+        "request": {
+            "method": request.method.as_str(),
+            "url": request.url.as_str(),
+            "headers": request.headers.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
+        },
+    });
+    if let Some(body) = &request.body {
+        record["request"]["body"] = json!(expect::excerpt(&String::from_utf8_lossy(body), 512));
+    }
+    if tls.insecure {
+        record["tls"] = json!({"insecure": true, "note": "certificate verification was skipped"});
+    }
+    if let Some(r) = response {
+        record["response"] = json!({
+            "status": r.status,
+            "version": r.version,
+            "headers": fetch::headers_json(&r.headers),
+            "body_excerpt": expect::excerpt(&r.text(), 512),
+            "body_bytes": r.body.len(),
+            "truncated": r.truncated,
+            "final_url": r.final_url.as_str(),
+        });
+        record["timings"] = json!({
+            "headers_ms": fetch::millis(r.headers_after),
+            "total_ms": fetch::millis(r.elapsed),
+        });
+    }
+    record
+}
+
+/// Checks a response against every expectation.
+pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec<Check> {
+    let mut checks = Vec::new();
+    match &expect.status {
+        Some(m) => {
+            let ok = m.check(Some(&Json::from(r.status))).is_ok();
+            checks.push(Check::new(
+                "status",
+                m.to_string(),
+                r.status.to_string(),
+                ok,
+            ));
+        }
+        None => checks.push(Check::new(
+            "status",
+            "2xx or 3xx",
+            r.status.to_string(),
+            (200..400).contains(&r.status),
+        )),
+    }
+    if r.truncated {
+        checks.push(Check::new(
+            "body size",
+            format!("at most {}", expect::format_size(body_limit)),
+            format!(
+                "more than {} (reading stopped there)",
+                expect::format_size(body_limit)
+            ),
+            false,
+        ));
+    }
+    for (name, HeaderExpect(m)) in &expect.headers {
+        let values: Vec<&str> = r
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let shown = if values.is_empty() {
+            "absent".to_owned()
+        } else {
+            format!("{:?}", values.join(", "))
+        };
+        let ok = if values.is_empty() {
+            m.check_str(None).is_ok()
+        } else {
+            values.iter().any(|v| m.check_str(Some(v)).is_ok())
+        };
+        checks.push(Check::new(
+            format!("header {name}"),
+            m.to_string(),
+            shown,
+            ok,
+        ));
+    }
+    if !expect.json.0.is_empty() {
+        checks.extend(check_json(&expect.json, r));
+    }
+    if let Some(body) = &expect.body {
+        let text = r.text();
+        for needle in &body.contains {
+            checks.push(Check::new(
+                "body",
+                format!("contains {needle:?}"),
+                expect::excerpt(&text, 80).into_owned(),
+                text.contains(needle.as_str()),
+            ));
+        }
+        if let Some(m) = &body.matches {
+            checks.push(Check::new(
+                "body",
+                m.to_string(),
+                expect::excerpt(&text, 80).into_owned(),
+                m.check_str(Some(&text)).is_ok(),
+            ));
+        }
+    }
+    if let Some(latency) = &expect.latency {
+        checks.push(Check::new(
+            "latency",
+            format!("<= {}", latency.max),
+            fetch::format_latency(r.elapsed),
+            r.elapsed <= latency.max.0,
+        ));
+    }
+    if let Some(m) = &expect.redirect {
+        checks.push(Check::new(
+            "redirect",
+            m.to_string(),
+            r.final_url.to_string(),
+            m.check_str(Some(r.final_url.as_str())).is_ok(),
+        ));
+    }
+    checks
+}
+
+/// JSONPath checks: each path must select something (unless `absent` is
+/// wanted) and every selected node must match.
+pub fn check_json(expect: &JsonExpect, r: &Response) -> Vec<Check> {
+    let parsed: Result<Json, _> = serde_json::from_slice(&r.body);
+    let doc = match parsed {
+        Ok(doc) => doc,
+        Err(e) => {
+            let why = if r.truncated {
+                "body cut at the size limit".to_owned()
+            } else {
+                format!("not JSON ({e})")
+            };
+            return expect
+                .0
+                .iter()
+                .map(|(key, m)| Check::new(key.text.clone(), m.to_string(), why.clone(), false))
+                .collect();
+        }
+    };
+    expect
+        .0
+        .iter()
+        .map(|(key, m)| {
+            let nodes = key.path.query(&doc).all();
+            if nodes.is_empty() {
+                let ok = m.check(None).is_ok();
+                return Check::new(key.text.clone(), m.to_string(), "no match", ok);
+            }
+            let failing = nodes.iter().find(|n| m.check(Some(n)).is_err());
+            let shown = match failing {
+                Some(n) => expect::show(n),
+                None if nodes.len() == 1 => expect::show(nodes[0]),
+                None => format!("{} nodes, all matching", nodes.len()),
+            };
+            Check::new(
+                key.text.clone(),
+                m.to_string(),
+                expect::excerpt(&shown, 120).into_owned(),
+                failing.is_none(),
+            )
+        })
+        .collect()
+}
+
+/// `GET /health → 200 in 12 ms; $.status = "healthy"`, or the first failure.
+pub fn summarize(line: &str, r: &Response, checks: &[Check]) -> String {
+    let mut summary = format!(
+        "{line} → {} in {}",
+        r.status,
+        fetch::format_latency(r.elapsed)
+    );
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
+    if failed.is_empty() {
+        for c in checks.iter().filter(|c| c.name.starts_with('$')).take(2) {
+            summary.push_str(&format!("; {} = {}", c.name, c.actual));
+        }
+    } else {
+        for c in failed.iter().take(2) {
+            summary.push_str(&format!(
+                "; {}: expected {}, got {}",
+                c.name, c.expected, c.actual
+            ));
+        }
+        if failed.len() > 2 {
+            summary.push_str(&format!("; and {} more", failed.len() - 2));
+        }
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::de::from_node;
+    use crate::spec::node::parse;
+
+    fn http(yaml: &str) -> Result<Http, String> {
+        let node = parse(yaml).map_err(|e| e.to_string())?;
+        from_node::<Http>(&node).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn shorthand_sets_method_and_url() {
+        let h = http("post: /items\njson: {a: 1}\n").expect("valid");
+        assert_eq!(h.method, reqwest::Method::POST);
+        assert_eq!(h.describe(), "POST /items");
+        assert!(matches!(h.body, Some(BodySpec::Json(_))));
+    }
+
+    #[test]
+    fn method_and_url_default_to_get() {
+        let h = http("url: https://example.test/x\n").expect("valid");
+        assert_eq!(h.describe(), "GET https://example.test/x");
+    }
+
+    #[test]
+    fn rejects_two_requests_and_none() {
+        assert!(
+            http("get: /a\npost: /b\n")
+                .expect_err("two")
+                .contains("more than one")
+        );
+        assert!(
+            http("headers: {a: b}\n")
+                .expect_err("none")
+                .contains("missing request")
+        );
+        assert!(
+            http("get: /a\nbody: x\njson: {}\n")
+                .expect_err("both")
+                .contains("not both")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_jsonpath_at_load() {
+        let err = http("get: /a\nexpect:\n  json:\n    $.[bad: 1\n").expect_err("bad path");
+        assert!(err.contains("invalid JSONPath"), "{err}");
+    }
+
+    #[test]
+    fn bare_absent_means_header_must_be_missing() {
+        let h = http("get: /a\nexpect:\n  headers:\n    x-powered-by: absent\n").expect("valid");
+        assert!(h.expect.headers["x-powered-by"].0.wants_absent());
+    }
+}

@@ -1,0 +1,184 @@
+//! Redaction: secrets never leave vouch. Values read from `${env:…}`,
+//! credential headers and credentials in URLs become `«redacted»` in every
+//! summary, check and evidence record before any report sees them.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "«redacted»";
+
+/// Secrets shorter than this are not masked: masking `1` or `on` everywhere
+/// would garble reports, and such values protect nothing.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Header names whose values are always redacted (compared case-insensitively).
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+];
+
+/// Whether a header's value must never be shown.
+pub fn is_credential_header(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The set of secret values collected while loading probe files.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    values: BTreeSet<String>,
+}
+
+impl Secrets {
+    /// Records a secret value (ignored when too short to matter).
+    pub fn add(&mut self, value: &str) {
+        if value.chars().count() >= MIN_SECRET_LEN {
+            self.values.insert(value.to_owned());
+        }
+    }
+
+    /// Whether `value` was recorded.
+    pub fn contains(&self, value: &str) -> bool {
+        self.values.contains(value)
+    }
+
+    /// Adds every secret of `other`.
+    pub fn extend(&mut self, other: &Secrets) {
+        self.values.extend(other.values.iter().cloned());
+    }
+
+    /// Whether no secret was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// Applies every redaction rule to text and JSON records.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// Longest first, so a secret containing another is replaced whole.
+    secrets: Vec<String>,
+}
+
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@").expect("static regex is valid")
+});
+
+static URL_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)([?&](?:access_token|id_token|token|api_key|apikey|api-key|key|password|passwd|pwd|secret|client_secret|sig|signature|auth)=)[^&\s#]+",
+    )
+    .expect("static regex is valid")
+});
+
+impl Redactor {
+    /// A redactor for the given secrets.
+    pub fn new(secrets: &Secrets) -> Redactor {
+        let mut secrets: Vec<String> = secrets.values.iter().cloned().collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor { secrets }
+    }
+
+    /// Redacts secrets and URL credentials in free text.
+    pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut out = Cow::Borrowed(text);
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
+            }
+        }
+        if out.contains("://")
+            && let Cow::Owned(s) = URL_USERINFO.replace_all(&out, format!("${{1}}{REDACTED}@"))
+        {
+            out = Cow::Owned(s);
+        }
+        if out.contains('=')
+            && let Cow::Owned(s) = URL_TOKEN.replace_all(&out, format!("${{1}}{REDACTED}"))
+        {
+            out = Cow::Owned(s);
+        }
+        out
+    }
+
+    /// Redacts a string in place.
+    pub fn string(&self, text: &mut String) {
+        if let Cow::Owned(s) = self.text(text) {
+            *text = s;
+        }
+    }
+
+    /// Redacts a JSON record in place: every string, and the whole value of
+    /// any key named like a credential header.
+    pub fn json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => self.string(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if is_credential_header(key) {
+                        *v = serde_json::Value::String(REDACTED.to_owned());
+                    } else {
+                        self.json(v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn redactor(secrets: &[&str]) -> Redactor {
+        let mut s = Secrets::default();
+        secrets.iter().for_each(|v| s.add(v));
+        Redactor::new(&s)
+    }
+
+    #[test]
+    fn masks_secret_values_anywhere_in_text() {
+        let r = redactor(&["hunter22", "hunter2233"]);
+        assert_eq!(
+            r.text("key=hunter2233 and hunter22"),
+            "key=«redacted» and «redacted»"
+        );
+    }
+
+    #[test]
+    fn ignores_secrets_too_short_to_matter() {
+        let r = redactor(&["on"]);
+        assert_eq!(r.text("on and on"), "on and on");
+    }
+
+    #[test]
+    fn masks_credentials_in_urls() {
+        let r = redactor(&[]);
+        assert_eq!(
+            r.text("GET https://bob:pw@api.example/x?api_key=abc&page=2"),
+            "GET https://«redacted»@api.example/x?api_key=«redacted»&page=2"
+        );
+    }
+
+    #[test]
+    fn masks_credential_headers_in_records() {
+        let r = redactor(&[]);
+        let mut record = json!({"request": {"headers": {"Authorization": "Bearer x", "accept": "*/*"}},
+                                "response": {"headers": {"set-cookie": ["a=b"]}}});
+        r.json(&mut record);
+        assert_eq!(record["request"]["headers"]["Authorization"], REDACTED);
+        assert_eq!(record["request"]["headers"]["accept"], "*/*");
+        assert_eq!(record["response"]["headers"]["set-cookie"], REDACTED);
+    }
+}

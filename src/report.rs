@@ -1,0 +1,259 @@
+//! Reports: a run becomes a [`Report`] (the documented `vouch.report/v1`
+//! model), which each format renders. Reports render outcomes and evidence,
+//! never a probe kind's internals.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::{ItemOutcome, ItemVerdict, Verdict};
+use crate::runner::Run;
+use crate::spec::ProbeFile;
+
+pub mod human;
+pub mod json;
+
+/// The JSON report's schema identifier.
+pub const SCHEMA_ID: &str = "vouch.report/v1";
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Grouped, coloured on a terminal.
+    Human,
+    /// `vouch.report/v1`, documented by `schemas/vouch.report.v1.json`.
+    Json,
+}
+
+/// What makes the gate fail (`--fail-on`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FailOn {
+    /// An item failed.
+    Failed,
+    /// An item could not be evaluated.
+    Error,
+    /// An item the checklist claims done failed.
+    Refuted,
+}
+
+/// A set of [`FailOn`] conditions, written `failed,error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailOnSet(pub BTreeSet<FailOn>);
+
+impl Default for FailOnSet {
+    fn default() -> Self {
+        FailOnSet(BTreeSet::from([FailOn::Failed, FailOn::Error]))
+    }
+}
+
+impl FromStr for FailOnSet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            set.insert(match word {
+                "failed" => FailOn::Failed,
+                "error" => FailOn::Error,
+                "refuted" => FailOn::Refuted,
+                other => {
+                    return Err(format!(
+                        "unknown condition `{other}`, expected `failed`, `error` or `refuted`"
+                    ));
+                }
+            });
+        }
+        if set.is_empty() {
+            return Err("expected at least one of `failed`, `error`, `refuted`".to_owned());
+        }
+        Ok(FailOnSet(set))
+    }
+}
+
+impl fmt::Display for FailOnSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<&str> = self
+            .0
+            .iter()
+            .map(|c| match c {
+                FailOn::Failed => "failed",
+                FailOn::Error => "error",
+                FailOn::Refuted => "refuted",
+            })
+            .collect();
+        f.write_str(&words.join(","))
+    }
+}
+
+/// The report of one run: `vouch.report/v1`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "vouch report", deny_unknown_fields)]
+pub struct Report {
+    /// Always `vouch.report/v1`.
+    pub schema: String,
+    /// The vouch version that wrote it.
+    pub vouch_version: String,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    pub finished_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// Whether Ctrl-C cut it short (unfinished probes are `skip`).
+    pub interrupted: bool,
+    /// The probe files and their targets.
+    pub files: Vec<FileInfo>,
+    /// Counts and the gate.
+    pub summary: Summary,
+    /// Every item in file order.
+    pub items: Vec<ItemOutcome>,
+}
+
+/// A probe file of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct FileInfo {
+    /// The path as given.
+    pub path: String,
+    /// `name:`.
+    pub name: Option<String>,
+    /// The target base URL.
+    pub target: Option<String>,
+}
+
+/// Counts of the run and the gate's decision.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Summary {
+    /// Items reported.
+    pub items: usize,
+    /// Items verified.
+    pub verified: usize,
+    /// Items failed.
+    pub failed: usize,
+    /// Items in error.
+    pub error: usize,
+    /// Items attested and still valid.
+    pub attested: usize,
+    /// Items with neither probes nor attestation.
+    pub manual: usize,
+    /// Items not run (interrupted).
+    pub skipped: usize,
+    /// Items where some probe passed only on a retry.
+    pub flaky: usize,
+    /// Probe counts.
+    pub probes: ProbeCounts,
+    /// The conditions that fail the gate.
+    pub fail_on: Vec<FailOn>,
+    /// Whether the gate passed.
+    pub passed: bool,
+}
+
+/// Probe verdict counts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProbeCounts {
+    /// All probes.
+    pub total: usize,
+    /// `pass`.
+    pub pass: usize,
+    /// `fail`.
+    pub fail: usize,
+    /// `error`.
+    pub error: usize,
+    /// `skip`.
+    pub skip: usize,
+}
+
+impl Report {
+    /// Builds the report of a run.
+    pub fn new(run: &Run, files: &[ProbeFile], fail_on: &FailOnSet) -> Report {
+        let mut summary = Summary {
+            items: run.items.len(),
+            fail_on: fail_on.0.iter().copied().collect(),
+            ..Summary::default()
+        };
+        for item in &run.items {
+            match item.verdict {
+                ItemVerdict::Verified => summary.verified += 1,
+                ItemVerdict::Failed => summary.failed += 1,
+                ItemVerdict::Error => summary.error += 1,
+                ItemVerdict::Attested => summary.attested += 1,
+                ItemVerdict::Manual => summary.manual += 1,
+                ItemVerdict::Skipped => summary.skipped += 1,
+            }
+            summary.flaky += usize::from(item.flaky);
+            for probe in &item.probes {
+                summary.probes.total += 1;
+                match probe.verdict {
+                    Verdict::Pass => summary.probes.pass += 1,
+                    Verdict::Fail => summary.probes.fail += 1,
+                    Verdict::Error => summary.probes.error += 1,
+                    Verdict::Skip => summary.probes.skip += 1,
+                }
+            }
+        }
+        summary.passed = gate_passes(&run.items, fail_on) && !run.interrupted;
+        Report {
+            schema: SCHEMA_ID.to_owned(),
+            vouch_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
+            finished_at: humantime::format_rfc3339_millis(run.finished_at).to_string(),
+            duration_ms: (run.duration.as_secs_f64() * 1e6).round() / 1e3,
+            interrupted: run.interrupted,
+            files: files
+                .iter()
+                .map(|f| FileInfo {
+                    path: f.path.display().to_string(),
+                    name: f.name.clone(),
+                    target: f.target.as_ref().map(|t| t.to_string()),
+                })
+                .collect(),
+            summary,
+            items: run.items.clone(),
+        }
+    }
+
+    /// Renders the report in a format. `color` applies to `human` only.
+    pub fn render(&self, format: Format, color: bool) -> String {
+        match format {
+            Format::Human => human::render(self, color),
+            Format::Json => json::render(self),
+        }
+    }
+}
+
+/// Whether no item meets a `--fail-on` condition.
+pub fn gate_passes(items: &[ItemOutcome], fail_on: &FailOnSet) -> bool {
+    !items.iter().any(|item| {
+        (fail_on.0.contains(&FailOn::Failed) && item.verdict == ItemVerdict::Failed)
+            || (fail_on.0.contains(&FailOn::Error) && item.verdict == ItemVerdict::Error)
+    })
+}
+
+/// The JSON Schema of `vouch.report/v1`.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default();
+    schema["$id"] = serde_json::Value::from("https://vouch.dev/schemas/vouch.report.v1.json");
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fail_on_lists() {
+        let set: FailOnSet = "failed, refuted".parse().expect("valid");
+        assert_eq!(set.to_string(), "failed,refuted");
+        assert!("failed,nope".parse::<FailOnSet>().is_err());
+        assert!("".parse::<FailOnSet>().is_err());
+        assert_eq!(FailOnSet::default().to_string(), "failed,error");
+    }
+}

@@ -1,0 +1,415 @@
+//! Scheduling: every probe of every file runs concurrently (bounded by
+//! `--concurrency`), each under its timeout and retry policy; outcomes are
+//! redacted, stamped and put back in file order whatever finished first.
+//! Ctrl-C stops the run and keeps what finished.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
+use crate::probe::fetch::Clients;
+use crate::probe::{Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, TlsSettings};
+use crate::redact::{Redactor, Secrets};
+use crate::spec::{Item, ProbeEntry, ProbeFile};
+
+/// The default `--concurrency`.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// The default first pause between attempts (doubled each time, at most 5 s).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// `--timeout`: replaces `defaults.timeout` (a probe's own `timeout:` still wins).
+    pub timeout: Option<Duration>,
+    /// `--only`: run only items whose text contains this (case-insensitive).
+    pub only: Option<String>,
+    /// `--ca-file`: an extra CA bundle, for probes and defaults that name none.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `--body-limit`: replaces `defaults.body_limit`.
+    pub body_limit: Option<u64>,
+    /// Show a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+    /// Stop on Ctrl-C and keep what finished.
+    pub handle_ctrl_c: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout: None,
+            only: None,
+            ca_file: None,
+            body_limit: None,
+            progress: false,
+            handle_ctrl_c: false,
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Items in file order.
+    pub items: Vec<ItemOutcome>,
+    /// When the run started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub finished_at: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// Whether Ctrl-C cut it short.
+    pub interrupted: bool,
+}
+
+/// Whether an item is selected by `--only`.
+pub fn is_selected(item: &Item, only: Option<&str>) -> bool {
+    only.is_none_or(|pattern| item.name.to_lowercase().contains(&pattern.to_lowercase()))
+}
+
+struct Job {
+    item: usize,
+    probe: usize,
+    entry: ProbeEntry,
+    cx: Context,
+    timeout: Duration,
+    retries: u32,
+    retry_delay: Duration,
+    location: String,
+}
+
+/// Runs every selected item of every file.
+pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let clients = Arc::new(Clients::default());
+    let mut secrets = Secrets::default();
+    files.iter().for_each(|f| secrets.extend(&f.secrets));
+    let redactor = Arc::new(Redactor::new(&secrets));
+
+    // Items in order, with a slot per probe.
+    let mut items: Vec<ItemOutcome> = Vec::new();
+    let mut slots: Vec<Vec<Option<ProbeOutcome>>> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    for file in files {
+        let base_dir = file.base_dir();
+        let mut tls = file.defaults.tls();
+        if tls.ca.is_none() {
+            tls.ca.clone_from(&options.ca_file);
+        }
+        let cx = Context {
+            target: file.target.clone(),
+            tls,
+            body_limit: options
+                .body_limit
+                .or(file.defaults.body_limit.map(|s| s.0))
+                .unwrap_or(DEFAULT_BODY_LIMIT),
+            base_dir,
+            clients: Arc::clone(&clients),
+        };
+        let file_name = file.path.display().to_string();
+        for item in &file.items {
+            if !is_selected(item, options.only.as_deref()) {
+                continue;
+            }
+            let index = items.len();
+            items.push(item_skeleton(item, &file_name));
+            slots.push(vec![None; item.probes.len()]);
+            for (p, entry) in item.probes.iter().enumerate() {
+                jobs.push(Job {
+                    item: index,
+                    probe: p,
+                    entry: entry.clone(),
+                    cx: cx.clone(),
+                    timeout: entry
+                        .timeout
+                        .or(options.timeout)
+                        .or(file.defaults.timeout.map(|d| d.0))
+                        .unwrap_or(DEFAULT_TIMEOUT),
+                    retries: entry.retries.or(file.defaults.retries).unwrap_or(0),
+                    retry_delay: file
+                        .defaults
+                        .retry_delay
+                        .map_or(DEFAULT_RETRY_DELAY, |d| d.0),
+                    location: format!("{file_name}:{}", entry.pos),
+                });
+            }
+        }
+    }
+
+    let progress = progress_bar(options.progress, jobs.len());
+    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    let mut pending: Vec<(usize, usize, ProbeOutcome)> = Vec::new();
+    for job in jobs {
+        let skeleton = skipped(&job);
+        pending.push((job.item, job.probe, skeleton));
+        let semaphore = Arc::clone(&semaphore);
+        let redactor = Arc::clone(&redactor);
+        set.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let outcome = run_probe(&job, &redactor).await;
+            (job.item, job.probe, outcome)
+        });
+    }
+    for (item, probe, outcome) in pending {
+        slots[item][probe] = Some(outcome);
+    }
+
+    let mut interrupted = false;
+    let ctrl_c = async {
+        if options.handle_ctrl_c {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            joined = set.join_next() => match joined {
+                Some(Ok((item, probe, outcome))) => {
+                    slots[item][probe] = Some(outcome);
+                    progress.inc(1);
+                }
+                Some(Err(e)) => tracing::error!("probe task failed: {e}"),
+                None => break,
+            },
+            () = &mut ctrl_c => {
+                interrupted = true;
+                set.abort_all();
+                progress.println("interrupted: reporting what finished");
+                break;
+            }
+        }
+    }
+    progress.finish_and_clear();
+
+    let now = SystemTime::now();
+    for ((item, outcomes), spec_item) in items.iter_mut().zip(slots).zip(
+        files
+            .iter()
+            .flat_map(|f| f.items.iter())
+            .filter(|i| is_selected(i, options.only.as_deref())),
+    ) {
+        item.probes = outcomes.into_iter().flatten().collect();
+        roll_up(item, spec_item, now);
+    }
+    Run {
+        items,
+        started_at,
+        finished_at: SystemTime::now(),
+        duration: started.elapsed(),
+        interrupted,
+    }
+}
+
+fn item_skeleton(item: &Item, file_name: &str) -> ItemOutcome {
+    ItemOutcome {
+        item: item.name.clone(),
+        file: file_name.to_owned(),
+        location: format!("{file_name}:{}", item.pos),
+        verdict: ItemVerdict::Manual,
+        reason: None,
+        flaky: false,
+        attestation: None,
+        probes: Vec::new(),
+    }
+}
+
+fn roll_up(outcome: &mut ItemOutcome, item: &Item, now: SystemTime) {
+    if let Some(a) = &item.attested {
+        let expires = a.expires();
+        let stale = now > expires;
+        let on = humantime::format_rfc3339(a.on.0).to_string();
+        outcome.attestation = Some(AttestationRecord {
+            by: a.by.clone(),
+            on: on.get(..10).unwrap_or(&on).to_owned(),
+            expires: humantime::format_rfc3339_seconds(expires).to_string(),
+            stale,
+            note: a.note.clone(),
+        });
+        if stale {
+            outcome.verdict = ItemVerdict::Failed;
+            outcome.reason = Some(format!(
+                "attestation by {} is stale: it ran out on {}",
+                a.by,
+                &humantime::format_rfc3339(expires).to_string()[..10]
+            ));
+        } else {
+            outcome.verdict = ItemVerdict::Attested;
+        }
+        return;
+    }
+    outcome.verdict = ItemVerdict::from_probes(outcome.probes.iter().map(|p| p.verdict));
+    outcome.flaky = outcome.probes.iter().any(|p| p.flaky);
+    outcome.reason = outcome
+        .probes
+        .iter()
+        .find(|p| p.verdict != Verdict::Pass)
+        .map(|p| p.summary.clone());
+}
+
+fn skipped(job: &Job) -> ProbeOutcome {
+    ProbeOutcome {
+        kind: job.entry.spec.kind().to_owned(),
+        name: probe_name(&job.entry),
+        location: job.location.clone(),
+        verdict: Verdict::Skip,
+        flaky: false,
+        summary: format!("{}: not run (interrupted)", job.entry.spec.describe()),
+        checks: Vec::new(),
+        evidence: serde_json::Value::Null,
+        attempts: Vec::new(),
+        started_at: String::new(),
+        duration_ms: 0.0,
+    }
+}
+
+fn probe_name(entry: &ProbeEntry) -> String {
+    entry.name.clone().unwrap_or_else(|| entry.spec.describe())
+}
+
+/// Runs one probe with its timeout and retries, and redacts what it found.
+async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
+    let first_start = SystemTime::now();
+    let started = Instant::now();
+    let mut attempts = Vec::new();
+    let mut last: Option<(Verdict, Findings)> = None;
+    for number in 1..=job.retries.saturating_add(1) {
+        if number > 1 {
+            let factor = 1u32 << (number - 2).min(5);
+            let pause = (job.retry_delay * factor).min(Duration::from_secs(5));
+            tokio::time::sleep(pause).await;
+        }
+        let attempt_start = SystemTime::now();
+        let t = Instant::now();
+        let (verdict, mut findings) = attempt(job).await;
+        redact_findings(&mut findings, redactor);
+        attempts.push(Attempt {
+            number,
+            verdict,
+            summary: findings.summary.clone(),
+            started_at: humantime::format_rfc3339_millis(attempt_start).to_string(),
+            duration_ms: millis(t.elapsed()),
+        });
+        let retry = verdict == Verdict::Fail;
+        last = Some((verdict, findings));
+        if !retry {
+            break;
+        }
+    }
+    let (verdict, findings) = last.unwrap_or((Verdict::Error, Findings::default()));
+    let flaky = verdict == Verdict::Pass && attempts.len() > 1;
+    ProbeOutcome {
+        kind: job.entry.spec.kind().to_owned(),
+        name: probe_name(&job.entry),
+        location: job.location.clone(),
+        verdict,
+        flaky,
+        summary: if flaky {
+            format!(
+                "{} (flaky: passed on attempt {})",
+                findings.summary,
+                attempts.len()
+            )
+        } else {
+            findings.summary
+        },
+        checks: findings.checks,
+        evidence: findings.evidence,
+        attempts,
+        started_at: humantime::format_rfc3339_millis(first_start).to_string(),
+        duration_ms: millis(started.elapsed()),
+    }
+}
+
+async fn attempt(job: &Job) -> (Verdict, Findings) {
+    let describe = job.entry.spec.describe();
+    match tokio::time::timeout(job.timeout, job.entry.spec.run(&job.cx)).await {
+        Ok(Ok(findings)) => {
+            let verdict = if findings.passed() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            (verdict, findings)
+        }
+        Ok(Err(e)) => (
+            Verdict::Error,
+            Findings {
+                checks: Vec::new(),
+                summary: format!("{describe}: could not run: {e}"),
+                evidence: serde_json::json!({"error": e.to_string()}),
+            },
+        ),
+        Err(_) => {
+            let limit = humantime::format_duration(job.timeout).to_string();
+            Findings {
+                checks: vec![Check::new(
+                    "response",
+                    format!("a complete response within {limit}"),
+                    format!("timed out after {limit}"),
+                    false,
+                )],
+                summary: format!("{describe} → timed out after {limit}"),
+                evidence: serde_json::json!({"error": format!("timed out after {limit}"), "timeout_ms": millis(job.timeout)}),
+            }
+            .into_fail()
+        }
+    }
+}
+
+trait IntoFail {
+    fn into_fail(self) -> (Verdict, Findings);
+}
+
+impl IntoFail for Findings {
+    fn into_fail(self) -> (Verdict, Findings) {
+        (Verdict::Fail, self)
+    }
+}
+
+fn redact_findings(findings: &mut Findings, redactor: &Redactor) {
+    redactor.string(&mut findings.summary);
+    for check in &mut findings.checks {
+        redactor.string(&mut check.name);
+        redactor.string(&mut check.expected);
+        redactor.string(&mut check.actual);
+    }
+    redactor.json(&mut findings.evidence);
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn progress_bar(enabled: bool, total: usize) -> ProgressBar {
+    if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {pos}/{len} probes [{bar:30}] {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// TLS settings used when a probe names none: for tests and the demo.
+pub fn default_tls() -> TlsSettings {
+    TlsSettings::default()
+}

@@ -1,0 +1,871 @@
+//! Probe files: the YAML model, loading with positions, variables and
+//! diagnostics. Loading never touches the network; every problem in every
+//! file is collected before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use url::Url;
+
+use crate::expect::{Dur, Size};
+use crate::probe::{KINDS, ProbeSpec, TlsSettings};
+use crate::redact::Secrets;
+
+pub mod de;
+pub mod diag;
+pub mod node;
+pub mod vars;
+
+pub use diag::Diagnostic;
+use node::{Key, Node, Pos, Value};
+
+/// The probe-file format version this build reads.
+pub const VERSION: u32 = 1;
+
+/// Keys a probe entry may carry besides its kind.
+const PROBE_KEYS: &[&str] = &["name", "timeout", "retries"];
+
+/// A loaded, valid probe file.
+#[derive(Debug, Clone)]
+pub struct ProbeFile {
+    /// The path it was read from.
+    pub path: PathBuf,
+    /// `name:`.
+    pub name: Option<String>,
+    /// The target base URL (`--target` wins over `target:`).
+    pub target: Option<Url>,
+    /// `checklist:`, relative to the probe file.
+    pub checklist: Option<PathBuf>,
+    /// `defaults:`.
+    pub defaults: Defaults,
+    /// `weights:` per checklist section.
+    pub weights: BTreeMap<String, f64>,
+    /// The items, in file order.
+    pub items: Vec<Item>,
+    /// Values read from the environment: redacted in every output.
+    pub secrets: Secrets,
+}
+
+impl ProbeFile {
+    /// The directory relative paths in this file are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// `defaults:` — settings every probe of the file inherits.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Per-probe timeout (default 10s), covering connect, TLS, headers and body.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Retries after a failed attempt (default 0).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// The first pause between attempts, doubled each time (default 200ms).
+    #[serde(default)]
+    pub retry_delay: Option<Dur>,
+    /// The most bytes of a response body read (default 1MiB).
+    #[serde(default)]
+    pub body_limit: Option<Size>,
+    /// A PEM bundle of extra trusted roots for every HTTPS probe.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// A PEM client certificate for mTLS.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's PEM key.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Skip certificate verification everywhere (shown in evidence).
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+impl Defaults {
+    /// The TLS part of the defaults.
+    pub fn tls(&self) -> TlsSettings {
+        TlsSettings {
+            ca: self.ca.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            insecure: self.insecure,
+        }
+    }
+}
+
+/// One `item:` of a probe file.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The item text (or checklist id) as written.
+    pub name: String,
+    /// Where `item:` was written.
+    pub pos: Pos,
+    /// Its probes.
+    pub probes: Vec<ProbeEntry>,
+    /// A human attestation, for items no probe can verify.
+    pub attested: Option<Attestation>,
+}
+
+/// One probe with its generic settings.
+#[derive(Debug, Clone)]
+pub struct ProbeEntry {
+    /// `name:`, shown in reports.
+    pub name: Option<String>,
+    /// `timeout:`, overriding the defaults.
+    pub timeout: Option<Duration>,
+    /// `retries:`, overriding the defaults.
+    pub retries: Option<u32>,
+    /// The kind and its settings.
+    pub spec: ProbeSpec,
+    /// Where the probe was written.
+    pub pos: Pos,
+}
+
+/// `attested: {by, on, valid_for, note}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Who attests.
+    pub by: String,
+    /// The day of the attestation, `YYYY-MM-DD`.
+    pub on: Day,
+    /// How long it holds (`90d`).
+    pub valid_for: Dur,
+    /// Why it can be trusted (a ticket, a drill).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Attestation {
+    /// When the attestation runs out.
+    pub fn expires(&self) -> SystemTime {
+        self.on.0 + self.valid_for.0
+    }
+}
+
+/// A calendar day, `YYYY-MM-DD`, as the instant it starts (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(with = "String")]
+pub struct Day(pub SystemTime);
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_rfc3339_weak(&format!("{} 00:00:00", text.trim()))
+            .map(Day)
+            .map_err(|_| {
+                serde::de::Error::custom(format!("invalid date `{text}`: expected `YYYY-MM-DD`"))
+            })
+    }
+}
+
+/// How files are loaded: overrides from the command line and the environment.
+pub struct LoadOptions<'a> {
+    /// `--target`, overriding every file's `target:`.
+    pub target: Option<&'a str>,
+    /// `--set NAME=VALUE`, overriding `vars:`.
+    pub sets: &'a [(String, String)],
+    /// Reads an environment variable.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Loads every file, collecting all diagnostics of all files.
+pub fn load_all(
+    paths: &[PathBuf],
+    options: &LoadOptions<'_>,
+) -> Result<Vec<ProbeFile>, Vec<Diagnostic>> {
+    let mut files = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        let source = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) => {
+                diagnostics.push(Diagnostic::new(
+                    path,
+                    "",
+                    Pos::default(),
+                    format!("cannot read `{}`: {e}", path.display()),
+                ));
+                continue;
+            }
+        };
+        match load_str(path, &source, options) {
+            Ok(file) => files.push(file),
+            Err(mut d) => diagnostics.append(&mut d),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(files)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+/// Loads one probe file from its text.
+pub fn load_str(
+    path: &Path,
+    source: &str,
+    options: &LoadOptions<'_>,
+) -> Result<ProbeFile, Vec<Diagnostic>> {
+    let mut cx = Loader {
+        path,
+        source,
+        diagnostics: Vec::new(),
+        secrets: Secrets::default(),
+    };
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let mut root = match node::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
+            let pos = e
+                .location()
+                .map(|l| Pos {
+                    line: usize::try_from(l.line()).unwrap_or(0),
+                    column: usize::try_from(l.column()).unwrap_or(0),
+                })
+                .unwrap_or_default();
+            let message = yaml_message(&e);
+            return Err(vec![Diagnostic::new(path, source, pos, message)]);
+        }
+    };
+    let file = cx.file(&mut root, options);
+    if cx.diagnostics.is_empty()
+        && let Some(file) = file
+    {
+        Ok(file)
+    } else {
+        cx.diagnostics.sort_by_key(|d| d.pos);
+        Err(cx.diagnostics)
+    }
+}
+
+/// serde-saphyr's message without its own snippet (we render our own).
+fn yaml_message(error: &serde_saphyr::Error) -> String {
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "line 1 column 4: unclosed bracket" → "unclosed bracket"
+    let message = match first.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") => rest,
+        _ => first,
+    };
+    format!("invalid YAML: {message}")
+}
+
+struct Loader<'a> {
+    path: &'a Path,
+    source: &'a str,
+    diagnostics: Vec<Diagnostic>,
+    secrets: Secrets,
+}
+
+impl Loader<'_> {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::new(self.path, self.source, pos, message));
+    }
+
+    fn de_error(&mut self, fallback: Pos, error: de::DeError) {
+        let pos = error.pos.unwrap_or(fallback);
+        self.error(pos, error.message);
+    }
+
+    fn parse<'n, T: Deserialize<'n>>(&mut self, node: &'n Node) -> Option<T> {
+        match de::from_node(node) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.de_error(node.pos, e);
+                None
+            }
+        }
+    }
+
+    fn file(&mut self, root: &mut Node, options: &LoadOptions<'_>) -> Option<ProbeFile> {
+        let Value::Map(entries) = &mut root.value else {
+            let shape = root.shape();
+            self.error(
+                root.pos,
+                format!("expected a mapping with `version` and `items`, found {shape}"),
+            );
+            return None;
+        };
+        const TOP: &[&str] = &[
+            "version",
+            "name",
+            "target",
+            "checklist",
+            "vars",
+            "defaults",
+            "weights",
+            "items",
+        ];
+        for (key, _) in entries.iter() {
+            if !TOP.contains(&key.name.as_str()) {
+                self.unknown_key(key, "field", TOP);
+            }
+        }
+        let find =
+            |entries: &[(Key, Node)], name: &str| entries.iter().position(|(k, _)| k.name == name);
+
+        // vars first: they may read the environment, and everything else may read them.
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(i) = find(entries, "vars") {
+            let (_, node) = &mut entries[i];
+            match &mut node.value {
+                Value::Map(var_entries) => {
+                    for (key, value) in var_entries.iter_mut() {
+                        let no_vars = BTreeMap::new();
+                        let scope = vars::Scope {
+                            env: options.env,
+                            vars: &no_vars,
+                            target: None,
+                        };
+                        self.interpolate(value, &scope);
+                        match value
+                            .as_str()
+                            .map(str::to_owned)
+                            .or_else(|| match &value.value {
+                                Value::Int(i) => Some(i.to_string()),
+                                Value::Float(f) => Some(f.to_string()),
+                                Value::Bool(b) => Some(b.to_string()),
+                                _ => None,
+                            }) {
+                            Some(text) => {
+                                vars.insert(key.name.clone(), text);
+                            }
+                            None => self.error(
+                                value.pos,
+                                format!(
+                                    "variable `{}` must be a scalar, found {}",
+                                    key.name,
+                                    value.shape()
+                                ),
+                            ),
+                        }
+                    }
+                }
+                Value::Null => {}
+                _ => {
+                    let shape = node.shape();
+                    self.error(node.pos, format!("`vars` must be a mapping, found {shape}"));
+                }
+            }
+        }
+        for (name, value) in options.sets {
+            vars.insert(name.clone(), value.clone());
+        }
+
+        // The target: `--target` wins; `target:` may use env and vars.
+        let mut target_text: Option<(String, Pos)> = None;
+        if let Some(i) = find(entries, "target") {
+            let (_, node) = &mut entries[i];
+            let scope = vars::Scope {
+                env: options.env,
+                vars: &vars,
+                target: None,
+            };
+            // The target is shown in every report; its own value is not a secret.
+            let mut not_secret = Secrets::default();
+            std::mem::swap(&mut self.secrets, &mut not_secret);
+            self.interpolate(node, &scope);
+            std::mem::swap(&mut self.secrets, &mut not_secret);
+            match node.as_str() {
+                Some(t) => target_text = Some((t.to_owned(), node.pos)),
+                None if matches!(node.value, Value::Null) => {}
+                None => {
+                    let shape = node.shape();
+                    self.error(node.pos, format!("`target` must be a URL, found {shape}"));
+                }
+            }
+        }
+        if let Some(t) = options.target {
+            target_text = Some((t.to_owned(), Pos::default()));
+        }
+        let target = match target_text {
+            Some((text, pos)) => match parse_target(&text) {
+                Ok(url) => Some(url),
+                Err(message) => {
+                    if pos == Pos::default() {
+                        self.error(pos, format!("--target: {message}"));
+                    } else {
+                        self.error(pos, message);
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
+
+        // Everything else may use `${target}` too.
+        let scope = vars::Scope {
+            env: options.env,
+            vars: &vars,
+            target: target.as_ref().map(|u| u.as_str().trim_end_matches('/')),
+        };
+        for (key, node) in entries.iter_mut() {
+            if !matches!(key.name.as_str(), "vars" | "target") {
+                self.interpolate(node, &scope);
+            }
+        }
+
+        let entries: &[(Key, Node)] = entries;
+        let mut version_seen = false;
+        let mut file = ProbeFile {
+            path: self.path.to_owned(),
+            name: None,
+            target,
+            checklist: None,
+            defaults: Defaults::default(),
+            weights: BTreeMap::new(),
+            items: Vec::new(),
+            secrets: Secrets::default(),
+        };
+        let mut items_seen = false;
+        for (key, node) in entries {
+            match key.name.as_str() {
+                "version" => {
+                    version_seen = true;
+                    if let Some(v) = self.parse::<u32>(node)
+                        && v != VERSION
+                    {
+                        self.error(
+                            node.pos,
+                            format!("unsupported version {v}: this vouch reads version {VERSION}"),
+                        );
+                    }
+                }
+                "name" => file.name = self.parse(node),
+                "checklist" => file.checklist = self.parse(node),
+                "defaults" => file.defaults = self.parse(node).unwrap_or_default(),
+                "weights" => file.weights = self.parse(node).unwrap_or_default(),
+                "items" => {
+                    items_seen = true;
+                    file.items = self.items(node);
+                }
+                _ => {}
+            }
+        }
+        if !version_seen {
+            self.error(
+                Pos { line: 1, column: 1 },
+                format!("missing `version: {VERSION}` at the top of the file"),
+            );
+        }
+        if !items_seen {
+            self.error(
+                Pos { line: 1, column: 1 },
+                "missing `items:`: the list of checklist items and their probes",
+            );
+        }
+        file.secrets = std::mem::take(&mut self.secrets);
+        Some(file)
+    }
+
+    fn unknown_key(&mut self, key: &Key, what: &str, expected: &[&str]) {
+        self.error(
+            key.pos,
+            format!(
+                "unknown {what} `{}`, expected one of `{}`",
+                key.name,
+                expected.join("`, `")
+            ),
+        );
+    }
+
+    fn interpolate(&mut self, node: &mut Node, scope: &vars::Scope<'_>) {
+        match &mut node.value {
+            Value::Str(text) => match vars::interpolate(text, scope, &mut self.secrets) {
+                Ok(out) => *text = out,
+                Err(errors) => {
+                    let quoted = self
+                        .source
+                        .lines()
+                        .nth(node.pos.line.saturating_sub(1))
+                        .and_then(|l| l.chars().nth(node.pos.column.saturating_sub(1)))
+                        .is_some_and(|c| c == '"' || c == '\'');
+                    for e in errors {
+                        let column = node.pos.column
+                            + text[..e.offset].chars().count()
+                            + usize::from(quoted);
+                        self.error(
+                            Pos {
+                                line: node.pos.line,
+                                column,
+                            },
+                            e.message,
+                        );
+                    }
+                }
+            },
+            Value::Seq(items) => items.iter_mut().for_each(|n| self.interpolate(n, scope)),
+            Value::Map(entries) => entries
+                .iter_mut()
+                .for_each(|(_, n)| self.interpolate(n, scope)),
+            _ => {}
+        }
+    }
+
+    fn items(&mut self, node: &Node) -> Vec<Item> {
+        let Value::Seq(nodes) = &node.value else {
+            let shape = node.shape();
+            self.error(node.pos, format!("`items` must be a list, found {shape}"));
+            return Vec::new();
+        };
+        nodes.iter().filter_map(|n| self.item(n)).collect()
+    }
+
+    fn item(&mut self, node: &Node) -> Option<Item> {
+        let Some(entries) = node.as_map() else {
+            let shape = node.shape();
+            self.error(
+                node.pos,
+                format!("expected an item (`- item: …` with `probes:`), found {shape}"),
+            );
+            return None;
+        };
+        const ITEM: &[&str] = &["item", "probes", "attested"];
+        let mut name = None;
+        let mut probes = Vec::new();
+        let mut attested = None;
+        let mut pos = node.pos;
+        let mut ok = true;
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "item" => {
+                    pos = value.pos;
+                    name = self.parse::<String>(value);
+                    ok &= name.is_some();
+                }
+                "probes" => match &value.value {
+                    Value::Seq(list) => {
+                        for p in list {
+                            match self.probe(p) {
+                                Some(p) => probes.push(p),
+                                None => ok = false,
+                            }
+                        }
+                    }
+                    Value::Null => {}
+                    _ => {
+                        let shape = value.shape();
+                        self.error(value.pos, format!("`probes` must be a list, found {shape}"));
+                        ok = false;
+                    }
+                },
+                "attested" => {
+                    attested = self.parse(value);
+                    ok &= attested.is_some();
+                }
+                _ => {
+                    self.unknown_key(key, "field", ITEM);
+                    ok = false;
+                }
+            }
+        }
+        let Some(name) = name else {
+            if ok {
+                self.error(
+                    node.pos,
+                    "missing `item:`: the checklist item this entry verifies",
+                );
+            }
+            return None;
+        };
+        if attested.is_some() && !probes.is_empty() {
+            self.error(
+                pos,
+                "an item is either probed or attested: remove `attested:` or `probes:`",
+            );
+            return None;
+        }
+        ok.then_some(Item {
+            name,
+            pos,
+            probes,
+            attested,
+        })
+    }
+
+    fn probe(&mut self, node: &Node) -> Option<ProbeEntry> {
+        let Some(entries) = node.as_map() else {
+            let shape = node.shape();
+            self.error(
+                node.pos,
+                format!("expected a probe such as `http: {{get: /health}}`, found {shape}"),
+            );
+            return None;
+        };
+        let mut entry = ProbeEntry {
+            name: None,
+            timeout: None,
+            retries: None,
+            spec: ProbeSpec::Http(serde_json::from_value(serde_json::json!({"get": "/"})).ok()?),
+            pos: node.pos,
+        };
+        let mut kind: Option<&Key> = None;
+        let mut ok = true;
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "name" => entry.name = self.parse(value),
+                "timeout" => match self.parse::<Dur>(value) {
+                    Some(Dur(d)) if d.is_zero() => {
+                        self.error(value.pos, "`timeout` must be more than zero");
+                        ok = false;
+                    }
+                    Some(Dur(d)) => entry.timeout = Some(d),
+                    None => ok = false,
+                },
+                "retries" => {
+                    entry.retries = self.parse(value);
+                    ok &= entry.retries.is_some();
+                }
+                name if KINDS.contains(&name) => {
+                    if let Some(first) = kind {
+                        self.error(
+                            key.pos,
+                            format!(
+                                "one probe per entry: `{}` and `{}` here; start a new `- ` entry",
+                                first.name, key.name
+                            ),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    kind = Some(key);
+                    let one = Node {
+                        pos: node.pos,
+                        value: Value::Map(vec![(key.clone(), value.clone())]),
+                    };
+                    match de::from_node::<ProbeSpec>(&one) {
+                        Ok(spec) => entry.spec = spec,
+                        Err(e) => {
+                            self.de_error(value.pos, e);
+                            ok = false;
+                        }
+                    }
+                }
+                _ => {
+                    let mut expected: Vec<&str> = KINDS.to_vec();
+                    expected.extend_from_slice(PROBE_KEYS);
+                    self.error(
+                        key.pos,
+                        format!(
+                            "unknown probe kind `{}`, expected one of `{}`",
+                            key.name,
+                            expected.join("`, `")
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if kind.is_none() && ok {
+            self.error(
+                node.pos,
+                format!(
+                    "missing probe kind: expected one of `{}`",
+                    KINDS.join("`, `")
+                ),
+            );
+            return None;
+        }
+        ok.then_some(entry)
+    }
+}
+
+/// Parses a target base URL: absolute, `http` or `https`, with a host.
+pub fn parse_target(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("invalid target URL `{text}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(format!(
+            "invalid target URL `{text}`: expected `http://host[:port][/path]` or `https://…`"
+        ));
+    }
+    Ok(url)
+}
+
+/// The JSON Schema of probe files, for editors (`vouch schema`).
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(schema::ProbeFileSchema);
+    serde_json::to_value(schema).unwrap_or_default()
+}
+
+/// Types that only describe the file format for `vouch schema`.
+mod schema {
+    use super::*;
+
+    /// A vouch probe file: checklist items bound to probes.
+    #[derive(JsonSchema)]
+    #[schemars(title = "vouch probe file", deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub struct ProbeFileSchema {
+        /// The format version: 1.
+        version: u32,
+        /// A name for the deployment.
+        name: Option<String>,
+        /// The base URL probes' paths are resolved against (`--target` overrides).
+        target: Option<String>,
+        /// A markdown checklist, relative to this file.
+        checklist: Option<String>,
+        /// Variables for `${var:NAME}`; values may read `${env:NAME}`.
+        vars: Option<BTreeMap<String, String>>,
+        /// Settings every probe inherits.
+        defaults: Option<Defaults>,
+        /// Readiness-score weight per checklist section.
+        weights: Option<BTreeMap<String, f64>>,
+        /// Checklist items and their probes.
+        items: Vec<ItemSchema>,
+    }
+
+    /// One checklist item.
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub struct ItemSchema {
+        /// The checklist item's text or id.
+        item: String,
+        /// Probes that verify it.
+        probes: Option<Vec<ProbeEntrySchema>>,
+        /// A human attestation instead of probes.
+        attested: Option<Attestation>,
+    }
+
+    /// A probe: one kind key plus generic settings.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct ProbeEntrySchema {
+        /// Shown in reports.
+        name: Option<String>,
+        /// Overrides `defaults.timeout`.
+        timeout: Option<Dur>,
+        /// Overrides `defaults.retries`.
+        retries: Option<u32>,
+        #[serde(flatten)]
+        spec: ProbeSpec,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(source: &str) -> Result<ProbeFile, Vec<Diagnostic>> {
+        let env = |name: &str| match name {
+            "TOKEN" => Some("tok-123456".to_owned()),
+            "HOST" => Some("http://127.0.0.1:9".to_owned()),
+            _ => None,
+        };
+        load_str(
+            Path::new("p.yaml"),
+            source,
+            &LoadOptions {
+                target: None,
+                sets: &[],
+                env: &env,
+            },
+        )
+    }
+
+    fn errors(source: &str) -> Vec<String> {
+        load(source)
+            .expect_err("invalid")
+            .iter()
+            .map(|d| format!("{}: {}", d.location(), d.message))
+            .collect()
+    }
+
+    #[test]
+    fn loads_a_complete_file() {
+        let file = load(
+            "version: 1\nname: t\ntarget: ${env:HOST}\nvars:\n  token: ${env:TOKEN}\n\
+             defaults: {timeout: 2s, retries: 1}\nitems:\n  - item: Health\n    probes:\n      - name: h\n        timeout: 1s\n        http:\n          get: /health\n          headers:\n            authorization: Bearer ${var:token}\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            file.target.as_ref().map(Url::as_str),
+            Some("http://127.0.0.1:9/")
+        );
+        assert_eq!(
+            file.items[0].probes[0].timeout,
+            Some(Duration::from_secs(1))
+        );
+        assert!(file.secrets.contains("tok-123456"));
+        assert!(!file.secrets.contains("http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn collects_every_error_with_positions() {
+        let errs = errors(
+            "version: 1\nitems:\n  - item: A\n    probes:\n      - http: {get: /a, timout: 5s}\n  - item: B\n    probes:\n      - htp: {get: /b}\n      - http: {get: /c, expect: {latency: {max: soon}}}\n",
+        );
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs[0].starts_with("p.yaml:5:25: unknown field `timout`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("p.yaml:8:9: unknown probe kind `htp`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].starts_with("p.yaml:9:49: invalid duration `soon`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn unset_variables_are_errors_at_their_column() {
+        let errs = errors(
+            "version: 1\ntarget: http://x\nitems:\n  - item: A\n    probes:\n      - http: {get: \"/a?k=${env:NOPE}\"}\n",
+        );
+        assert_eq!(
+            errs,
+            vec![
+                "p.yaml:6:27: environment variable `NOPE` is not set (give a default with `${env:NOPE:-…}`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_name_the_position() {
+        let errs = errors("version: 1\nitems: [\n");
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("p.yaml:2:"), "{errs:?}");
+        assert!(errs[0].contains("invalid YAML"), "{errs:?}");
+    }
+
+    #[test]
+    fn rejects_bad_targets_and_versions() {
+        let errs = errors("version: 2\ntarget: ftp://x\nitems: []\n");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("unsupported version 2"));
+        assert!(errs[1].contains("invalid target URL"));
+    }
+
+    #[test]
+    fn attested_items_need_no_probes() {
+        let file = load(
+            "version: 1\nitems:\n  - item: Backups tested\n    attested: {by: ops, on: 2026-11-01, valid_for: 90d, note: drill}\n",
+        )
+        .expect("valid");
+        let a = file.items[0].attested.as_ref().expect("attested");
+        assert_eq!(a.by, "ops");
+        assert!(a.expires() > a.on.0);
+    }
+
+    #[test]
+    fn schema_lists_every_kind() {
+        let schema = json_schema().to_string();
+        for kind in KINDS {
+            assert!(schema.contains(&format!("\"{kind}\"")), "{kind} missing");
+        }
+    }
+}
