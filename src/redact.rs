@@ -97,11 +97,13 @@ impl Redactor {
             }
         }
         if out.contains("://")
+            && out.contains('@')
             && let Cow::Owned(s) = URL_USERINFO.replace_all(&out, format!("${{1}}{REDACTED}@"))
         {
             out = Cow::Owned(s);
         }
         if out.contains('=')
+            && (out.contains('?') || out.contains('&'))
             && let Cow::Owned(s) = URL_TOKEN.replace_all(&out, format!("${{1}}{REDACTED}"))
         {
             out = Cow::Owned(s);

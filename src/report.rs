@@ -172,8 +172,8 @@ pub struct ProbeCounts {
 }
 
 impl Report {
-    /// Builds the report of a run.
-    pub fn new(run: &Run, files: &[ProbeFile], fail_on: &FailOnSet) -> Report {
+    /// Builds the report of a run (taking its outcomes).
+    pub fn new(run: Run, files: &[ProbeFile], fail_on: &FailOnSet) -> Report {
         let mut summary = Summary {
             items: run.items.len(),
             fail_on: fail_on.0.iter().copied().collect(),
@@ -212,11 +212,27 @@ impl Report {
                 .map(|f| FileInfo {
                     path: f.path.display().to_string(),
                     name: f.name.clone(),
-                    target: f.target.as_ref().map(|t| t.to_string()),
+                    target: f
+                        .target
+                        .as_ref()
+                        .map(|t| t.as_str().trim_end_matches('/').to_owned()),
                 })
                 .collect(),
             summary,
-            items: run.items.clone(),
+            items: run.items,
+        }
+    }
+
+    /// Writes the report in a format. `color` applies to `human` only.
+    pub fn write(
+        &self,
+        format: Format,
+        color: bool,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        match format {
+            Format::Human => out.write_all(human::render(self, color).as_bytes()),
+            Format::Json => json::write(self, out),
         }
     }
 

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::Semaphore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
 use crate::probe::fetch::Clients;
-use crate::probe::{Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, TlsSettings};
+use crate::probe::{Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings};
 use crate::redact::{Redactor, Secrets};
 use crate::spec::{Item, ProbeEntry, ProbeFile};
 
@@ -80,7 +82,7 @@ struct Job {
     item: usize,
     probe: usize,
     entry: ProbeEntry,
-    cx: Context,
+    cx: Arc<Context>,
     timeout: Duration,
     retries: u32,
     retry_delay: Duration,
@@ -106,7 +108,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         if tls.ca.is_none() {
             tls.ca.clone_from(&options.ca_file);
         }
-        let cx = Context {
+        let cx = Arc::new(Context {
             target: file.target.clone(),
             tls,
             body_limit: options
@@ -115,7 +117,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 .unwrap_or(DEFAULT_BODY_LIMIT),
             base_dir,
             clients: Arc::clone(&clients),
-        };
+        });
         let file_name = file.path.display().to_string();
         for item in &file.items {
             if !is_selected(item, options.only.as_deref()) {
@@ -129,7 +131,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                     item: index,
                     probe: p,
                     entry: entry.clone(),
-                    cx: cx.clone(),
+                    cx: Arc::clone(&cx),
                     timeout: entry
                         .timeout
                         .or(options.timeout)
@@ -147,24 +149,28 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     }
 
     let progress = progress_bar(options.progress, jobs.len());
-    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut set = JoinSet::new();
-    let mut pending: Vec<(usize, usize, ProbeOutcome)> = Vec::new();
-    for job in jobs {
-        let skeleton = skipped(&job);
-        pending.push((job.item, job.probe, skeleton));
-        let semaphore = Arc::clone(&semaphore);
+    // A fixed pool of workers pulls jobs in file order: no task or permit per probe.
+    let jobs = Arc::new(jobs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let (sender, mut receiver) = mpsc::unbounded_channel::<(usize, ProbeOutcome)>();
+    let mut workers = JoinSet::new();
+    for _ in 0..options.concurrency.clamp(1, jobs.len().max(1)) {
+        let (jobs, next, sender) = (Arc::clone(&jobs), Arc::clone(&next), sender.clone());
         let redactor = Arc::clone(&redactor);
-        set.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            let outcome = run_probe(&job, &redactor).await;
-            (job.item, job.probe, outcome)
+        workers.spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(index) else { break };
+                let outcome = run_probe(job, &redactor).await;
+                if sender.send((index, outcome)).is_err() {
+                    break;
+                }
+            }
         });
     }
-    for (item, probe, outcome) in pending {
-        slots[item][probe] = Some(outcome);
-    }
+    drop(sender);
 
+    let mut results: Vec<Option<ProbeOutcome>> = vec![None; jobs.len()];
     let mut interrupted = false;
     let ctrl_c = async {
         if options.handle_ctrl_c {
@@ -178,21 +184,23 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            joined = set.join_next() => match joined {
-                Some(Ok((item, probe, outcome))) => {
-                    slots[item][probe] = Some(outcome);
+            received = receiver.recv() => match received {
+                Some((index, outcome)) => {
+                    results[index] = Some(outcome);
                     progress.inc(1);
                 }
-                Some(Err(e)) => tracing::error!("probe task failed: {e}"),
                 None => break,
             },
             () = &mut ctrl_c => {
                 interrupted = true;
-                set.abort_all();
+                workers.abort_all();
                 progress.println("interrupted: reporting what finished");
                 break;
             }
         }
+    }
+    for (job, result) in jobs.iter().zip(results) {
+        slots[job.item][job.probe] = Some(result.unwrap_or_else(|| skipped(job)));
     }
     progress.finish_and_clear();
 
@@ -356,7 +364,7 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
         ),
         Err(_) => {
             let limit = humantime::format_duration(job.timeout).to_string();
-            Findings {
+            let findings = Findings {
                 checks: vec![Check::new(
                     "response",
                     format!("a complete response within {limit}"),
@@ -365,19 +373,9 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
                 )],
                 summary: format!("{describe} → timed out after {limit}"),
                 evidence: serde_json::json!({"error": format!("timed out after {limit}"), "timeout_ms": millis(job.timeout)}),
-            }
-            .into_fail()
+            };
+            (Verdict::Fail, findings)
         }
-    }
-}
-
-trait IntoFail {
-    fn into_fail(self) -> (Verdict, Findings);
-}
-
-impl IntoFail for Findings {
-    fn into_fail(self) -> (Verdict, Findings) {
-        (Verdict::Fail, self)
     }
 }
 
@@ -407,9 +405,4 @@ fn progress_bar(enabled: bool, total: usize) -> ProgressBar {
     }
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
-}
-
-/// TLS settings used when a probe names none: for tests and the demo.
-pub fn default_tls() -> TlsSettings {
-    TlsSettings::default()
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use schemars::JsonSchema;
@@ -123,8 +124,8 @@ pub struct ProbeEntry {
     pub timeout: Option<Duration>,
     /// `retries:`, overriding the defaults.
     pub retries: Option<u32>,
-    /// The kind and its settings.
-    pub spec: ProbeSpec,
+    /// The kind and its settings (shared with the runner's jobs).
+    pub spec: Arc<ProbeSpec>,
     /// Where the probe was written.
     pub pos: Pos,
 }
@@ -225,15 +226,8 @@ pub fn load_str(
     let mut root = match node::parse(source) {
         Ok(root) => root,
         Err(e) => {
-            let pos = e
-                .location()
-                .map(|l| Pos {
-                    line: usize::try_from(l.line()).unwrap_or(0),
-                    column: usize::try_from(l.column()).unwrap_or(0),
-                })
-                .unwrap_or_default();
-            let message = yaml_message(&e);
-            return Err(vec![Diagnostic::new(path, source, pos, message)]);
+            let message = format!("invalid YAML: {}", e.message);
+            return Err(vec![Diagnostic::new(path, source, e.pos, message)]);
         }
     };
     let file = cx.file(&mut root, options);
@@ -245,19 +239,6 @@ pub fn load_str(
         cx.diagnostics.sort_by_key(|d| d.pos);
         Err(cx.diagnostics)
     }
-}
-
-/// serde-saphyr's message without its own snippet (we render our own).
-fn yaml_message(error: &serde_saphyr::Error) -> String {
-    let text = error.to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    // "line 1 column 4: unclosed bracket" → "unclosed bracket"
-    let message = match first.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") => rest,
-        _ => first,
-    };
-    format!("invalid YAML: {message}")
 }
 
 struct Loader<'a> {
@@ -603,29 +584,26 @@ impl Loader<'_> {
             );
             return None;
         };
-        let mut entry = ProbeEntry {
-            name: None,
-            timeout: None,
-            retries: None,
-            spec: ProbeSpec::Http(serde_json::from_value(serde_json::json!({"get": "/"})).ok()?),
-            pos: node.pos,
-        };
+        let (mut name, mut timeout, mut retries, mut spec) = (None, None, None, None);
         let mut kind: Option<&Key> = None;
         let mut ok = true;
         for (key, value) in entries {
             match key.name.as_str() {
-                "name" => entry.name = self.parse(value),
+                "name" => {
+                    name = self.parse(value);
+                    ok &= name.is_some();
+                }
                 "timeout" => match self.parse::<Dur>(value) {
                     Some(Dur(d)) if d.is_zero() => {
                         self.error(value.pos, "`timeout` must be more than zero");
                         ok = false;
                     }
-                    Some(Dur(d)) => entry.timeout = Some(d),
+                    Some(Dur(d)) => timeout = Some(d),
                     None => ok = false,
                 },
                 "retries" => {
-                    entry.retries = self.parse(value);
-                    ok &= entry.retries.is_some();
+                    retries = self.parse(value);
+                    ok &= retries.is_some();
                 }
                 name if KINDS.contains(&name) => {
                     if let Some(first) = kind {
@@ -645,7 +623,7 @@ impl Loader<'_> {
                         value: Value::Map(vec![(key.clone(), value.clone())]),
                     };
                     match de::from_node::<ProbeSpec>(&one) {
-                        Ok(spec) => entry.spec = spec,
+                        Ok(parsed) => spec = Some(parsed),
                         Err(e) => {
                             self.de_error(value.pos, e);
                             ok = false;
@@ -677,7 +655,14 @@ impl Loader<'_> {
             );
             return None;
         }
-        ok.then_some(entry)
+        let spec = spec.filter(|_| ok)?;
+        Some(ProbeEntry {
+            name,
+            timeout,
+            retries,
+            spec: Arc::new(spec),
+            pos: node.pos,
+        })
     }
 }
 

@@ -69,6 +69,8 @@ fn build_client(
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
         .redirect(redirects)
+        // The runner owns retries, and records every attempt.
+        .retry(reqwest::retry::never())
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(30))
@@ -359,14 +361,17 @@ fn describe_error(error: &reqwest::Error) -> String {
     error_chain(error)
 }
 
-/// An error and its causes, deduplicated, joined by `: `.
+/// An error and its causes, deduplicated, joined by `: `, in the house style
+/// (`tcp connect error: connection refused`).
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(error);
     while let Some(e) = current {
-        let text = e.to_string();
-        // reqwest's outer message repeats the URL; the causes say what happened.
-        if !text.starts_with("error sending request")
+        let text = tidy(&e.to_string());
+        // reqwest's and hyper's outer messages repeat the URL or say nothing new.
+        let noise = text.starts_with("error sending request") || text.starts_with("client error (");
+        if !noise
+            && !text.is_empty()
             && !parts
                 .iter()
                 .any(|p| p.contains(&text) || text.contains(p.as_str()))
@@ -376,9 +381,24 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     if parts.is_empty() {
-        error.to_string()
+        tidy(&error.to_string())
     } else {
         parts.join(": ")
+    }
+}
+
+/// Lowercases the first letter and drops `(os error N)`.
+fn tidy(text: &str) -> String {
+    let text = match text.find(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if chars.clone().next().is_some_and(char::is_lowercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_owned(),
     }
 }
 

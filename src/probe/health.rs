@@ -64,13 +64,28 @@ pub struct HealthExpect {
 }
 
 /// Which dependencies must be healthy.
-#[derive(Debug, Clone, JsonSchema)]
-#[schemars(untagged)]
+#[derive(Debug, Clone)]
 pub enum Dependencies {
     /// Every dependency the endpoint reports (`all_healthy`).
     AllHealthy,
     /// These, by name.
     Named(Vec<String>),
+}
+
+impl JsonSchema for Dependencies {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Dependencies".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`all_healthy`, or the names of dependencies that must be healthy.",
+            "anyOf": [
+                {"const": "all_healthy"},
+                {"type": "array", "items": {"type": "string"}}
+            ]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for Dependencies {

@@ -146,7 +146,7 @@ impl<'de> Deserialize<'de> for HeaderExpect {
 pub struct BodyExpect {
     /// Substrings that must all appear.
     #[serde(default, deserialize_with = "one_or_many")]
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "OneOrMany")]
     pub contains: Vec<String>,
     /// A regex the body must match.
     #[serde(default)]
@@ -202,6 +202,15 @@ impl<'de> Deserialize<'de> for JsonExpect {
         }
         deserializer.deserialize_map(V)
     }
+}
+
+/// One string or a list of strings (schema only).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {

@@ -9,3 +9,10 @@ pub fn render(report: &Report) -> String {
     text.push('\n');
     text
 }
+
+/// Streams the report as pretty JSON with a final newline, without building
+/// the whole text in memory first.
+pub fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
+}
