@@ -2,9 +2,13 @@
 //! hand, with the headings they sit under, their nesting, and where each one is
 //! in the source so that it can be matched, reported and rewritten.
 
+pub mod annotate;
+pub mod bind;
+pub mod init;
 mod normalize;
 mod parse;
 mod slug;
+pub mod verdict;
 
 use std::io;
 use std::ops::Range;
@@ -26,6 +30,10 @@ pub use slug::slug;
 pub struct Checklist {
     /// The file the checklist was read from; `None` when parsed from a string.
     pub path: Option<PathBuf>,
+    /// The source text the offsets refer to (earlier vouch annotations removed
+    /// when read with [`Checklist::read`]).
+    #[serde(skip)]
+    pub source: String,
     /// The document title (see above), markdown stripped.
     pub title: Option<String>,
     /// Every task item, in document order. A parent comes before its children.
@@ -96,6 +104,54 @@ pub enum ChecklistError {
     },
 }
 
+/// Finds, reads and binds the checklist of a run: `explicit` (`--checklist`)
+/// or the `checklist:` the files name (relative to the file). Files that name
+/// different checklists are an error: one run verifies one checklist.
+pub fn load_for(
+    files: &[crate::spec::ProbeFile],
+    explicit: Option<&Path>,
+) -> Result<Option<(std::sync::Arc<Checklist>, bind::Binding)>, Vec<crate::spec::Diagnostic>> {
+    use crate::spec::Diagnostic;
+    use crate::spec::node::Pos;
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => {
+            let named: Vec<(PathBuf, &crate::spec::ProbeFile)> = files
+                .iter()
+                .filter_map(|f| f.checklist.as_ref().map(|c| (f.base_dir().join(c), f)))
+                .collect();
+            let Some((first, _)) = named.first() else {
+                return Ok(None);
+            };
+            if let Some((other, file)) = named.iter().find(|(p, _)| p != first) {
+                return Err(vec![Diagnostic::new(
+                    &file.path,
+                    "",
+                    Pos::default(),
+                    format!(
+                        "probe files name different checklists (`{}` and `{}`); verify one checklist per run, or give --checklist",
+                        first.display(),
+                        other.display()
+                    ),
+                )]);
+            }
+            first.clone()
+        }
+    };
+    let checklist = Checklist::read(&path)
+        .map_err(|e| vec![Diagnostic::new(&path, "", Pos::default(), e.to_string())])?;
+    if checklist.items.is_empty() {
+        return Err(vec![Diagnostic::new(
+            &path,
+            "",
+            Pos::default(),
+            "the checklist has no task items (`- [ ] …` or `- [x] …`)",
+        )]);
+    }
+    let binding = bind::bind(&checklist, files)?;
+    Ok(Some((std::sync::Arc::new(checklist), binding)))
+}
+
 impl Checklist {
     /// Reads and parses the checklist at `path`.
     ///
@@ -118,7 +174,7 @@ impl Checklist {
                 line,
             }
         })?;
-        let mut checklist = parse(&source);
+        let mut checklist = parse(&annotate::strip(&source));
         checklist.path = Some(path.to_owned());
         Ok(checklist)
     }

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::demo;
 use crate::expect::{parse_duration, parse_size};
-use crate::report::{FailOnSet, Format, Report};
+use std::sync::Arc;
+
+use crate::checklist::Checklist;
+use crate::checklist::bind::Binding;
+use crate::report::{ChecklistInput, FailOnSet, Format, Report};
 use crate::runner::{self, RunOptions};
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 
@@ -63,8 +67,21 @@ pub enum Command {
     Check(CheckArgs),
     /// Start the embedded demo deployment and verify it end to end.
     Demo(DemoArgs),
+    /// Propose a probe file for a markdown checklist.
+    Init(InitArgs),
     /// Print the JSON Schema of probe files (or of the JSON report).
     Schema(SchemaArgs),
+}
+
+/// `vouch init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The markdown checklist.
+    #[arg(value_name = "CHECKLIST")]
+    pub checklist: PathBuf,
+    /// Write the probe file here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `vouch run`.
@@ -79,6 +96,9 @@ pub struct RunArgs {
     /// Variables: `--set NAME=VALUE`, overriding `vars:`.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
+    /// The markdown checklist the items belong to (overrides `checklist:`).
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
@@ -128,6 +148,9 @@ pub struct CheckArgs {
     /// Variables, as for `run`.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
+    /// The markdown checklist, as for `run` (checks every item binds).
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
 }
 
 /// `vouch demo`.
@@ -168,6 +191,7 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Run(args) => run(args).await,
         Command::Check(args) => Ok(check(&args)),
         Command::Demo(args) => demo(args).await,
+        Command::Init(args) => init(&args),
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -216,9 +240,44 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
     );
 }
 
+/// A checklist and which probe-file items verify its items.
+type BoundChecklist = (Arc<Checklist>, Binding);
+
+/// Loads the files and their checklist; all diagnostics together.
+fn load_run(
+    files: &[PathBuf],
+    target: Option<&str>,
+    sets: &[(String, String)],
+    checklist: Option<&std::path::Path>,
+) -> Result<(Vec<ProbeFile>, Option<BoundChecklist>), Vec<Diagnostic>> {
+    let files = load(files, target, sets)?;
+    let checklist = crate::checklist::load_for(&files, checklist)?;
+    Ok((files, checklist))
+}
+
 fn check(args: &CheckArgs) -> Exit {
-    match load(&args.files, args.target.as_deref(), &args.sets) {
-        Ok(files) => {
+    match load_run(
+        &args.files,
+        args.target.as_deref(),
+        &args.sets,
+        args.checklist.as_deref(),
+    ) {
+        Ok((files, checklist)) => {
+            if let Some((checklist, binding)) = &checklist {
+                let bound = (0..checklist.items.len())
+                    .filter(|&i| binding.is_bound(i))
+                    .count();
+                eprintln!(
+                    "ok: checklist {}: {} items, {bound} bound to probe-file items, {} manual",
+                    checklist
+                        .path
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("-"))
+                        .display(),
+                    checklist.items.len(),
+                    checklist.items.len() - bound
+                );
+            }
             let items: usize = files.iter().map(|f| f.items.len()).sum();
             let probes: usize = files
                 .iter()
@@ -241,16 +300,27 @@ fn check(args: &CheckArgs) -> Exit {
 
 async fn run(args: RunArgs) -> Result<Exit, CliError> {
     let started = std::time::Instant::now();
-    let loaded = load(&args.files, args.target.as_deref(), &args.sets);
+    let loaded = load_run(
+        &args.files,
+        args.target.as_deref(),
+        &args.sets,
+        args.checklist.as_deref(),
+    );
     tracing::debug!("loaded probe files in {:?}", started.elapsed());
-    let files = match loaded {
-        Ok(files) => files,
+    let (files, checklist) = match loaded {
+        Ok(loaded) => loaded,
         Err(diagnostics) => {
             print_diagnostics(&diagnostics);
             return Ok(Exit::Invalid);
         }
     };
-    let report = run_and_report(&files, &args.run).await?;
+    if args.run.format == Format::Markdown && checklist.is_none() {
+        eprintln!(
+            "error: --format markdown writes a checklist back: give `checklist:` in the probe file or --checklist FILE"
+        );
+        return Ok(Exit::Invalid);
+    }
+    let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
     let exit = exit_for(&report);
     // Freeing thousands of outcomes just before exit costs more than letting
     // the OS reclaim them (measured: ~6% of a 10,000-probe run).
@@ -258,7 +328,11 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
     Ok(exit)
 }
 
-async fn run_and_report(files: &[ProbeFile], flags: &RunFlags) -> Result<Report, CliError> {
+async fn run_and_report(
+    files: &[ProbeFile],
+    checklist: Option<&BoundChecklist>,
+    flags: &RunFlags,
+) -> Result<Report, CliError> {
     let options = RunOptions {
         concurrency: flags.concurrency,
         timeout: flags.timeout,
@@ -271,7 +345,11 @@ async fn run_and_report(files: &[ProbeFile], flags: &RunFlags) -> Result<Report,
     let started = std::time::Instant::now();
     let outcome = runner::run(files, &options).await;
     tracing::debug!("ran probes in {:?}", started.elapsed());
-    let report = Report::new(outcome, files, &flags.fail_on);
+    let input = checklist.map(|(checklist, binding)| ChecklistInput {
+        checklist: Arc::clone(checklist),
+        binding,
+    });
+    let report = Report::new(outcome, files, &flags.fail_on, input);
     let started = std::time::Instant::now();
     emit(&report, flags)?;
     tracing::debug!("wrote the report in {:?}", started.elapsed());
@@ -333,26 +411,103 @@ fn write_stdout(text: &str) -> Result<(), CliError> {
 async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     let deployment = demo::Deployment::start().await.map_err(CliError::Demo)?;
     let target = deployment.url();
-    let files = match demo::probe_file(&target) {
-        Ok(files) => files,
+    let dir = demo::write_files().map_err(CliError::Demo)?;
+    let probe_file = dir.join("demo.yaml");
+    let (files, checklist) = match load_run(&[probe_file], Some(&target), &[], None) {
+        Ok(loaded) => loaded,
         Err(diagnostics) => {
             print_diagnostics(&diagnostics);
             return Ok(Exit::Broken);
         }
     };
-    eprintln!("vouch demo: a demo deployment is listening on {target}; verifying it now\n");
-    let report = run_and_report(&files, &args.run).await?;
-    let s = &report.summary;
     eprintln!(
-        "\nThat was vouch checking {} checklist items of a live (demo) deployment: {} verified by probes, {} refuted with evidence, {} attested by a person. \
-         Point it at yours with `vouch run probes/http-api.yaml --target https://your.service`.",
-        s.items, s.verified, s.failed, s.attested
+        "vouch demo: a demo deployment is listening on {target}; verifying its checklist now\n"
     );
+    let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
     deployment.stop().await;
+    let written = dir.join("demo-checklist.verified.md");
+    std::fs::write(&written, report.render(Format::Markdown, false)).map_err(|source| {
+        CliError::Output {
+            path: written.display().to_string(),
+            source,
+        }
+    })?;
+    if let Some(c) = &report.checklist {
+        eprintln!(
+            "\nThat was vouch verifying a {}-item readiness checklist against a live (demo) deployment: \
+             {} items verified by probes, {} refuted (ticked, but the deployment says no), {} attested by a person, {} left manual; readiness {:.0}/100.\n\
+             The checklist with evidence written back: {}\n\
+             Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",
+            c.counts.items,
+            c.counts.verified,
+            c.counts.refuted,
+            c.counts.attested,
+            c.counts.manual,
+            c.score,
+            written.display()
+        );
+    }
     // The demo fails some items on purpose; it succeeded if it ran.
     Ok(if report.interrupted {
         Exit::Broken
     } else {
         Exit::Passed
     })
+}
+
+fn init(args: &InitArgs) -> Result<Exit, CliError> {
+    let checklist = match Checklist::read(&args.checklist) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
+    // The proposed file names the checklist relative to where it is written.
+    let relative = relative_path(&args.checklist, args.output.as_deref());
+    let text = crate::checklist::init::propose(&checklist, &relative);
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|source| CliError::Output {
+                path: path.display().to_string(),
+                source,
+            })?;
+            eprintln!(
+                "wrote {} ({} items); check it with `vouch check {}`",
+                path.display(),
+                checklist.items.len(),
+                path.display()
+            );
+        }
+        None => write_stdout(&text)?,
+    }
+    Ok(Exit::Passed)
+}
+
+/// `checklist` as seen from the directory of `output` (or the current one).
+fn relative_path(checklist: &std::path::Path, output: Option<&std::path::Path>) -> String {
+    let absolute = |p: &std::path::Path| {
+        let p = if p.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            p
+        };
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_owned())
+    };
+    let target = absolute(checklist);
+    let base = output
+        .and_then(std::path::Path::parent)
+        .map(absolute)
+        .unwrap_or_else(|| absolute(std::path::Path::new(".")));
+    let (t, b): (Vec<_>, Vec<_>) = (target.components().collect(), base.components().collect());
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); b.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }

@@ -24,6 +24,19 @@ use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 /// The demo probe file, shipped in the binary.
 pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
 
+/// The demo checklist (the demo team's own words), shipped in the binary.
+pub const CHECKLIST: &str = include_str!("../probes/demo-checklist.md");
+
+/// Writes the demo probe file and checklist to a fresh directory, so the
+/// demo runs them like any user's files (and the write-back has a home).
+pub fn write_files() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("vouch-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("demo.yaml"), PROBE_FILE)?;
+    std::fs::write(dir.join("demo-checklist.md"), CHECKLIST)?;
+    Ok(dir)
+}
+
 /// A running demo deployment.
 pub struct Deployment {
     addr: SocketAddr,

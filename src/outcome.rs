@@ -46,8 +46,10 @@ pub enum ItemVerdict {
     Attested,
     /// No probe and no attestation.
     Manual,
-    /// Not run (interrupted).
+    /// Not run (interrupted, or left out by `--only`).
     Skipped,
+    /// Some children verified or attested, others manual (checklist parents only).
+    Partial,
 }
 
 impl ItemVerdict {
@@ -60,6 +62,7 @@ impl ItemVerdict {
             ItemVerdict::Attested => "attested",
             ItemVerdict::Manual => "manual",
             ItemVerdict::Skipped => "skipped",
+            ItemVerdict::Partial => "partial",
         }
     }
 
@@ -146,6 +149,107 @@ pub struct ItemOutcome {
     pub attestation: Option<AttestationRecord>,
     /// Each probe's outcome, in file order.
     pub probes: Vec<ProbeOutcome>,
+}
+
+/// What the deployment says of a markdown checklist.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChecklistOutcome {
+    /// The checklist file.
+    pub path: Option<String>,
+    /// Its title.
+    pub title: Option<String>,
+    /// Counts over all its items.
+    pub counts: Counts,
+    /// Items bound to probes or attested, in percent of all items.
+    pub coverage: f64,
+    /// The readiness score, 0–100: per top-level section, verified and
+    /// attested over all items, weighted.
+    pub score: f64,
+    /// Per top-level section.
+    pub sections: Vec<SectionOutcome>,
+    /// Every checklist item in document order (refuted ones are flagged).
+    pub items: Vec<ChecklistItemOutcome>,
+}
+
+/// Item counts of a checklist or a section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Counts {
+    /// All items.
+    pub items: usize,
+    /// Items the checklist claims done (`[x]`).
+    pub claimed: usize,
+    /// Verified by probes.
+    pub verified: usize,
+    /// Attested and still valid.
+    pub attested: usize,
+    /// Failed (including stale attestations).
+    pub failed: usize,
+    /// Could not be evaluated.
+    pub error: usize,
+    /// Not bound to any probe.
+    pub manual: usize,
+    /// Parents with some children verified and others manual.
+    pub partial: usize,
+    /// Bound but not run.
+    pub skipped: usize,
+    /// Claimed done, but failed.
+    pub refuted: usize,
+}
+
+impl Counts {
+    /// Adds one item.
+    pub fn add(&mut self, verdict: ItemVerdict, claimed: bool) {
+        self.items += 1;
+        self.claimed += usize::from(claimed);
+        match verdict {
+            ItemVerdict::Verified => self.verified += 1,
+            ItemVerdict::Attested => self.attested += 1,
+            ItemVerdict::Failed => self.failed += 1,
+            ItemVerdict::Error => self.error += 1,
+            ItemVerdict::Manual => self.manual += 1,
+            ItemVerdict::Partial => self.partial += 1,
+            ItemVerdict::Skipped => self.skipped += 1,
+        }
+        self.refuted += usize::from(claimed && verdict == ItemVerdict::Failed);
+    }
+}
+
+/// One top-level section of the checklist.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SectionOutcome {
+    /// The heading text.
+    pub name: String,
+    /// Its counts.
+    pub counts: Counts,
+    /// Verified and attested over all items, 0–100.
+    pub score: f64,
+    /// Its weight in the overall score.
+    pub weight: f64,
+}
+
+/// One checklist item and what the deployment says of it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChecklistItemOutcome {
+    /// Stable id (heading path + text).
+    pub id: String,
+    /// Plain text.
+    pub text: String,
+    /// 1-based line in the checklist.
+    pub line: usize,
+    /// Top-level section.
+    pub section: Option<String>,
+    /// Id of the parent item.
+    pub parent: Option<String>,
+    /// Whether the checklist claims it done.
+    pub claimed: bool,
+    /// The verdict, children rolled up.
+    pub verdict: ItemVerdict,
+    /// Claimed done, but failed.
+    pub refuted: bool,
+    /// Locations of the probe-file items bound to it.
+    pub bound: Vec<String>,
+    /// Why it failed, or how it was verified, in one line.
+    pub reason: Option<String>,
 }
 
 /// An attestation as reported.

@@ -9,12 +9,18 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::{ItemOutcome, ItemVerdict, Verdict};
+use std::sync::Arc;
+
+use crate::checklist::Checklist;
+use crate::checklist::bind::Binding;
+use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 use crate::runner::Run;
 use crate::spec::ProbeFile;
 
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 
 /// The JSON report's schema identifier.
 pub const SCHEMA_ID: &str = "vouch.report/v1";
@@ -26,6 +32,10 @@ pub enum Format {
     Human,
     /// `vouch.report/v1`, documented by `schemas/vouch.report.v1.json`.
     Json,
+    /// JUnit XML: a testsuite per checklist section (or probe file).
+    Junit,
+    /// The checklist written back with boxes and evidence (needs a checklist).
+    Markdown,
 }
 
 /// What makes the gate fail (`--fail-on`).
@@ -111,8 +121,23 @@ pub struct Report {
     pub files: Vec<FileInfo>,
     /// Counts and the gate.
     pub summary: Summary,
-    /// Every item in file order.
+    /// The markdown checklist, when one was given: sections, score,
+    /// coverage and refutations.
+    pub checklist: Option<ChecklistOutcome>,
+    /// Every probe-file item in file order.
     pub items: Vec<ItemOutcome>,
+    /// The parsed checklist, for writing it back.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub checklist_doc: Option<Arc<Checklist>>,
+}
+
+/// A checklist given to a run, with its binding.
+pub struct ChecklistInput<'a> {
+    /// The parsed checklist.
+    pub checklist: Arc<Checklist>,
+    /// Which probe-file items verify which checklist items.
+    pub binding: &'a Binding,
 }
 
 /// A probe file of the run.
@@ -173,7 +198,12 @@ pub struct ProbeCounts {
 
 impl Report {
     /// Builds the report of a run (taking its outcomes).
-    pub fn new(run: Run, files: &[ProbeFile], fail_on: &FailOnSet) -> Report {
+    pub fn new(
+        run: Run,
+        files: &[ProbeFile],
+        fail_on: &FailOnSet,
+        checklist: Option<ChecklistInput<'_>>,
+    ) -> Report {
         let mut summary = Summary {
             items: run.items.len(),
             fail_on: fail_on.0.iter().copied().collect(),
@@ -186,7 +216,7 @@ impl Report {
                 ItemVerdict::Error => summary.error += 1,
                 ItemVerdict::Attested => summary.attested += 1,
                 ItemVerdict::Manual => summary.manual += 1,
-                ItemVerdict::Skipped => summary.skipped += 1,
+                ItemVerdict::Skipped | ItemVerdict::Partial => summary.skipped += 1,
             }
             summary.flaky += usize::from(item.flaky);
             for probe in &item.probes {
@@ -199,7 +229,14 @@ impl Report {
                 }
             }
         }
-        summary.passed = gate_passes(&run.items, fail_on) && !run.interrupted;
+        let weights: Vec<crate::spec::Weight> = files
+            .iter()
+            .flat_map(|f| f.weights.iter().cloned())
+            .collect();
+        let assessed = checklist.as_ref().map(|input| {
+            crate::checklist::verdict::assess(&input.checklist, input.binding, &run.items, &weights)
+        });
+        summary.passed = gate_passes(&run.items, assessed.as_ref(), fail_on) && !run.interrupted;
         Report {
             schema: SCHEMA_ID.to_owned(),
             vouch_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -219,8 +256,18 @@ impl Report {
                 })
                 .collect(),
             summary,
+            checklist: assessed,
             items: run.items,
+            checklist_doc: checklist.map(|input| input.checklist),
         }
+    }
+
+    /// The target of the first file, for headlines.
+    pub fn target(&self) -> &str {
+        self.files
+            .iter()
+            .find_map(|f| f.target.as_deref())
+            .unwrap_or("(no target)")
     }
 
     /// Writes the report in a format. `color` applies to `human` only.
@@ -233,6 +280,8 @@ impl Report {
         match format {
             Format::Human => out.write_all(human::render(self, color).as_bytes()),
             Format::Json => json::write(self, out),
+            Format::Junit => out.write_all(junit::render(self).as_bytes()),
+            Format::Markdown => out.write_all(markdown::render(self).as_bytes()),
         }
     }
 
@@ -241,16 +290,25 @@ impl Report {
         match format {
             Format::Human => human::render(self, color),
             Format::Json => json::render(self),
+            Format::Junit => junit::render(self),
+            Format::Markdown => markdown::render(self),
         }
     }
 }
 
 /// Whether no item meets a `--fail-on` condition.
-pub fn gate_passes(items: &[ItemOutcome], fail_on: &FailOnSet) -> bool {
-    !items.iter().any(|item| {
+pub fn gate_passes(
+    items: &[ItemOutcome],
+    checklist: Option<&ChecklistOutcome>,
+    fail_on: &FailOnSet,
+) -> bool {
+    let failed = items.iter().any(|item| {
         (fail_on.0.contains(&FailOn::Failed) && item.verdict == ItemVerdict::Failed)
             || (fail_on.0.contains(&FailOn::Error) && item.verdict == ItemVerdict::Error)
-    })
+    });
+    let refuted =
+        fail_on.0.contains(&FailOn::Refuted) && checklist.is_some_and(|c| c.counts.refuted > 0);
+    !failed && !refuted
 }
 
 /// The JSON Schema of `vouch.report/v1`.

@@ -257,6 +257,17 @@ fn roll_up(outcome: &mut ItemOutcome, item: &Item, now: SystemTime) {
             ));
         } else {
             outcome.verdict = ItemVerdict::Attested;
+            let note = a
+                .note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            outcome.reason = Some(format!(
+                "attested by {} on {}, valid until {}{note}",
+                a.by,
+                &humantime::format_rfc3339(a.on.0).to_string()[..10],
+                &humantime::format_rfc3339(expires).to_string()[..10]
+            ));
         }
         return;
     }

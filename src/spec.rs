@@ -42,8 +42,8 @@ pub struct ProbeFile {
     pub checklist: Option<PathBuf>,
     /// `defaults:`.
     pub defaults: Defaults,
-    /// `weights:` per checklist section.
-    pub weights: BTreeMap<String, f64>,
+    /// `weights:` per checklist section, in written order.
+    pub weights: Vec<Weight>,
     /// The items, in file order.
     pub items: Vec<Item>,
     /// Values read from the environment: redacted in every output.
@@ -58,6 +58,17 @@ impl ProbeFile {
             .map(Path::to_owned)
             .unwrap_or_else(|| PathBuf::from("."))
     }
+}
+
+/// One `weights:` entry: a checklist section's weight in the readiness score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weight {
+    /// The section's heading text, as written.
+    pub section: String,
+    /// Its weight (relative; see the README).
+    pub weight: f64,
+    /// Where the section name was written.
+    pub pos: Pos,
 }
 
 /// `defaults:` — settings every probe of the file inherits.
@@ -405,7 +416,7 @@ impl Loader<'_> {
             target,
             checklist: None,
             defaults: Defaults::default(),
-            weights: BTreeMap::new(),
+            weights: Vec::new(),
             items: Vec::new(),
             secrets: Secrets::default(),
         };
@@ -426,7 +437,7 @@ impl Loader<'_> {
                 "name" => file.name = self.parse(node),
                 "checklist" => file.checklist = self.parse(node),
                 "defaults" => file.defaults = self.parse(node).unwrap_or_default(),
-                "weights" => file.weights = self.parse(node).unwrap_or_default(),
+                "weights" => file.weights = self.weights(node),
                 "items" => {
                     items_seen = true;
                     file.items = self.items(node);
@@ -448,6 +459,39 @@ impl Loader<'_> {
         }
         file.secrets = std::mem::take(&mut self.secrets);
         Some(file)
+    }
+
+    fn weights(&mut self, node: &Node) -> Vec<Weight> {
+        let Some(entries) = node.as_map() else {
+            let shape = node.shape();
+            self.error(
+                node.pos,
+                format!("`weights` must map section names to numbers, found {shape}"),
+            );
+            return Vec::new();
+        };
+        let mut weights = Vec::new();
+        for (key, value) in entries {
+            let weight = match value.value {
+                Value::Int(i) => i as f64,
+                Value::Float(f) => f,
+                _ => f64::NAN,
+            };
+            if weight.is_finite() && weight >= 0.0 {
+                weights.push(Weight {
+                    section: key.name.clone(),
+                    weight,
+                    pos: key.pos,
+                });
+            } else {
+                let shape = value.shape();
+                self.error(
+                    value.pos,
+                    format!("a weight must be a number ≥ 0, found {shape}"),
+                );
+            }
+        }
+        weights
     }
 
     fn unknown_key(&mut self, key: &Key, what: &str, expected: &[&str]) {

@@ -242,6 +242,7 @@ impl Walk {
             .collect();
         Checklist {
             path: None,
+            source: source.to_owned(),
             title: title
                 .and_then(|i| self.headings.get(i))
                 .map(|h| h.text.clone()),

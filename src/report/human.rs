@@ -3,8 +3,10 @@
 
 use std::fmt::Write;
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use super::Report;
-use crate::outcome::{ItemOutcome, ItemVerdict, Verdict};
+use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 
 struct Paint {
     color: bool,
@@ -47,14 +49,125 @@ pub fn render(report: &Report, color: bool) -> String {
         let target = file.target.as_deref().unwrap_or("(no target)");
         let _ = writeln!(out, "{} {} {}", p.bold(name), p.dim("→"), target);
     }
+    if let Some(checklist) = &report.checklist {
+        let path = checklist.path.as_deref().unwrap_or("(checklist)");
+        match &checklist.title {
+            Some(title) => {
+                let _ = writeln!(out, "{} {path} ({title})", p.dim("checklist:"));
+            }
+            None => {
+                let _ = writeln!(out, "{} {path}", p.dim("checklist:"));
+            }
+        }
+    }
     if !report.files.is_empty() {
         out.push('\n');
+    }
+    if let Some(checklist) = &report.checklist {
+        render_refutations(&mut out, &p, checklist);
     }
     for item in &report.items {
         render_item(&mut out, &p, item);
     }
+    if let Some(checklist) = &report.checklist {
+        render_sections(&mut out, &p, checklist);
+    }
     render_summary(&mut out, &p, report);
     out
+}
+
+/// Refuted items first: the checklist says done, the deployment says no.
+fn render_refutations(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
+    let refuted: Vec<_> = checklist.items.iter().filter(|i| i.refuted).collect();
+    if refuted.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{} ({}): ticked in the checklist, refuted by the deployment",
+        p.red(&p.bold("REFUTED")),
+        refuted.len()
+    );
+    for item in refuted {
+        let _ = writeln!(
+            out,
+            "  {} {} {}",
+            p.red("✘"),
+            item.text,
+            p.dim(&format!("(line {})", item.line))
+        );
+        if let Some(reason) = &item.reason {
+            let _ = writeln!(out, "      {reason}");
+        }
+    }
+    out.push('\n');
+}
+
+/// The per-section table, the score and the coverage.
+fn render_sections(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
+    let width = checklist
+        .sections
+        .iter()
+        .map(|s| s.name.width())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 48);
+    let _ = writeln!(
+        out,
+        "\n{:<width$}  {:>5}  {:>7}  {:>8}  {:>8}  {:>6}  {:>7}  {:>6}  {:>5}",
+        "section",
+        "items",
+        "claimed",
+        "verified",
+        "attested",
+        "failed",
+        "refuted",
+        "manual",
+        "score"
+    );
+    for section in &checklist.sections {
+        let c = &section.counts;
+        let mut name = String::new();
+        for c in section.name.chars() {
+            if name.width() + c.width().unwrap_or(0) > width {
+                break;
+            }
+            name.push(c);
+        }
+        let pad = width.saturating_sub(name.width());
+        let _ = writeln!(
+            out,
+            "{name}{}  {:>5}  {:>7}  {:>8}  {:>8}  {:>6}  {:>7}  {:>6}  {:>5.0}",
+            " ".repeat(pad),
+            c.items,
+            c.claimed,
+            c.verified,
+            c.attested,
+            c.failed,
+            c.refuted,
+            c.manual,
+            section.score
+        );
+    }
+    let c = &checklist.counts;
+    let score = format!("readiness {:.0}/100", checklist.score);
+    let _ = writeln!(
+        out,
+        "\n{} · coverage {:.0}% · claimed {}/{}, verified {}, attested {}, refuted {}, failed {}, manual {}",
+        p.bold(&score),
+        checklist.coverage,
+        c.claimed,
+        c.items,
+        c.verified,
+        c.attested,
+        if c.refuted > 0 {
+            p.red(&c.refuted.to_string())
+        } else {
+            c.refuted.to_string()
+        },
+        c.failed,
+        c.manual
+    );
 }
 
 fn mark(p: &Paint, verdict: ItemVerdict) -> String {
@@ -65,6 +178,7 @@ fn mark(p: &Paint, verdict: ItemVerdict) -> String {
         ItemVerdict::Attested => p.blue("≈"),
         ItemVerdict::Manual => p.dim("·"),
         ItemVerdict::Skipped => p.dim("-"),
+        ItemVerdict::Partial => p.yellow("◐"),
     }
 }
 
@@ -76,6 +190,7 @@ fn verdict_word(p: &Paint, verdict: ItemVerdict) -> String {
         ItemVerdict::Error => p.yellow(word),
         ItemVerdict::Attested => p.blue(word),
         ItemVerdict::Manual | ItemVerdict::Skipped => p.dim(word),
+        ItemVerdict::Partial => p.yellow("partially verified"),
     }
 }
 

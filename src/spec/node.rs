@@ -379,8 +379,8 @@ impl<'s> Builder<'s> {
             let anchored = Anchored {
                 node,
                 text: None,
-                nodes: self.nodes - frame.nodes_before,
-                bytes: self.scalar_bytes - frame.bytes_before,
+                nodes: self.nodes.saturating_sub(frame.nodes_before),
+                bytes: self.scalar_bytes.saturating_sub(frame.bytes_before),
                 height,
             };
             self.anchors.insert(frame.anchor, anchored);
@@ -488,7 +488,7 @@ impl<'s> Builder<'s> {
         match map.key.take() {
             Some(_) if map.merging => {
                 map.merging = false;
-                map.merge_at = Some(self.entries.len() - frame.start);
+                map.merge_at = Some(self.entries.len().saturating_sub(frame.start));
                 map.merges.push(node);
             }
             Some(key) => self.entries.push((key, node)),
@@ -511,7 +511,7 @@ impl<'s> Builder<'s> {
         let Some(map) = &mut frame.map else {
             return Ok(());
         };
-        let own = &self.entries[frame.start..];
+        let own = self.entries.get(frame.start..).unwrap_or_default();
         let duplicate = if is_merge {
             map.merge_at.is_some()
         } else if key.name == COMPLEX_KEY {
@@ -519,7 +519,7 @@ impl<'s> Builder<'s> {
         } else if own.len() < SCANNED_KEYS {
             own.iter().any(|(k, _)| k.name == key.name)
         } else {
-            for (k, _) in &own[map.hashed..] {
+            for (k, _) in own.get(map.hashed..).unwrap_or_default() {
                 map.hashes.insert(self.hasher.hash_one(k.name.as_str()));
             }
             map.hashed = own.len();
