@@ -154,6 +154,8 @@ pub struct ItemOutcome {
 /// What the deployment says of a markdown checklist.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ChecklistOutcome {
+    /// Ids of the refuted items (claimed done, but failed), first.
+    pub refuted: Vec<String>,
     /// The checklist file.
     pub path: Option<String>,
     /// Its title.

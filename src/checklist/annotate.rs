@@ -186,6 +186,18 @@ fn summary(outcome: &ChecklistOutcome, headline: &str, nl: &str) -> String {
         "> **vouch** {headline}: readiness **{:.0}/100**, coverage {:.0}% — claimed {}/{}, verified {}, attested {}, failed {}, refuted {}, manual {}.{nl}>{nl}",
         outcome.score, outcome.coverage, c.claimed, c.items, c.verified, c.attested, c.failed, c.refuted, c.manual
     ));
+    let refuted: Vec<String> = outcome
+        .items
+        .iter()
+        .filter(|i| i.refuted)
+        .map(|i| format!("{} (line {})", i.text, i.line))
+        .collect();
+    if !refuted.is_empty() {
+        s.push_str(&format!(
+            "> **Refuted** — ticked, but the deployment says otherwise: {}.{nl}>{nl}",
+            refuted.join("; ")
+        ));
+    }
     s.push_str(&format!("> | section | items | claimed | verified | attested | failed | refuted | manual | score |{nl}"));
     s.push_str(&format!(
         "> |---|---:|---:|---:|---:|---:|---:|---:|---:|{nl}"

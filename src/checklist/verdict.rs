@@ -123,6 +123,11 @@ pub fn assess(
     };
     let covered = (0..n).filter(|&i| own[i].is_some()).count();
     ChecklistOutcome {
+        refuted: items
+            .iter()
+            .filter(|i| i.refuted)
+            .map(|i| i.id.clone())
+            .collect(),
         path: checklist.path.as_ref().map(|p| p.display().to_string()),
         title: checklist.title.clone(),
         counts,
