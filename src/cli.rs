@@ -122,7 +122,7 @@ pub struct RunFlags {
     /// Timeout per probe attempt (replaces `defaults.timeout`; a probe's own `timeout:` wins).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-    /// What fails the gate: any of `failed`, `error`, `refuted`.
+    /// What fails the gate: any of `failed`, `error`, `refuted`, `flaky`.
     #[arg(long, default_value = "failed,error", value_name = "CONDITIONS")]
     pub fail_on: FailOnSet,
     /// A PEM bundle of extra trusted CAs for probes that name none.
@@ -284,10 +284,13 @@ fn check(args: &CheckArgs) -> Exit {
                 .flat_map(|f| &f.items)
                 .map(|i| i.probes.len())
                 .sum();
+            let plural =
+                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             eprintln!(
-                "ok: {} file{}, {items} items, {probes} probes",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" }
+                "ok: {}, {}, {}",
+                plural(files.len(), "file"),
+                plural(items, "item"),
+                plural(probes, "probe")
             );
             Exit::Passed
         }
@@ -314,6 +317,15 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
             return Ok(Exit::Invalid);
         }
     };
+    if let Some(only) = &args.run.only
+        && !files
+            .iter()
+            .flat_map(|f| &f.items)
+            .any(|i| runner::is_selected(i, Some(only)))
+    {
+        eprintln!("error: --only `{only}` matches no item; nothing was run");
+        return Ok(Exit::Invalid);
+    }
     if args.run.format == Format::Markdown && checklist.is_none() {
         eprintln!(
             "error: --format markdown writes a checklist back: give `checklist:` in the probe file or --checklist FILE"
@@ -333,6 +345,16 @@ async fn run_and_report(
     checklist: Option<&BoundChecklist>,
     flags: &RunFlags,
 ) -> Result<Report, CliError> {
+    // Open the report file first: an unwritable path should not cost a run.
+    let output = match &flags.output {
+        Some(path) => Some(
+            std::fs::File::create(path).map_err(|source| CliError::Output {
+                path: path.display().to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
     let options = RunOptions {
         concurrency: flags.concurrency,
         timeout: flags.timeout,
@@ -351,7 +373,7 @@ async fn run_and_report(
     });
     let report = Report::new(outcome, files, &flags.fail_on, input);
     let started = std::time::Instant::now();
-    emit(&report, flags)?;
+    emit(&report, flags, output)?;
     tracing::debug!("wrote the report in {:?}", started.elapsed());
     Ok(report)
 }
@@ -366,21 +388,20 @@ fn exit_for(report: &Report) -> Exit {
     }
 }
 
-fn emit(report: &Report, flags: &RunFlags) -> Result<(), CliError> {
-    match &flags.output {
-        Some(path) => {
+fn emit(report: &Report, flags: &RunFlags, file: Option<std::fs::File>) -> Result<(), CliError> {
+    match (&flags.output, file) {
+        (Some(path), Some(file)) => {
             let output_error = |source| CliError::Output {
                 path: path.display().to_string(),
                 source,
             };
-            let file = std::fs::File::create(path).map_err(output_error)?;
             let mut out = std::io::BufWriter::new(file);
             report
                 .write(flags.format, false, &mut out)
                 .and_then(|()| out.flush())
                 .map_err(output_error)
         }
-        None => {
+        _ => {
             let stdout = std::io::stdout();
             let color =
                 stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -335,6 +335,39 @@ impl<'de> Deserialize<'de> for RegexDe {
     }
 }
 
+/// A regular expression written as a plain string (`matches: 'v\d+'`).
+#[derive(Debug, Clone)]
+pub struct Pattern(pub Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        RegexDe::deserialize(deserializer).map(|r| Pattern(r.0))
+    }
+}
+
+impl JsonSchema for Pattern {
+    fn schema_name() -> Cow<'static, str> {
+        "Pattern".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": "regex", "description": "A regular expression (Rust `regex` syntax)."})
+    }
+}
+
+/// Text on one line for summaries: line breaks and tabs shown escaped.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if text.contains(['\n', '\r', '\t']) {
+        Cow::Owned(
+            text.replace('\r', "\\r")
+                .replace('\n', "\\n")
+                .replace('\t', "\\t"),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Compiles a user regex with a size limit, so a hostile pattern cannot eat memory.
 pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(pattern)

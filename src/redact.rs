@@ -39,10 +39,19 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Records a secret value (ignored when too short to matter).
+    /// Records a secret value (ignored when too short to matter), with the
+    /// forms it takes in URLs.
     pub fn add(&mut self, value: &str) {
-        if value.chars().count() >= MIN_SECRET_LEN {
-            self.values.insert(value.to_owned());
+        if value.chars().count() < MIN_SECRET_LEN {
+            return;
+        }
+        self.values.insert(value.to_owned());
+        let query: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        let percent = percent_encode(value);
+        for encoded in [query, percent] {
+            if encoded != value {
+                self.values.insert(encoded);
+            }
         }
     }
 
@@ -62,6 +71,19 @@ impl Secrets {
     }
 }
 
+/// Every byte outside RFC 3986's unreserved set, percent-encoded.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Applies every redaction rule to text and JSON records.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -72,6 +94,19 @@ pub struct Redactor {
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@").expect("static regex is valid")
 });
+
+static AUTH_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(basic|bearer|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
+        .expect("static regex is valid")
+});
+
+/// Whether a word after `Basic`/`Bearer` looks like a credential, not prose:
+/// it has a digit, a symbol or an inner capital.
+fn looks_like_token(word: &str) -> bool {
+    word.chars()
+        .any(|c| c.is_ascii_digit() || "._~+/=-".contains(c))
+        || word.chars().skip(1).any(|c| c.is_ascii_uppercase())
+}
 
 static URL_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -101,6 +136,18 @@ impl Redactor {
             && let Cow::Owned(s) = URL_USERINFO.replace_all(&out, format!("${{1}}{REDACTED}@"))
         {
             out = Cow::Owned(s);
+        }
+        if AUTH_TOKEN.is_match(&out) {
+            let replaced = AUTH_TOKEN.replace_all(&out, |c: &regex::Captures<'_>| {
+                if looks_like_token(&c[3]) {
+                    format!("{}{}{REDACTED}", &c[1], &c[2])
+                } else {
+                    c[0].to_owned()
+                }
+            });
+            if let Cow::Owned(s) = replaced {
+                out = Cow::Owned(s);
+            }
         }
         if out.contains('=')
             && (out.contains('?') || out.contains('&'))
@@ -162,6 +209,27 @@ mod tests {
     fn ignores_secrets_too_short_to_matter() {
         let r = redactor(&["on"]);
         assert_eq!(r.text("on and on"), "on and on");
+    }
+
+    #[test]
+    fn masks_encoded_forms_of_secrets() {
+        let r = redactor(&["a+b/c=="]);
+        assert_eq!(r.text("q=a%2Bb%2Fc%3D%3D"), "q=«redacted»");
+        assert_eq!(r.text("q=a%2Bb%2Fc%3D%3D&x=1"), "q=«redacted»&x=1");
+    }
+
+    #[test]
+    fn masks_authorization_tokens_but_not_prose() {
+        let r = redactor(&[]);
+        assert_eq!(
+            r.text("Authorization: Basic dXNlcjpwYXNz"),
+            "Authorization: Basic «redacted»"
+        );
+        assert_eq!(r.text("Bearer eyJhbGciOi.x.y"), "Bearer «redacted»");
+        assert_eq!(
+            r.text("Bearer authentication required"),
+            "Bearer authentication required"
+        );
     }
 
     #[test]

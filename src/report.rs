@@ -50,6 +50,8 @@ pub enum FailOn {
     Error,
     /// An item the checklist claims done failed.
     Refuted,
+    /// A probe passed only on a retry.
+    Flaky,
 }
 
 /// A set of [`FailOn`] conditions, written `failed,error`.
@@ -72,15 +74,18 @@ impl FromStr for FailOnSet {
                 "failed" => FailOn::Failed,
                 "error" => FailOn::Error,
                 "refuted" => FailOn::Refuted,
+                "flaky" => FailOn::Flaky,
                 other => {
                     return Err(format!(
-                        "unknown condition `{other}`, expected `failed`, `error` or `refuted`"
+                        "unknown condition `{other}`, expected `failed`, `error`, `refuted` or `flaky`"
                     ));
                 }
             });
         }
         if set.is_empty() {
-            return Err("expected at least one of `failed`, `error`, `refuted`".to_owned());
+            return Err(
+                "expected at least one of `failed`, `error`, `refuted`, `flaky`".to_owned(),
+            );
         }
         Ok(FailOnSet(set))
     }
@@ -95,6 +100,7 @@ impl fmt::Display for FailOnSet {
                 FailOn::Failed => "failed",
                 FailOn::Error => "error",
                 FailOn::Refuted => "refuted",
+                FailOn::Flaky => "flaky",
             })
             .collect();
         f.write_str(&words.join(","))
@@ -305,6 +311,7 @@ pub fn gate_passes(
     let failed = items.iter().any(|item| {
         (fail_on.0.contains(&FailOn::Failed) && item.verdict == ItemVerdict::Failed)
             || (fail_on.0.contains(&FailOn::Error) && item.verdict == ItemVerdict::Error)
+            || (fail_on.0.contains(&FailOn::Flaky) && item.flaky)
     });
     let refuted =
         fail_on.0.contains(&FailOn::Refuted) && checklist.is_some_and(|c| c.counts.refuted > 0);

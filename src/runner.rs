@@ -200,7 +200,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         }
     }
     for (job, result) in jobs.iter().zip(results) {
-        slots[job.item][job.probe] = Some(result.unwrap_or_else(|| skipped(job)));
+        slots[job.item][job.probe] = Some(result.unwrap_or_else(|| skipped(job, &redactor)));
     }
     progress.finish_and_clear();
 
@@ -280,14 +280,19 @@ fn roll_up(outcome: &mut ItemOutcome, item: &Item, now: SystemTime) {
         .map(|p| p.summary.clone());
 }
 
-fn skipped(job: &Job) -> ProbeOutcome {
+fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     ProbeOutcome {
         kind: job.entry.spec.kind().to_owned(),
-        name: probe_name(&job.entry),
+        name: redactor.text(&probe_name(&job.entry)).into_owned(),
         location: job.location.clone(),
         verdict: Verdict::Skip,
         flaky: false,
-        summary: format!("{}: not run (interrupted)", job.entry.spec.describe()),
+        summary: redactor
+            .text(&format!(
+                "{}: not run (interrupted)",
+                job.entry.spec.describe()
+            ))
+            .into_owned(),
         checks: Vec::new(),
         evidence: serde_json::Value::Null,
         attempts: Vec::new(),
@@ -333,7 +338,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     let flaky = verdict == Verdict::Pass && attempts.len() > 1;
     ProbeOutcome {
         kind: job.entry.spec.kind().to_owned(),
-        name: probe_name(&job.entry),
+        name: redactor.text(&probe_name(&job.entry)).into_owned(),
         location: job.location.clone(),
         verdict,
         flaky,

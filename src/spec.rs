@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::expect::{Dur, Size};
 use crate::probe::{KINDS, ProbeSpec, TlsSettings};
-use crate::redact::Secrets;
+use crate::redact::{Redactor, Secrets, is_credential_header};
 
 pub mod de;
 pub mod diag;
@@ -248,6 +248,14 @@ pub fn load_str(
         Ok(file)
     } else {
         cx.diagnostics.sort_by_key(|d| d.pos);
+        // A message may quote an interpolated value (`invalid duration `…``).
+        let redactor = Redactor::new(&cx.secrets);
+        for d in &mut cx.diagnostics {
+            redactor.string(&mut d.message);
+            if let Some(help) = &mut d.help {
+                redactor.string(help);
+            }
+        }
         Err(cx.diagnostics)
     }
 }
@@ -267,7 +275,15 @@ impl Loader<'_> {
 
     fn de_error(&mut self, fallback: Pos, error: de::DeError) {
         let pos = error.pos.unwrap_or(fallback);
-        self.error(pos, error.message);
+        let misplaced = PROBE_KEYS
+            .iter()
+            .find(|k| error.message.starts_with(&format!("unknown field `{k}`")));
+        self.error(pos, error.message.clone());
+        if let (Some(key), Some(last)) = (misplaced, self.diagnostics.last_mut()) {
+            last.help = Some(format!(
+                "`{key}` belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
+            ));
+        }
     }
 
     fn parse<'n, T: Deserialize<'n>>(&mut self, node: &'n Node) -> Option<T> {
@@ -461,6 +477,31 @@ impl Loader<'_> {
         Some(file)
     }
 
+    /// Deserializes a probe's settings, reporting every mistake: serde stops
+    /// at the first, so the offending entry is removed and the rest tried
+    /// again (a few times at most; never reporting a "missing field" that the
+    /// removal itself caused).
+    fn settings(&mut self, mut one: Node) -> Option<ProbeSpec> {
+        let mut reported = 0;
+        loop {
+            match de::from_node::<ProbeSpec>(&one) {
+                Ok(spec) => return (reported == 0).then_some(spec),
+                Err(e) => {
+                    if reported > 0 && e.message.starts_with("missing field") {
+                        return None;
+                    }
+                    let pos = e.pos;
+                    self.de_error(one.pos, e);
+                    reported += 1;
+                    let removed = pos.is_some_and(|pos| remove_at(&mut one, pos));
+                    if reported >= 10 || !removed {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
     fn weights(&mut self, node: &Node) -> Vec<Weight> {
         let Some(entries) = node.as_map() else {
             let shape = node.shape();
@@ -531,9 +572,21 @@ impl Loader<'_> {
                 }
             },
             Value::Seq(items) => items.iter_mut().for_each(|n| self.interpolate(n, scope)),
-            Value::Map(entries) => entries
-                .iter_mut()
-                .for_each(|(_, n)| self.interpolate(n, scope)),
+            Value::Map(entries) => {
+                for (key, value) in entries.iter_mut() {
+                    self.interpolate(value, scope);
+                    // A credential written literally (`authorization: Bearer …`)
+                    // is as secret as one read from the environment.
+                    if is_credential_header(&key.name)
+                        && let Some(text) = value.as_str()
+                    {
+                        self.secrets.add(text);
+                        if let Some((_, token)) = text.split_once(' ') {
+                            self.secrets.add(token.trim());
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -666,12 +719,9 @@ impl Loader<'_> {
                         pos: node.pos,
                         value: Value::Map(vec![(key.clone(), value.clone())]),
                     };
-                    match de::from_node::<ProbeSpec>(&one) {
-                        Ok(parsed) => spec = Some(parsed),
-                        Err(e) => {
-                            self.de_error(value.pos, e);
-                            ok = false;
-                        }
+                    match self.settings(one) {
+                        Some(parsed) => spec = Some(parsed),
+                        None => ok = false,
                     }
                 }
                 _ => {
@@ -707,6 +757,33 @@ impl Loader<'_> {
             spec: Arc::new(spec),
             pos: node.pos,
         })
+    }
+}
+
+/// Removes the innermost mapping entry or list element written at `pos`.
+fn remove_at(node: &mut Node, pos: Pos) -> bool {
+    match &mut node.value {
+        Value::Map(entries) => {
+            for (_, value) in entries.iter_mut() {
+                if remove_at(value, pos) {
+                    return true;
+                }
+            }
+            let before = entries.len();
+            entries.retain(|(key, value)| key.pos != pos && value.pos != pos);
+            entries.len() != before
+        }
+        Value::Seq(items) => {
+            for item in items.iter_mut() {
+                if remove_at(item, pos) {
+                    return true;
+                }
+            }
+            let before = items.len();
+            items.retain(|item| item.pos != pos);
+            items.len() != before
+        }
+        _ => false,
     }
 }
 

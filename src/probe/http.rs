@@ -150,7 +150,7 @@ pub struct BodyExpect {
     pub contains: Vec<String>,
     /// A regex the body must match.
     #[serde(default)]
-    pub matches: Option<Matcher>,
+    pub matches: Option<expect::Pattern>,
 }
 
 /// Latency bounds.
@@ -452,6 +452,8 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
             .collect();
         let shown = if values.is_empty() {
             "absent".to_owned()
+        } else if crate::redact::is_credential_header(name) {
+            format!("present ({})", crate::redact::REDACTED)
         } else {
             format!("{:?}", values.join(", "))
         };
@@ -472,20 +474,21 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
     }
     if let Some(body) = &expect.body {
         let text = r.text();
+        let seen = expect::one_line(&expect::excerpt(&text, 80)).into_owned();
         for needle in &body.contains {
             checks.push(Check::new(
                 "body",
                 format!("contains {needle:?}"),
-                expect::excerpt(&text, 80).into_owned(),
+                seen.clone(),
                 text.contains(needle.as_str()),
             ));
         }
-        if let Some(m) = &body.matches {
+        if let Some(expect::Pattern(re)) = &body.matches {
             checks.push(Check::new(
                 "body",
-                m.to_string(),
-                expect::excerpt(&text, 80).into_owned(),
-                m.check_str(Some(&text)).is_ok(),
+                format!("matches /{}/", re.as_str()),
+                seen.clone(),
+                re.is_match(&text),
             ));
         }
     }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::Report;
+use super::{FailOnSet, Report};
 use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 
 struct Paint {
@@ -304,7 +304,7 @@ fn render_summary(out: &mut String, p: &Paint, report: &Report) {
     let fail_on: Vec<String> = s
         .fail_on
         .iter()
-        .map(|c| format!("{c:?}").to_lowercase())
+        .map(|c| FailOnSet(std::iter::once(*c).collect()).to_string())
         .collect();
     let gate = if report.interrupted {
         p.yellow("INTERRUPTED")

@@ -1,0 +1,226 @@
+//! `vouch check` on broken probe files: every problem of every file in one
+//! run, rendered like a compiler (`file:line:column`, the line, a caret, a
+//! hint), pinned by golden files; hostile YAML rejected fast; exit codes.
+
+#[path = "support/golden.rs"]
+mod golden;
+#[path = "support/server.rs"]
+mod server;
+
+use std::time::Duration;
+
+use server::{Output, Server, Vouch, probe_file, text, write_file};
+
+/// Several mistakes people make, one of each kind, in one file.
+const MANY_ERRORS: &str = r#"version: 1
+name: broken api
+target: http://127.0.0.1:9
+defaults:
+  timeout: 5s
+  retries: many
+items:
+  - item: Health endpoint
+    probes:
+      - http:
+          get: /health
+          hedaers: { accept: application/json }
+      - http:
+          get: /health
+          expect:
+            latency: { max: soon }
+  - item: Metrics are scraped
+    probes:
+      - htpp: { get: /metrics }
+  - item: Profile needs a token
+    probes:
+      - http:
+          get: /me
+          headers:
+            authorization: "Bearer ${env:VOUCH_TEST_UNSET_TOKEN}"
+"#;
+
+/// A YAML syntax error: an unclosed flow sequence.
+const SYNTAX_ERROR: &str = "version: 1\nitems:\n  - item: Health\n    probes: [ { http: { get: /health } }\n  - item: Next\n";
+
+fn check_in(dir: &std::path::Path, files: &[&str]) -> Output {
+    let mut args = vec!["check"];
+    args.extend_from_slice(files);
+    Vouch::new(args).current_dir(dir).run()
+}
+
+#[test]
+fn every_error_of_every_file_is_reported_in_one_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "api.yaml", MANY_ERRORS);
+    write_file(dir.path(), "syntax.yaml", SYNTAX_ERROR);
+    let out = check_in(dir.path(), &["api.yaml", "syntax.yaml"]);
+    out.assert_code(2);
+    assert!(out.stdout.is_empty(), "{}", out.dump());
+    golden::assert_golden("check_many_errors.stderr", &out.stderr);
+
+    // Beyond the golden text: the essentials, so a careless rewrite shows.
+    for needle in [
+        "api.yaml:6:12",
+        "api.yaml:12:11",
+        "help: did you mean `headers`?",
+        "api.yaml:16:29",
+        "invalid duration `soon`",
+        "api.yaml:19:9",
+        "unknown probe kind `htpp`",
+        "help: did you mean `http`?",
+        "environment variable `VOUCH_TEST_UNSET_TOKEN` is not set",
+        "syntax.yaml:",
+        "invalid YAML",
+        "error: 6 problems in 2 files; nothing was run",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "missing `{needle}`:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn the_unset_variable_is_pointed_at_inside_the_quoted_string() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "api.yaml", MANY_ERRORS);
+    let out = check_in(dir.path(), &["api.yaml"]);
+    out.assert_code(2);
+    // Line 25, column of `$` in `"Bearer ${env:…}"`.
+    let line = 25;
+    let source = MANY_ERRORS.lines().nth(line - 1).expect("line 25");
+    let column = source.find("${").expect("reference") + 1;
+    assert!(
+        out.stderr.contains(&format!("api.yaml:{line}:{column}")),
+        "expected api.yaml:{line}:{column}\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("{line} | {source}\n")),
+        "quotes the source line\n{}",
+        out.stderr
+    );
+}
+
+/// STYLE.md: "Probe-file errors: collect them all". Within one probe's
+/// settings, deserialization stops at the first mistake, so a second one
+/// only shows after the first is fixed.
+#[test]
+
+fn two_mistakes_in_one_probe_are_both_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(
+        dir.path(),
+        "two.yaml",
+        "version: 1\ntarget: http://127.0.0.1:9\nitems:\n  - item: Health\n    probes:\n      - http:\n          get: /health\n          hedaers: { accept: application/json }\n          expect:\n            latency: { max: soon }\n",
+    );
+    let out = check_in(dir.path(), &["two.yaml"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("two.yaml:8:11"), "{}", out.dump());
+    assert!(out.stderr.contains("two.yaml:10:29"), "{}", out.dump());
+    assert!(
+        out.stderr.contains("error: 2 problems in 1 file"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn deep_nesting_is_rejected_fast() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!("version: 1\nitems: {}\n", "[".repeat(100_000));
+    write_file(dir.path(), "deep.yaml", &yaml);
+    let out = check_in(dir.path(), &["deep.yaml"]);
+    out.assert_code(2);
+    assert!(
+        out.elapsed < Duration::from_secs(2),
+        "took {:?}",
+        out.elapsed
+    );
+    assert!(out.stderr.contains("deep.yaml:2:"), "{}", out.dump());
+    assert!(!out.stderr.contains("panicked"), "{}", out.dump());
+    assert!(
+        out.stderr.contains("nest") || out.stderr.contains("deep"),
+        "says why: {}",
+        out.dump()
+    );
+}
+
+#[test]
+fn a_billion_laughs_alias_bomb_is_rejected_fast() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut yaml = String::from("version: 1\n");
+    yaml.push_str(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (name, previous) in ["b", "c", "d", "e", "f", "g", "h", "i"]
+        .iter()
+        .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+    {
+        let refs = vec![format!("*{previous}"); 9].join(",");
+        yaml.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    yaml.push_str("items: []\n");
+    write_file(dir.path(), "bomb.yaml", &yaml);
+    let out = check_in(dir.path(), &["bomb.yaml"]);
+    out.assert_code(2);
+    assert!(
+        out.elapsed < Duration::from_secs(2),
+        "took {:?}",
+        out.elapsed
+    );
+    assert!(out.stderr.contains("bomb.yaml:"), "{}", out.dump());
+    assert!(out.stderr.contains("too large"), "says why: {}", out.dump());
+}
+
+#[test]
+fn a_valid_file_prints_ok_and_exits_0_without_touching_the_network() {
+    let server = Server::http(|_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = "  - item: Health\n    probes:\n      - http: { get: /health }\n      - health: {}\n  - item: Backups\n    attested: { by: ops, on: 2026-01-01, valid_for: 90d }\n";
+    write_file(dir.path(), "ok.yaml", &probe_file(&server.url(), items));
+    let out = check_in(dir.path(), &["ok.yaml"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.stderr,
+        "ok: 1 file, 2 items, 2 probes\n",
+        "{}",
+        out.dump()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.requests(), 0, "check never touches the network");
+}
+
+#[test]
+fn a_missing_file_is_reported_and_exits_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = check_in(dir.path(), &["nope.yaml"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.starts_with("error: cannot read `nope.yaml`: "),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains("--> nope.yaml\n"), "{}", out.dump());
+}
+
+#[test]
+fn a_bad_target_on_the_command_line_is_an_invalid_argument() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(
+        dir.path(),
+        "ok.yaml",
+        "version: 1\nitems:\n  - item: Health\n    probes:\n      - http: { get: /health }\n",
+    );
+    let out = Vouch::new(["check", "--target", "ftp://example.test", "ok.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("--target: invalid target URL `ftp://example.test`"),
+        "{}",
+        out.dump()
+    );
+}
