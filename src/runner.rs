@@ -360,7 +360,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
 }
 
 async fn attempt(job: &Job) -> (Verdict, Findings) {
-    let describe = job.entry.spec.describe();
+    let describe = || job.entry.spec.describe();
     match tokio::time::timeout(job.timeout, job.entry.spec.run(&job.cx)).await {
         Ok(Ok(findings)) => {
             let verdict = if findings.passed() {
@@ -374,8 +374,8 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
             Verdict::Error,
             Findings {
                 checks: Vec::new(),
-                summary: format!("{describe}: could not run: {e}"),
-                evidence: serde_json::json!({"error": e.to_string()}),
+                summary: format!("{}: could not run: {e}", describe()),
+                evidence: serde_json::json!({"probe": describe(), "error": e.to_string()}),
             },
         ),
         Err(_) => {
@@ -387,8 +387,12 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
                     format!("timed out after {limit}"),
                     false,
                 )],
-                summary: format!("{describe} → timed out after {limit}"),
-                evidence: serde_json::json!({"error": format!("timed out after {limit}"), "timeout_ms": millis(job.timeout)}),
+                summary: format!("{} → timed out after {limit}", describe()),
+                evidence: serde_json::json!({
+                    "probe": describe(),
+                    "error": format!("timed out after {limit}"),
+                    "timeout_ms": millis(job.timeout),
+                }),
             };
             (Verdict::Fail, findings)
         }

@@ -473,7 +473,8 @@ impl Loader<'_> {
                 "missing `items:`: the list of checklist items and their probes",
             );
         }
-        file.secrets = std::mem::take(&mut self.secrets);
+        // Kept here too: diagnostics are redacted with them at the end.
+        file.secrets = self.secrets.clone();
         Some(file)
     }
 
@@ -483,19 +484,24 @@ impl Loader<'_> {
     /// removal itself caused).
     fn settings(&mut self, mut one: Node) -> Option<ProbeSpec> {
         let mut reported = 0;
+        // Where entries were removed: an error there now is our doing.
+        let mut touched: Vec<Pos> = Vec::new();
         loop {
             match de::from_node::<ProbeSpec>(&one) {
                 Ok(spec) => return (reported == 0).then_some(spec),
                 Err(e) => {
-                    if reported > 0 && e.message.starts_with("missing field") {
+                    let caused_by_removal = e.message.starts_with("missing field")
+                        || e.pos.is_some_and(|p| touched.contains(&p));
+                    if reported > 0 && caused_by_removal {
                         return None;
                     }
                     let pos = e.pos;
                     self.de_error(one.pos, e);
                     reported += 1;
-                    let removed = pos.is_some_and(|pos| remove_at(&mut one, pos));
-                    if reported >= 10 || !removed {
-                        return None;
+                    let container = pos.and_then(|pos| remove_at(&mut one, pos));
+                    match container {
+                        Some(container) if reported < 10 => touched.push(container),
+                        _ => return None,
                     }
                 }
             }
@@ -760,30 +766,32 @@ impl Loader<'_> {
     }
 }
 
-/// Removes the innermost mapping entry or list element written at `pos`.
-fn remove_at(node: &mut Node, pos: Pos) -> bool {
+/// Removes the innermost mapping entry or list element written at `pos`,
+/// returning where the collection that held it starts.
+fn remove_at(node: &mut Node, pos: Pos) -> Option<Pos> {
+    let here = node.pos;
     match &mut node.value {
         Value::Map(entries) => {
             for (_, value) in entries.iter_mut() {
-                if remove_at(value, pos) {
-                    return true;
+                if let Some(container) = remove_at(value, pos) {
+                    return Some(container);
                 }
             }
             let before = entries.len();
             entries.retain(|(key, value)| key.pos != pos && value.pos != pos);
-            entries.len() != before
+            (entries.len() != before).then_some(here)
         }
         Value::Seq(items) => {
             for item in items.iter_mut() {
-                if remove_at(item, pos) {
-                    return true;
+                if let Some(container) = remove_at(item, pos) {
+                    return Some(container);
                 }
             }
             let before = items.len();
             items.retain(|item| item.pos != pos);
-            items.len() != before
+            (items.len() != before).then_some(here)
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -925,6 +933,19 @@ mod tests {
             errs[2].starts_with("p.yaml:9:49: invalid duration `soon`"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn every_mistake_in_one_probe_is_reported_without_cascades() {
+        let errs = errors(
+            "version: 1\ntarget: http://x\nitems:\n  - item: A\n    probes:\n      - http:\n          get: /a\n          hedaers: {a: b}\n          expect:\n            json:\n              $.a: { matches: \"(\" }\n",
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with("p.yaml:8:11: unknown field `hedaers`"),
+            "{errs:?}"
+        );
+        assert!(errs[1].contains("invalid regex"), "{errs:?}");
     }
 
     #[test]
