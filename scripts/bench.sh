@@ -138,7 +138,7 @@ else
         ((rss_kb > max_rss_kb)) && max_rss_kb=$rss_kb
         walls+=("$wall")
         # The report's own duration covers the probes alone (no load, no report).
-        phase_ms=$(grep -o '"duration_ms": *[0-9.]*' "$work/report.json" | head -n 1 | cut -d: -f2 | tr -d ' ')
+        phase_ms=$(grep -m 1 -o '"duration_ms": *[0-9.]*' "$work/report.json" | cut -d: -f2 | tr -d ' ')
         phases+=("$phase_ms")
         say "vouch run $run/$runs: ${wall} s end to end, ${phase_ms} ms probing, peak RSS $((rss_kb / 1024)) MiB"
     done

@@ -19,6 +19,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 template=$repo/tests/nginx/nginx.conf.template
 docroot=$repo/tests/nginx/root
 big_bytes=$((2 * 1024 * 1024))
+# The HTTP Basic user of /private. A test fixture, not a secret: only its
+# hash is written, at start, into DIR/htpasswd (tests/nginx_edge.rs uses it).
+basic_user=vouch
+basic_password=nginx-test-password
 
 log() { printf 'nginx.sh: %s\n' "$*" >&2; }
 die() {
@@ -126,6 +130,8 @@ start() {
         die "nginx not found on PATH (apt-get install -y --no-install-recommends nginx)"
     command -v curl >/dev/null 2>&1 ||
         die "curl not found on PATH (apt-get install -y --no-install-recommends curl)"
+    command -v openssl >/dev/null 2>&1 ||
+        die "openssl not found on PATH (apt-get install -y --no-install-recommends openssl)"
     [[ -f $template ]] || die "missing $template"
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
@@ -140,6 +146,8 @@ start() {
     chmod -R a+rX "$dir/root"
     head -c "$big_bytes" /dev/zero >"$dir/big.bin"
     chmod 644 "$dir/big.bin"
+    printf '%s:%s\n' "$basic_user" "$(openssl passwd -apr1 "$basic_password")" >"$dir/htpasswd"
+    chmod 644 "$dir/htpasswd"
 
     [[ -n ${VOUCH_NGINX_PORT:-} ]] && attempts=1
     out=$dir/nginx.out

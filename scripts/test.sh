@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The test command (CI's .ci/run runs exactly this): installs what is missing,
 # then formatting, lints, docs, and every test against a real nginx on a
-# loopback port (its base URL in VOUCH_TEST_NGINX).
+# loopback port (its base URL in VOUCH_TEST_NGINX), and the real peers of the
+# `tcp` and `health` tests: two Redis (VOUCH_TEST_REDIS, and
+# VOUCH_TEST_REDIS_AUTH with a password set), PostgreSQL with TLS
+# (VOUCH_TEST_POSTGRES) and etcd (VOUCH_TEST_ETCD), each on a free port.
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -41,6 +44,10 @@ cleanup() {
     local rc=$?
     if [[ -n $run_dir ]]; then
         scripts/nginx.sh stop "$run_dir" || rc=1
+        scripts/redis.sh stop "$run_dir" redis || rc=1
+        scripts/redis.sh stop "$run_dir" redis-auth || rc=1
+        scripts/postgres.sh stop "$run_dir" || rc=1
+        scripts/etcd.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -50,7 +57,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 command -v cargo >/dev/null 2>&1 || fail "cargo not found (install Rust: https://rustup.rs)"
-step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3
+# Debian keeps PostgreSQL's server programs in a versioned directory off PATH.
+pg_initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)
+[[ -x $pg_initdb ]] || pg_initdb=/usr/lib/postgresql/15/bin/initdb # Debian 12's
+step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 openssl=openssl \
+    redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql"
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
@@ -70,6 +81,20 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/vouch-test.XXXXXX")
 port=$(scripts/nginx.sh start "$run_dir") || fail "start nginx (see above)"
 export VOUCH_TEST_NGINX=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_NGINX=%s\n' "$VOUCH_TEST_NGINX" >&2
+
+say "start redis, postgres and etcd"
+port=$(scripts/redis.sh start "$run_dir" redis) || fail "start redis (see above)"
+export VOUCH_TEST_REDIS=127.0.0.1:$port
+# A test fixture, not a secret: the tests only check that PING is refused.
+port=$(scripts/redis.sh start "$run_dir" redis-auth vouch-redis-test-password) ||
+    fail "start redis with requirepass (see above)"
+export VOUCH_TEST_REDIS_AUTH=127.0.0.1:$port
+port=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
+export VOUCH_TEST_POSTGRES=127.0.0.1:$port
+port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
+export VOUCH_TEST_ETCD=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
+    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

@@ -1,6 +1,6 @@
 //! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
-//! health, readiness with dependencies, a JSON API and one endpoint that is
-//! broken on purpose. The demo is a target, not a client: `vouch demo` runs
+//! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`
+//! and one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs
 //! the shipped probe file against it like against any deployment.
 
 use std::convert::Infallible;
@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -18,6 +19,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 
@@ -59,6 +63,7 @@ impl Deployment {
                             let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
                             let _ = http1::Builder::new()
                                 .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades()
                                 .await;
                         });
                     }
@@ -117,8 +122,58 @@ fn json(status: StatusCode, content_type: &str, body: &str) -> Response<Full<Byt
     response
 }
 
+/// A WebSocket echo: every text or binary message comes back as it was sent.
+fn websocket_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let wants_websocket = req
+        .headers()
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let accept = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|key| derive_accept_key(key.as_bytes()));
+    let Some(accept) = accept.filter(|_| wants_websocket) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            r#"{"error":"expected a WebSocket upgrade"}"#,
+        );
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        // A close frame is answered by tungstenite; the stream then ends.
+        while let Some(Ok(message)) = ws.next().await {
+            if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(
+        "upgrade",
+        hyper::header::HeaderValue::from_static("websocket"),
+    );
+    headers.insert(
+        "connection",
+        hyper::header::HeaderValue::from_static("Upgrade"),
+    );
+    if let Ok(value) = accept.parse() {
+        headers.insert("sec-websocket-accept", value);
+    }
+    response
+}
+
 async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
+    if req.uri().path() == "/ws" {
+        return websocket_echo(req);
+    }
     match req.uri().path() {
         "/health" => json(StatusCode::OK, JSON, r#"{"status":"UP"}"#),
         "/ready" => json(

@@ -10,9 +10,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub mod auth;
+pub mod cors;
 pub mod fetch;
+pub mod headers;
 pub mod health;
 pub mod http;
+pub mod tcp;
+pub mod websocket;
 
 /// One kind of probe, run once.
 pub trait Probe {
@@ -31,10 +36,28 @@ pub enum ProbeSpec {
     Http(Box<http::Http>),
     /// A health endpoint in any common shape, with its dependencies.
     Health(health::Health),
+    /// Security headers: the `baseline` policy and per-header matchers.
+    Headers(Box<headers::Headers>),
+    /// CORS preflights and simple requests from allowed and foreign origins.
+    Cors(Box<cors::Cors>),
+    /// 401/403 without and with wrong credentials, 2xx with the right ones.
+    Auth(Box<auth::Auth>),
+    /// A TCP port open (or required closed), with an optional protocol greeting.
+    Tcp(Box<tcp::Tcp>),
+    /// A WebSocket upgrade, an optional echo, and a clean close.
+    Websocket(Box<websocket::Websocket>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
-pub const KINDS: &[&str] = &["http", "health"];
+pub const KINDS: &[&str] = &[
+    "http",
+    "health",
+    "headers",
+    "cors",
+    "auth",
+    "tcp",
+    "websocket",
+];
 
 impl ProbeSpec {
     /// The kind's name, as written in probe files.
@@ -42,6 +65,11 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Http(_) => "http",
             ProbeSpec::Health(_) => "health",
+            ProbeSpec::Headers(_) => "headers",
+            ProbeSpec::Cors(_) => "cors",
+            ProbeSpec::Auth(_) => "auth",
+            ProbeSpec::Tcp(_) => "tcp",
+            ProbeSpec::Websocket(_) => "websocket",
         }
     }
 
@@ -50,6 +78,11 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Http(p) => p.run(cx).await,
             ProbeSpec::Health(p) => p.run(cx).await,
+            ProbeSpec::Headers(p) => p.run(cx).await,
+            ProbeSpec::Cors(p) => p.run(cx).await,
+            ProbeSpec::Auth(p) => p.run(cx).await,
+            ProbeSpec::Tcp(p) => p.run(cx).await,
+            ProbeSpec::Websocket(p) => p.run(cx).await,
         }
     }
 
@@ -59,6 +92,11 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Http(p) => p.describe(),
             ProbeSpec::Health(p) => p.describe(),
+            ProbeSpec::Headers(p) => p.describe(),
+            ProbeSpec::Cors(p) => p.describe(),
+            ProbeSpec::Auth(p) => p.describe(),
+            ProbeSpec::Tcp(p) => p.describe(),
+            ProbeSpec::Websocket(p) => p.describe(),
         }
     }
 }

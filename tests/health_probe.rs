@@ -303,3 +303,27 @@ fn the_human_report_names_the_unhealthy_dependency() {
         out.dump()
     );
 }
+
+/// A real etcd's `/health` (`{"health":"true"}`), started by `scripts/test.sh`
+/// (`scripts/etcd.sh`, base URL in `VOUCH_TEST_ETCD`): "etcd cluster healthy".
+#[test]
+fn a_real_etcd_reports_healthy() {
+    let etcd = match std::env::var("VOUCH_TEST_ETCD") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("VOUCH_REQUIRE_PEERS").is_some() => {
+            panic!(
+                "VOUCH_TEST_ETCD is not set, and VOUCH_REQUIRE_PEERS is: scripts/test.sh starts etcd"
+            )
+        }
+        _ => {
+            eprintln!("note: VOUCH_TEST_ETCD is not set; skipping (scripts/test.sh starts etcd)");
+            return;
+        }
+    };
+    let (out, report) = run(&one_item("/health", ""), &etcd);
+    out.assert_code(0);
+    let probe = &item_of(&report, "Healthy")["probes"][0];
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    assert_eq!(probe["evidence"]["health"]["state"], "healthy", "{probe:#}");
+    assert_eq!(probe["evidence"]["health"]["reported"], "true", "{probe:#}");
+}

@@ -81,7 +81,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: "cors",
         words: &["cors", "cross origin"],
-        skeleton: "url: /\nexpect:\n  foreign_origin: https://evil.example",
+        skeleton: "url: /\nallowed_origins: [https://app.example]\nforeign_origin: https://evil.example",
     },
     Rule {
         kind: "headers",
@@ -107,7 +107,7 @@ pub const RULES: &[Rule] = &[
             "jwt",
             "bearer",
         ],
-        skeleton: "url: /\nheader: authorization\nsecret: ${env:API_TOKEN}",
+        skeleton: "url: /\nbearer: ${env:API_TOKEN:-change-me}",
     },
     Rule {
         kind: "metrics",

@@ -345,10 +345,14 @@ impl Probe for Http {
             Ok(response) => {
                 let checks = check_response(&self.expect, &response, cx.body_limit);
                 let summary = summarize(&line, &response, &checks);
+                let mut record = evidence(&request, Some(&response), cx);
+                if checks.iter().all(|c| c.passed) {
+                    slim(&mut record, self.expect.headers.keys());
+                }
                 Findings {
                     checks,
                     summary,
-                    evidence: evidence(&request, Some(&response), cx),
+                    evidence: record,
                 }
             }
             Err(unreachable) => unreachable_findings(&line, &request, &unreachable, cx),
@@ -412,6 +416,38 @@ pub fn evidence(request: &fetch::Request, response: Option<&Response>, cx: &Cont
     record
 }
 
+/// Response headers a passing probe's evidence keeps: those that say what
+/// came back, plus the ones its expectations named.
+const SELECTED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "location",
+];
+
+/// The most of a passing probe's body kept as evidence.
+const PASSING_EXCERPT: usize = 160;
+
+/// Trims a passing probe's record to the selected headers and a shorter
+/// body excerpt: a failure keeps everything, a pass keeps what proves it
+/// (thousands of passing probes are the common case, and memory is bounded).
+pub fn slim<'a>(record: &mut Json, expected: impl Iterator<Item = &'a String>) {
+    let expected: Vec<String> = expected.map(|h| h.to_ascii_lowercase()).collect();
+    let Some(response) = record.get_mut("response").and_then(Json::as_object_mut) else {
+        return;
+    };
+    if let Some(Json::Object(headers)) = response.get_mut("headers") {
+        headers.retain(|name, _| {
+            SELECTED_HEADERS.contains(&name.as_str()) || expected.iter().any(|e| e == name)
+        });
+    }
+    if let Some(Json::String(excerpt)) = response.get_mut("body_excerpt")
+        && let std::borrow::Cow::Owned(short) = expect::excerpt(excerpt, PASSING_EXCERPT)
+    {
+        *excerpt = short;
+    }
+}
+
 /// Checks a response against every expectation.
 pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -443,32 +479,7 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
             false,
         ));
     }
-    for (name, HeaderExpect(m)) in &expect.headers {
-        let values: Vec<&str> = r
-            .headers
-            .get_all(name.as_str())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let shown = if values.is_empty() {
-            "absent".to_owned()
-        } else if crate::redact::is_credential_header(name) {
-            format!("present ({})", crate::redact::REDACTED)
-        } else {
-            format!("{:?}", values.join(", "))
-        };
-        let ok = if values.is_empty() {
-            m.check_str(None).is_ok()
-        } else {
-            values.iter().any(|v| m.check_str(Some(v)).is_ok())
-        };
-        checks.push(Check::new(
-            format!("header {name}"),
-            m.to_string(),
-            shown,
-            ok,
-        ));
-    }
+    checks.extend(check_headers(&expect.headers, r));
     if !expect.json.0.is_empty() {
         checks.extend(check_json(&expect.json, r));
     }
@@ -509,6 +520,35 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
         ));
     }
     checks
+}
+
+/// Header checks, one per expected header (`header NAME`); a multi-valued
+/// header passes when any value matches, and credential headers are never shown.
+pub fn check_headers(expected: &BTreeMap<String, HeaderExpect>, r: &Response) -> Vec<Check> {
+    expected
+        .iter()
+        .map(|(name, HeaderExpect(m))| {
+            let values: Vec<&str> = r
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            let shown = if values.is_empty() {
+                "absent".to_owned()
+            } else if crate::redact::is_credential_header(name) {
+                format!("present ({})", crate::redact::REDACTED)
+            } else {
+                format!("{:?}", values.join(", "))
+            };
+            let ok = if values.is_empty() {
+                m.check_str(None).is_ok()
+            } else {
+                values.iter().any(|v| m.check_str(Some(v)).is_ok())
+            };
+            Check::new(format!("header {name}"), m.to_string(), shown, ok)
+        })
+        .collect()
 }
 
 /// JSONPath checks: each path must select something (unless `absent` is
@@ -629,6 +669,25 @@ mod tests {
     fn rejects_bad_jsonpath_at_load() {
         let err = http("get: /a\nexpect:\n  json:\n    $.[bad: 1\n").expect_err("bad path");
         assert!(err.contains("invalid JSONPath"), "{err}");
+    }
+
+    #[test]
+    fn a_passing_record_keeps_selected_headers_and_a_short_excerpt() {
+        let mut record = json!({"response": {
+            "headers": {"content-type": "application/json", "etag": "x", "x-request-id": "7", "server": "nginx"},
+            "body_excerpt": "a".repeat(400),
+        }});
+        let named = ["X-Request-Id".to_owned()];
+        slim(&mut record, named.iter());
+        let headers = record["response"]["headers"].as_object().expect("headers");
+        let kept: Vec<&str> = headers.keys().map(String::as_str).collect();
+        assert_eq!(kept, vec!["content-type", "x-request-id"]);
+        assert_eq!(
+            record["response"]["body_excerpt"]
+                .as_str()
+                .map(|s| s.chars().count()),
+            Some(161)
+        );
     }
 
     #[test]

@@ -686,3 +686,42 @@ pub fn item_of<'r>(report: &'r serde_json::Value, item: &str) -> &'r serde_json:
         .find(|i| i["item"] == item)
         .unwrap_or_else(|| panic!("no item `{item}` in the report:\n{report:#}"))
 }
+
+/// The check named `name` of a probe outcome in a JSON report.
+pub fn check_of<'p>(probe: &'p serde_json::Value, name: &str) -> &'p serde_json::Value {
+    probe["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {probe:#}"))
+}
+
+/// The names of every check of a probe outcome in a JSON report, in order.
+pub fn check_names(probe: &serde_json::Value) -> Vec<String> {
+    probe["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| c["name"].as_str().expect("check name").to_owned())
+        .collect()
+}
+
+/// Writes `yaml` to `dir/probes.yaml`, runs `vouch run --format json` on it
+/// (plus `extra`) in `dir`, and returns the output and the parsed report.
+pub fn run_report(dir: &Path, yaml: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    write_file(dir, "probes.yaml", yaml);
+    let mut args = vec!["run", "--format", "json", "probes.yaml"];
+    args.extend_from_slice(extra);
+    let out = Vouch::new(args).current_dir(dir).run();
+    let report = out.json();
+    (out, report)
+}
+
+impl Pki {
+    /// A TLS acceptor with the server leaf (ALPN `http/1.1`), for raw TCP
+    /// servers such as WebSocket over TLS.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(Arc::new(self.server_config(false)))
+    }
+}

@@ -1,0 +1,700 @@
+//! `websocket`: an HTTP upgrade to WebSocket (`ws://`, `wss://` or a path on
+//! the target) — the `101`, the negotiated subprotocol, an optional message
+//! sent and a reply matched (echo), and a clean close handshake.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::header::{HeaderName, HeaderValue};
+use rustls::pki_types::ServerName;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use url::Url;
+
+use super::fetch;
+use super::tcp::{self, Reach};
+use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use crate::expect::{self, Matcher};
+
+/// How long to wait for the peer's close frame after sending ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Characters of a message kept in evidence.
+const EXCERPT: usize = 512;
+
+/// Settings of a `websocket` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Websocket {
+    /// `ws://…`, `wss://…`, or a path on the target (`/ws`; an `https`
+    /// target means `wss`).
+    pub url: String,
+    /// Headers of the upgrade request (`origin`, `authorization`, …).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference.
+    #[serde(default)]
+    pub subprotocols: Vec<String>,
+    /// A text message to send once connected.
+    #[serde(default)]
+    pub send: Option<String>,
+    /// A PEM bundle of extra trusted roots (`wss://`).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// A PEM client certificate for mTLS.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's PEM key.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Skip certificate verification (shown in evidence).
+    #[serde(default)]
+    pub insecure: bool,
+    /// What must hold.
+    #[serde(default)]
+    pub expect: WebsocketExpect,
+}
+
+/// Expectations of a `websocket` probe.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebsocketExpect {
+    /// The status of the upgrade response (default 101); e.g. `[401, 403]`
+    /// to check that an upgrade without credentials is refused.
+    #[serde(default)]
+    pub status: Option<Matcher>,
+    /// The subprotocol the server chose (`absent` for none).
+    #[serde(default)]
+    pub subprotocol: Option<Matcher>,
+    /// The first message received (after `send`, if given), within the timeout.
+    #[serde(default)]
+    pub receive: Option<Matcher>,
+    /// A clean close handshake (default true; `false` records it without checking).
+    #[serde(default)]
+    pub close: Option<bool>,
+}
+
+impl Websocket {
+    /// `websocket /ws`.
+    pub fn describe(&self) -> String {
+        format!("websocket {}", self.url)
+    }
+
+    fn tls(&self) -> TlsSettings {
+        TlsSettings {
+            ca: self.ca.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            insecure: self.insecure,
+        }
+    }
+
+    /// The `ws://` or `wss://` URL: absolute, or a path on the target.
+    fn resolve(&self, cx: &Context) -> Result<Url, ProbeError> {
+        let mut url = cx.resolve(&self.url)?;
+        let scheme = match url.scheme() {
+            "ws" | "http" => "ws",
+            "wss" | "https" => "wss",
+            other => {
+                return Err(ProbeError::Setup(format!(
+                    "`{}` is not a WebSocket URL (scheme `{other}`): use `ws://`, `wss://` or a path",
+                    self.url
+                )));
+            }
+        };
+        if url.scheme() != scheme && url.set_scheme(scheme).is_err() {
+            return Err(ProbeError::Setup(format!(
+                "cannot use `{}` as a WebSocket URL",
+                self.url
+            )));
+        }
+        Ok(url)
+    }
+
+    fn request(&self, url: &Url) -> Result<tungstenite::handshake::client::Request, ProbeError> {
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ProbeError::Setup(format!("invalid WebSocket URL `{url}`: {e}")))?;
+        let headers = request.headers_mut();
+        for (name, value) in &self.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
+            headers.insert(header, value);
+        }
+        if !self.subprotocols.is_empty() {
+            let offered = HeaderValue::from_str(&self.subprotocols.join(", "))
+                .map_err(|_| ProbeError::Setup("invalid `subprotocols`".to_owned()))?;
+            headers.insert("sec-websocket-protocol", offered);
+        }
+        Ok(request)
+    }
+
+    fn request_record(&self, url: &Url, cx: &Context) -> Json {
+        let mut record = json!({
+            "request": {
+                "url": url.as_str(),
+                "headers": self.headers,
+                "subprotocols": self.subprotocols,
+            },
+        });
+        if self.tls().or(&cx.tls).insecure {
+            record["tls"] =
+                json!({"insecure": true, "note": "certificate verification was skipped"});
+        }
+        record
+    }
+
+    /// The expected upgrade status, as people read it.
+    fn expected_status(&self) -> String {
+        self.expect
+            .status
+            .as_ref()
+            .map_or("101".to_owned(), Matcher::to_string)
+    }
+
+    fn is_expected_status(&self, status: u16) -> bool {
+        match &self.expect.status {
+            Some(m) => m.check(Some(&Json::from(status))).is_ok(),
+            None => status == 101,
+        }
+    }
+
+    /// Findings for an upgrade that got no HTTP answer at all.
+    fn no_answer(&self, reason: String, mut record: Json, started: Instant) -> Findings {
+        let expected = self.expected_status();
+        record["error"] = json!(reason);
+        record["timings"] = json!({"total_ms": fetch::millis(started.elapsed())});
+        Findings {
+            checks: vec![Check::new(
+                "upgrade",
+                format!("status {expected}"),
+                reason.clone(),
+                false,
+            )],
+            summary: format!("{} → {reason}", self.describe()),
+            evidence: record,
+        }
+    }
+
+    /// The upgrade and everything after it, on a connected stream.
+    async fn session<S>(
+        &self,
+        stream: S,
+        request: tungstenite::handshake::client::Request,
+        cx: &Context,
+        mut record: Json,
+        started: Instant,
+    ) -> Findings
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let limit = usize::try_from(cx.body_limit).unwrap_or(usize::MAX);
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
+        let (mut ws, response) = match tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(config),
+        )
+        .await
+        {
+            Ok(done) => done,
+            Err(tungstenite::Error::Http(response)) => {
+                // Refused upgrade: the answer is the evidence (and may be what was expected).
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                record["response"] = json!({
+                    "status": status,
+                    "headers": fetch::headers_json(response.headers()),
+                    "body_excerpt": expect::excerpt(&body, EXCERPT),
+                });
+                record["timings"] = json!({"total_ms": fetch::millis(started.elapsed())});
+                let check = Check::new(
+                    "status",
+                    self.expected_status(),
+                    status.to_string(),
+                    self.is_expected_status(status),
+                );
+                let summary = summarize(
+                    &self.describe(),
+                    status,
+                    started.elapsed(),
+                    std::slice::from_ref(&check),
+                    "",
+                );
+                return Findings {
+                    checks: vec![check],
+                    summary,
+                    evidence: record,
+                };
+            }
+            Err(e) => {
+                return self.no_answer(
+                    format!("upgrade failed: {}", describe_error(&e)),
+                    record,
+                    started,
+                );
+            }
+        };
+        let upgraded_after = started.elapsed();
+        let status = response.status().as_u16();
+        let chosen = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        record["response"] = json!({
+            "status": status,
+            "headers": fetch::headers_json(response.headers()),
+        });
+        record["subprotocol"] = json!(chosen);
+        let mut checks = vec![Check::new(
+            "status",
+            self.expected_status(),
+            status.to_string(),
+            self.is_expected_status(status),
+        )];
+        if let Some(m) = &self.expect.subprotocol {
+            checks.push(Check::new(
+                "subprotocol",
+                m.to_string(),
+                chosen
+                    .as_deref()
+                    .map_or("none".to_owned(), |p| format!("{p:?}")),
+                m.check_str(chosen.as_deref()).is_ok(),
+            ));
+        }
+
+        let mut messages: Vec<Json> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        let mut peer_close: Option<Option<CloseFrame>> = None;
+        let mut broken: Option<String> = None;
+        if let Some(text) = &self.send {
+            match ws.send(Message::text(text.clone())).await {
+                Ok(()) => {
+                    messages.push(message_record("sent", "text", text));
+                    notes.push(format!("sent {:?}", expect::excerpt(text, 40)));
+                }
+                Err(e) => {
+                    let why = describe_error(&e);
+                    checks.push(Check::new("send", "message sent", why.clone(), false));
+                    broken = Some(why);
+                }
+            }
+        }
+        if broken.is_none() && (self.send.is_some() || self.expect.receive.is_some()) {
+            let received = loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => break Ok(("text", t.as_str().to_owned())),
+                    Some(Ok(Message::Binary(b))) => {
+                        break Ok(("binary", tcp::printable(&b, EXCERPT)));
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        let shown = close_text(frame.as_ref());
+                        peer_close = Some(frame);
+                        break Err(format!("closed by the server ({shown}) before a message"));
+                    }
+                    // Pings are answered by tungstenite; pongs and raw frames carry no data.
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        let why = describe_error(&e);
+                        broken = Some(why.clone());
+                        break Err(why);
+                    }
+                    None => {
+                        broken = Some("the connection ended".to_owned());
+                        break Err("the connection ended before a message".to_owned());
+                    }
+                }
+            };
+            let (expected, actual, ok) = match (&received, &self.expect.receive) {
+                (Ok((_, text)), Some(m)) => (
+                    m.to_string(),
+                    format!("{:?}", expect::excerpt(text, 120)),
+                    m.check_str(Some(text)).is_ok(),
+                ),
+                (Ok((_, text)), None) => (
+                    "a message".to_owned(),
+                    format!("{:?}", expect::excerpt(text, 120)),
+                    true,
+                ),
+                (Err(why), m) => (
+                    m.as_ref()
+                        .map_or("a message".to_owned(), Matcher::to_string),
+                    why.clone(),
+                    false,
+                ),
+            };
+            if let Ok((kind, text)) = &received {
+                messages.push(message_record("received", kind, text));
+                notes.push(format!("received {:?}", expect::excerpt(text, 40)));
+            }
+            checks.push(Check::new("receive", expected, actual, ok));
+        }
+        record["messages"] = json!(messages);
+
+        let close = match (peer_close, broken) {
+            (Some(frame), _) => Close {
+                code: frame.as_ref().map(|f| u16::from(f.code)),
+                reason: frame
+                    .map(|f| f.reason.as_str().to_owned())
+                    .unwrap_or_default(),
+                clean: true,
+                initiated_by: "server",
+                error: None,
+            },
+            (None, Some(why)) => Close {
+                code: None,
+                reason: String::new(),
+                clean: false,
+                initiated_by: "none",
+                error: Some(why),
+            },
+            (None, None) => close(&mut ws).await,
+        };
+        record["close"] = close.record();
+        if self.expect.close.unwrap_or(true) {
+            checks.push(Check::new(
+                "close",
+                "a clean close handshake",
+                close.describe(),
+                close.is_clean(),
+            ));
+        }
+        if close.is_clean() {
+            notes.push(format!("closed {}", close.describe()));
+        }
+        record["timings"] = json!({
+            "upgrade_ms": fetch::millis(upgraded_after),
+            "total_ms": fetch::millis(started.elapsed()),
+        });
+        Findings {
+            summary: summarize(
+                &self.describe(),
+                status,
+                upgraded_after,
+                &checks,
+                &notes.join(", "),
+            ),
+            checks,
+            evidence: record,
+        }
+    }
+}
+
+/// How the connection ended.
+struct Close {
+    code: Option<u16>,
+    reason: String,
+    clean: bool,
+    initiated_by: &'static str,
+    error: Option<String>,
+}
+
+impl Close {
+    fn is_clean(&self) -> bool {
+        self.clean && matches!(self.code, None | Some(1000 | 1001))
+    }
+
+    fn describe(&self) -> String {
+        match (&self.error, self.code) {
+            (Some(e), _) => e.clone(),
+            (None, Some(code)) => format!("{code} ({})", close_name(code)),
+            (None, None) => "close frame without a code".to_owned(),
+        }
+    }
+
+    fn record(&self) -> Json {
+        let mut record = json!({
+            "code": self.code,
+            "reason": self.reason,
+            "clean": self.is_clean(),
+            "initiated_by": self.initiated_by,
+        });
+        if let Some(e) = &self.error {
+            record["error"] = json!(e);
+        }
+        record
+    }
+}
+
+/// Sends our close frame and waits (at most [`CLOSE_WAIT`]) for the peer's.
+async fn close<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Close
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    let mut outcome = Close {
+        code: None,
+        reason: String::new(),
+        clean: false,
+        initiated_by: "client",
+        error: None,
+    };
+    if let Err(e) = ws.close(Some(frame)).await {
+        outcome.error = Some(format!("sending the close frame: {}", describe_error(&e)));
+        return outcome;
+    }
+    let wait = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return Ok(frame),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(describe_error(&e)),
+                None => return Err("the connection ended without a close frame".to_owned()),
+            }
+        }
+    };
+    match tokio::time::timeout(CLOSE_WAIT, wait).await {
+        Ok(Ok(frame)) => {
+            outcome.clean = true;
+            outcome.code = frame.as_ref().map(|f| u16::from(f.code));
+            outcome.reason = frame
+                .map(|f| f.reason.as_str().to_owned())
+                .unwrap_or_default();
+        }
+        Ok(Err(why)) => outcome.error = Some(why),
+        Err(_) => {
+            outcome.error = Some(format!(
+                "no close frame within {}",
+                humantime::format_duration(CLOSE_WAIT)
+            ));
+        }
+    }
+    outcome
+}
+
+/// The names of the close codes of RFC 6455 §7.4.1.
+fn close_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status",
+        1006 => "abnormal",
+        1007 => "invalid data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "extension required",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        _ => "other",
+    }
+}
+
+fn close_text(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(f) => {
+            let code = u16::from(f.code);
+            format!("{code} {}", close_name(code))
+        }
+        None => "no code".to_owned(),
+    }
+}
+
+fn message_record(direction: &str, kind: &str, text: &str) -> Json {
+    json!({
+        "direction": direction,
+        "type": kind,
+        "data": expect::excerpt(text, EXCERPT),
+        "bytes": text.len(),
+    })
+}
+
+/// A tungstenite error as people read it.
+fn describe_error(error: &tungstenite::Error) -> String {
+    match error {
+        tungstenite::Error::Io(e) => fetch::error_chain(e),
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            "the connection was closed".to_owned()
+        }
+        other => fetch::error_chain(other),
+    }
+}
+
+/// `websocket /ws → 101 in 2 ms; sent "hi", received "hi", closed 1000 (normal)`,
+/// or the first failures.
+fn summarize(line: &str, status: u16, after: Duration, checks: &[Check], notes: &str) -> String {
+    let mut summary = format!("{line} → {status} in {}", fetch::format_latency(after));
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
+    if failed.is_empty() {
+        if !notes.is_empty() {
+            summary.push_str(&format!("; {notes}"));
+        }
+    } else {
+        for c in failed.iter().take(2) {
+            summary.push_str(&format!(
+                "; {}: expected {}, got {}",
+                c.name, c.expected, c.actual
+            ));
+        }
+        if failed.len() > 2 {
+            summary.push_str(&format!("; and {} more", failed.len() - 2));
+        }
+    }
+    summary
+}
+
+impl Probe for Websocket {
+    async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
+        let url = self.resolve(cx)?;
+        let request = self.request(&url)?;
+        let secure = url.scheme() == "wss";
+        let tls = if secure {
+            let mut config = fetch::client_tls_config(&self.tls().or(&cx.tls), &cx.base_dir)
+                .map_err(ProbeError::Setup)?;
+            // The upgrade is an HTTP/1.1 request: never negotiate h2.
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Some(Arc::new(config))
+        } else {
+            None
+        };
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(h) => h.to_string(),
+            None => return Err(ProbeError::Setup(format!("`{url}` has no host"))),
+        };
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if secure { 443 } else { 80 });
+        let mut record = self.request_record(&url, cx);
+        let started = Instant::now();
+        let reach = tcp::connect(&host, port, None).await;
+        record["connection"] = reach.record(&host, port);
+        let stream = match reach {
+            Reach::Open { stream, .. } => stream,
+            other => return Ok(self.no_answer(other.describe(), record, started)),
+        };
+        match tls {
+            None => Ok(self.session(stream, request, cx, record, started).await),
+            Some(config) => {
+                let name = ServerName::try_from(host.clone())
+                    .map_err(|e| ProbeError::Setup(format!("invalid server name `{host}`: {e}")))?;
+                match tokio_rustls::TlsConnector::from(config)
+                    .connect(name, stream)
+                    .await
+                {
+                    Ok(stream) => Ok(self.session(stream, request, cx, record, started).await),
+                    Err(e) => Ok(self.no_answer(
+                        format!("TLS handshake failed: {}", fetch::error_chain(&e)),
+                        record,
+                        started,
+                    )),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::de::from_node;
+    use crate::spec::node::parse;
+
+    fn ws(yaml: &str) -> Result<Websocket, String> {
+        let node = parse(yaml).map_err(|e| e.to_string())?;
+        from_node::<Websocket>(&node).map_err(|e| e.message)
+    }
+
+    fn cx(target: &str) -> Context {
+        Context {
+            target: Some(Url::parse(target).expect("url")),
+            tls: TlsSettings::default(),
+            body_limit: super::super::DEFAULT_BODY_LIMIT,
+            base_dir: PathBuf::from("."),
+            clients: Arc::new(fetch::Clients::default()),
+        }
+    }
+
+    #[test]
+    fn paths_take_the_targets_host_with_a_websocket_scheme() {
+        let probe = ws("url: /ws\n").expect("valid");
+        assert_eq!(
+            probe
+                .resolve(&cx("http://127.0.0.1:8080/app"))
+                .expect("ok")
+                .as_str(),
+            "ws://127.0.0.1:8080/app/ws"
+        );
+        assert_eq!(
+            probe
+                .resolve(&cx("https://shop.example"))
+                .expect("ok")
+                .as_str(),
+            "wss://shop.example/ws"
+        );
+        let absolute = ws("url: wss://chat.example/socket\n").expect("valid");
+        assert_eq!(
+            absolute.resolve(&cx("http://x")).expect("ok").as_str(),
+            "wss://chat.example/socket"
+        );
+        let ftp = ws("url: ftp://files.example/\n").expect("valid");
+        assert!(ftp.resolve(&cx("http://x")).is_err());
+    }
+
+    #[test]
+    fn the_request_offers_subprotocols_and_carries_headers() {
+        let probe = ws("url: /ws\nsubprotocols: [chat, superchat]\nheaders: {origin: 'https://shop.example'}\n")
+            .expect("valid");
+        let url = probe.resolve(&cx("http://127.0.0.1:1")).expect("url");
+        let request = probe.request(&url).expect("request");
+        assert_eq!(
+            request.headers()["sec-websocket-protocol"],
+            "chat, superchat"
+        );
+        assert_eq!(request.headers()["origin"], "https://shop.example");
+        assert_eq!(request.headers()["upgrade"], "websocket");
+    }
+
+    #[test]
+    fn rejects_unknown_settings() {
+        let err = ws("url: /ws\nexpect: {recieve: hi}\n").expect_err("typo");
+        assert!(err.contains("unknown field `recieve`"), "{err}");
+    }
+
+    #[test]
+    fn close_codes_read_as_words() {
+        assert_eq!(close_name(1000), "normal");
+        assert_eq!(close_name(1011), "internal error");
+        let clean = Close {
+            code: Some(1000),
+            reason: String::new(),
+            clean: true,
+            initiated_by: "client",
+            error: None,
+        };
+        assert!(clean.is_clean());
+        assert_eq!(clean.describe(), "1000 (normal)");
+        let dropped = Close {
+            error: Some("the connection ended without a close frame".to_owned()),
+            clean: false,
+            code: None,
+            ..clean
+        };
+        assert!(!dropped.is_clean());
+    }
+}
