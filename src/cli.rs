@@ -455,7 +455,7 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     })?;
     if let Some(c) = &report.checklist {
         eprintln!(
-            "\nThat was vouch verifying a {}-item readiness checklist against a live (demo) deployment: \
+            "\nThat was vouch verifying a readiness checklist of {} items against a live (demo) deployment: \
              {} items verified by probes, {} refuted (ticked, but the deployment says no), {} attested by a person, {} left manual; readiness {:.0}/100.\n\
              The checklist with evidence written back: {}\n\
              Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",

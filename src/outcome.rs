@@ -120,8 +120,10 @@ pub struct ProbeOutcome {
     pub summary: String,
     /// The final attempt's checks.
     pub checks: Vec<Check>,
-    /// The final attempt's structured record.
-    pub evidence: serde_json::Value,
+    /// The final attempt's structured record, kept serialised: thousands of
+    /// outcomes stay small in memory until the report is written.
+    #[schemars(with = "serde_json::Value")]
+    pub evidence: Box<serde_json::value::RawValue>,
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
     /// When the first attempt started (RFC 3339).

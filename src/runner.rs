@@ -294,7 +294,7 @@ fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
             ))
             .into_owned(),
         checks: Vec::new(),
-        evidence: serde_json::Value::Null,
+        evidence: raw(&serde_json::Value::Null),
         attempts: Vec::new(),
         started_at: String::new(),
         duration_ms: 0.0,
@@ -352,7 +352,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
             findings.summary
         },
         checks: findings.checks,
-        evidence: findings.evidence,
+        evidence: raw(&findings.evidence),
         attempts,
         started_at: humantime::format_rfc3339_millis(first_start).to_string(),
         duration_ms: millis(started.elapsed()),
@@ -407,6 +407,13 @@ fn redact_findings(findings: &mut Findings, redactor: &Redactor) {
         redactor.string(&mut check.actual);
     }
     redactor.json(&mut findings.evidence);
+}
+
+/// A record serialised once, compactly.
+fn raw(value: &serde_json::Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| {
+        serde_json::value::RawValue::from_string("null".to_owned()).expect("`null` is JSON")
+    })
 }
 
 fn millis(d: Duration) -> f64 {

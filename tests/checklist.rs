@@ -53,17 +53,17 @@ async fn demo_checklist_is_verified_refuted_and_scored() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let checklist = &report["checklist"];
     let counts = &checklist["counts"];
-    assert_eq!(counts["items"], 11);
-    assert_eq!(counts["claimed"], 9);
-    assert_eq!(counts["verified"], 5);
+    assert_eq!(counts["items"], 12);
+    assert_eq!(counts["claimed"], 10);
+    assert_eq!(counts["verified"], 6);
     assert_eq!(counts["attested"], 1);
     assert_eq!(counts["refuted"], 3);
     assert_eq!(counts["manual"], 2);
-    assert_eq!(checklist["coverage"], 81.8);
+    assert_eq!(checklist["coverage"], 83.3);
     // Service Health weighs 40; API and Operations share the other 60.
     assert_eq!(checklist["sections"][0]["weight"], 40.0);
     assert_eq!(checklist["sections"][1]["weight"], 30.0);
-    assert_eq!(checklist["score"], 54.7);
+    assert_eq!(checklist["score"], 59.7);
     let refuted: Vec<&str> = checklist["items"]
         .as_array()
         .expect("items")
@@ -103,7 +103,7 @@ async fn human_report_lists_refutations_first_with_sections_and_score() {
     assert!(refuted_at < first_item, "refutations come first:\n{text}");
     assert!(
         text.contains(
-            "readiness 55/100 · coverage 82% · claimed 9/11, verified 5, attested 1, refuted 3"
+            "readiness 60/100 · coverage 83% · claimed 10/12, verified 6, attested 1, refuted 3"
         ),
         "{text}"
     );
@@ -257,7 +257,7 @@ print(";".join(r.message for c in failures for r in c.result))
         String::from_utf8_lossy(&python.stderr)
     );
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "3 11 3 2", "suites, cases, failures, skipped");
+    assert_eq!(lines[0], "3 12 3 2", "suites, cases, failures, skipped");
     assert_eq!(lines[1], "✅ Service Health;API;Operations");
     assert!(
         lines[2].contains("refuted: GET /api/orders → 500"),
