@@ -130,13 +130,25 @@ impl Context {
                 "`{path_or_url}` is a path, but no target is set: give `target:` or `--target`"
             )));
         };
-        let base = target.as_str().trim_end_matches('/');
-        let joined = if path_or_url.starts_with('/') || path_or_url.is_empty() {
-            format!("{base}{path_or_url}")
-        } else {
-            format!("{base}/{path_or_url}")
+        // Append to the target's path; keep the target's query unless the
+        // path brings its own.
+        let mut base = target.clone();
+        base.set_fragment(None);
+        let (path, query) = match path_or_url.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_or_url, None),
         };
-        Url::parse(&joined).map_err(|e| ProbeError::Setup(format!("invalid URL `{joined}`: {e}")))
+        let prefix = base.path().trim_end_matches('/').to_owned();
+        let joined = if path.starts_with('/') || path.is_empty() {
+            format!("{prefix}{path}")
+        } else {
+            format!("{prefix}/{path}")
+        };
+        base.set_path(&joined);
+        if let Some(query) = query {
+            base.set_query(Some(query));
+        }
+        Ok(base)
     }
 }
 
@@ -263,6 +275,19 @@ mod tests {
         assert_eq!(
             c.resolve("http://other:8080/x").expect("ok").as_str(),
             "http://other:8080/x"
+        );
+    }
+
+    #[test]
+    fn a_target_query_survives_and_a_path_query_wins() {
+        let c = cx(Some("http://h/api?tenant=a"));
+        assert_eq!(
+            c.resolve("/health").expect("ok").as_str(),
+            "http://h/api/health?tenant=a"
+        );
+        assert_eq!(
+            c.resolve("/x?y=1").expect("ok").as_str(),
+            "http://h/api/x?y=1"
         );
     }
 

@@ -235,6 +235,9 @@ impl Report {
                 }
             }
         }
+        let mut secrets = crate::redact::Secrets::default();
+        files.iter().for_each(|f| secrets.extend(&f.secrets));
+        let redactor = crate::redact::Redactor::new(&secrets);
         let weights: Vec<crate::spec::Weight> = files
             .iter()
             .flat_map(|f| f.weights.iter().cloned())
@@ -254,11 +257,11 @@ impl Report {
                 .iter()
                 .map(|f| FileInfo {
                     path: f.path.display().to_string(),
-                    name: f.name.clone(),
+                    name: f.name.as_deref().map(|n| redactor.text(n).into_owned()),
                     target: f
                         .target
                         .as_ref()
-                        .map(|t| t.as_str().trim_end_matches('/').to_owned()),
+                        .map(|t| redactor.text(t.as_str().trim_end_matches('/')).into_owned()),
                 })
                 .collect(),
             summary,

@@ -194,17 +194,30 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             () = &mut ctrl_c => {
                 interrupted = true;
                 workers.abort_all();
+                // Keep what finished before the signal.
+                while let Ok((index, outcome)) = receiver.try_recv() {
+                    results[index] = Some(outcome);
+                }
                 progress.println("interrupted: reporting what finished");
                 break;
             }
         }
     }
     for (job, result) in jobs.iter().zip(results) {
-        slots[job.item][job.probe] = Some(result.unwrap_or_else(|| skipped(job, &redactor)));
+        let outcome = match result {
+            Some(outcome) => outcome,
+            None if interrupted => skipped(job, &redactor),
+            // A worker died (a bug): say so rather than pass it off as skipped.
+            None => crashed(job, &redactor),
+        };
+        slots[job.item][job.probe] = Some(outcome);
     }
     progress.finish_and_clear();
 
     let now = SystemTime::now();
+    for item in &mut items {
+        redactor.string(&mut item.item);
+    }
     for ((item, outcomes), spec_item) in items.iter_mut().zip(slots).zip(
         files
             .iter()
@@ -213,6 +226,15 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     ) {
         item.probes = outcomes.into_iter().flatten().collect();
         roll_up(item, spec_item, now);
+        if let Some(reason) = &mut item.reason {
+            redactor.string(reason);
+        }
+        if let Some(a) = &mut item.attestation {
+            redactor.string(&mut a.by);
+            if let Some(note) = &mut a.note {
+                redactor.string(note);
+            }
+        }
     }
     Run {
         items,
@@ -301,6 +323,18 @@ fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     }
 }
 
+fn crashed(job: &Job, redactor: &Redactor) -> ProbeOutcome {
+    let mut outcome = skipped(job, redactor);
+    outcome.verdict = Verdict::Error;
+    outcome.summary = redactor
+        .text(&format!(
+            "{}: vouch failed while running this probe (a bug: please report it)",
+            job.entry.spec.describe()
+        ))
+        .into_owned();
+    outcome
+}
+
 fn probe_name(entry: &ProbeEntry) -> String {
     entry.name.clone().unwrap_or_else(|| entry.spec.describe())
 }
@@ -314,7 +348,10 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     for number in 1..=job.retries.saturating_add(1) {
         if number > 1 {
             let factor = 1u32 << (number - 2).min(5);
-            let pause = (job.retry_delay * factor).min(Duration::from_secs(5));
+            let pause = job
+                .retry_delay
+                .saturating_mul(factor)
+                .min(Duration::from_secs(5));
             tokio::time::sleep(pause).await;
         }
         let attempt_start = SystemTime::now();

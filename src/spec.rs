@@ -157,9 +157,18 @@ pub struct Attestation {
 }
 
 impl Attestation {
-    /// When the attestation runs out.
+    /// When the attestation runs out (loading guarantees it is before the year 10000).
     pub fn expires(&self) -> SystemTime {
-        self.on.0 + self.valid_for.0
+        self.on.0.checked_add(self.valid_for.0).unwrap_or(self.on.0)
+    }
+
+    /// Whether it ends at a time reports can print (before the year 10000).
+    fn is_printable(&self) -> bool {
+        const YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
+        self.on
+            .0
+            .checked_add(self.valid_for.0)
+            .is_some_and(|end| end < SystemTime::UNIX_EPOCH + YEAR_10000)
     }
 }
 
@@ -645,7 +654,16 @@ impl Loader<'_> {
                     }
                 },
                 "attested" => {
-                    attested = self.parse(value);
+                    attested = self.parse::<Attestation>(value);
+                    if let Some(a) = &attested
+                        && !a.is_printable()
+                    {
+                        self.error(
+                            value.pos,
+                            "the attestation would run past the year 9999: shorten `valid_for`",
+                        );
+                        attested = None;
+                    }
                     ok &= attested.is_some();
                 }
                 _ => {
@@ -975,6 +993,15 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].contains("unsupported version 2"));
         assert!(errs[1].contains("invalid target URL"));
+    }
+
+    #[test]
+    fn an_endless_attestation_is_a_load_error() {
+        let errs = errors(
+            "version: 1\nitems:\n  - item: A\n    attested: {by: ops, on: 2026-11-01, valid_for: 10000y}\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("past the year 9999"), "{errs:?}");
     }
 
     #[test]

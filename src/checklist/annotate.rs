@@ -101,7 +101,8 @@ pub fn annotate(checklist: &Checklist, outcome: &ChecklistOutcome, headline: &st
     // Edits as (offset, text to insert or replace-range), applied back to front.
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     for (item, result) in checklist.items.iter().zip(&outcome.items) {
-        if result.bound.is_empty() {
+        // Not bound, or bound but not run: nothing to write.
+        if result.bound.is_empty() || result.verdict == ItemVerdict::Skipped {
             continue;
         }
         let ticked = matches!(

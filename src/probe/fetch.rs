@@ -42,6 +42,14 @@ impl Clients {
         follow_redirects: bool,
         base_dir: &Path,
     ) -> Result<reqwest::Client, ProbeError> {
+        // Relative paths mean different files for different probe files.
+        let tls = TlsSettings {
+            ca: tls.ca.as_deref().map(|p| resolve(base_dir, p)),
+            client_cert: tls.client_cert.as_deref().map(|p| resolve(base_dir, p)),
+            client_key: tls.client_key.as_deref().map(|p| resolve(base_dir, p)),
+            insecure: tls.insecure,
+        };
+        let tls = &tls;
         let key = (tls.clone(), follow_redirects);
         let mut cache = self
             .cache

@@ -224,8 +224,8 @@ pub fn read(status: u16, media_type: Option<&str>, body: &[u8]) -> Report {
     let (state, reported) = match word {
         Some(w) => {
             let state = match classify(&w) {
-                // An unknown word on a failing status is a failure; on success, unknown.
-                State::Unknown if http_state == State::Unhealthy => State::Unhealthy,
+                // A failing status is never healthy, whatever the body says.
+                _ if http_state == State::Unhealthy => State::Unhealthy,
                 s => s,
             };
             (state, w)
@@ -324,10 +324,18 @@ impl Probe for Health {
                 .headers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(std::iter::once((
-                    "accept".to_owned(),
-                    "application/health+json, application/json;q=0.9, */*;q=0.5".to_owned(),
-                )))
+                .chain(
+                    (!self
+                        .headers
+                        .keys()
+                        .any(|k| k.eq_ignore_ascii_case("accept")))
+                    .then(|| {
+                        (
+                            "accept".to_owned(),
+                            "application/health+json, application/json;q=0.9, */*;q=0.5".to_owned(),
+                        )
+                    }),
+                )
                 .collect(),
             body: None,
             follow_redirects: true,
@@ -534,6 +542,14 @@ mod tests {
     fn etcd_style_health_true() {
         let r = read(200, Some("application/json"), br#"{"health":"true"}"#);
         assert_eq!(r.state, State::Healthy);
+    }
+
+    #[test]
+    fn a_failing_status_is_never_healthy() {
+        assert_eq!(
+            read(503, None, br#"{"status":"UP"}"#).state,
+            State::Unhealthy
+        );
     }
 
     #[test]
