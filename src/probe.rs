@@ -17,6 +17,7 @@ pub mod headers;
 pub mod health;
 pub mod http;
 pub mod tcp;
+pub mod tls;
 pub mod websocket;
 
 /// One kind of probe, run once.
@@ -46,6 +47,8 @@ pub enum ProbeSpec {
     Tcp(Box<tcp::Tcp>),
     /// A WebSocket upgrade, an optional echo, and a clean close.
     Websocket(Box<websocket::Websocket>),
+    /// A TLS handshake and the certificates: trust, hostname, expiry, protocol, key.
+    Tls(Box<tls::Tls>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -57,6 +60,7 @@ pub const KINDS: &[&str] = &[
     "auth",
     "tcp",
     "websocket",
+    "tls",
 ];
 
 impl ProbeSpec {
@@ -70,6 +74,7 @@ impl ProbeSpec {
             ProbeSpec::Auth(_) => "auth",
             ProbeSpec::Tcp(_) => "tcp",
             ProbeSpec::Websocket(_) => "websocket",
+            ProbeSpec::Tls(_) => "tls",
         }
     }
 
@@ -83,6 +88,7 @@ impl ProbeSpec {
             ProbeSpec::Auth(p) => p.run(cx).await,
             ProbeSpec::Tcp(p) => p.run(cx).await,
             ProbeSpec::Websocket(p) => p.run(cx).await,
+            ProbeSpec::Tls(p) => p.run(cx).await,
         }
     }
 
@@ -97,6 +103,7 @@ impl ProbeSpec {
             ProbeSpec::Auth(p) => p.describe(),
             ProbeSpec::Tcp(p) => p.describe(),
             ProbeSpec::Websocket(p) => p.describe(),
+            ProbeSpec::Tls(p) => p.describe(),
         }
     }
 }

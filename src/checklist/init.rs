@@ -348,12 +348,13 @@ mod tests {
     #[test]
     fn proposes_probes_for_known_kinds_and_comments_out_the_rest() {
         let checklist = super::super::parse(
-            "# Svc\n\n## Core\n\n- [x] Health checks passing (`/health`)\n- [ ] SSL certificates installed\n- [ ] Runbooks written\n",
+            "# Svc\n\n## Core\n\n- [x] Health checks passing (`/health`)\n- [ ] SSL certificates installed\n- [ ] Rate limiting enabled\n- [ ] Runbooks written\n",
         );
         let text = propose(&checklist, "svc.md");
         assert!(text.contains("  - item: \"core/health-checks-passing-health\"\n    probes:\n      - health:\n          url: /health\n"), "{text}");
+        assert!(text.contains("    probes:\n      - tls:\n"), "{text}");
         assert!(
-            text.contains("    # `tls` is not in this build yet:"),
+            text.contains("    # `rate_limit` is not in this build yet:"),
             "{text}"
         );
         assert!(text.contains("    # attested: {"), "{text}");

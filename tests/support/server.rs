@@ -725,3 +725,138 @@ impl Pki {
         TlsAcceptor::from(Arc::new(self.server_config(false)))
     }
 }
+
+/// A certificate chain (leaf first) and the leaf's PKCS#8 key, for
+/// [`tls_server`].
+#[derive(Clone)]
+pub struct Identity {
+    /// The chain the server presents, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key (PKCS#8 DER).
+    pub key: Vec<u8>,
+}
+
+/// Sets a certificate's validity to `from_days` .. `to_days` from now
+/// (negative: in the past).
+fn valid_between(params: &mut CertificateParams, from_days: i64, to_days: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let at = |days: i64| {
+        let secs = u64::try_from(now + days * 86_400).expect("after 1970");
+        rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(secs)
+    };
+    params.not_before = at(from_days);
+    params.not_after = at(to_days);
+}
+
+fn leaf_params(names: &[&str]) -> CertificateParams {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("leaf params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+    params.use_authority_key_identifier_extension = true;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params
+}
+
+impl Pki {
+    /// A leaf for `names` signed by the CA, valid from `from_days` to
+    /// `to_days` from now (negative: in the past).
+    pub fn leaf_for(&self, names: &[&str], from_days: i64, to_days: i64) -> Identity {
+        let mut params = leaf_params(names);
+        valid_between(&mut params, from_days, to_days);
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        Identity {
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        }
+    }
+
+    /// A leaf for `localhost` and `127.0.0.1` signed by an intermediate CA
+    /// (itself signed by the CA) that expires in `intermediate_days`; the
+    /// leaf expires in `leaf_days`. The chain holds both.
+    pub fn leaf_via_intermediate(&self, intermediate_days: i64, leaf_days: i64) -> Identity {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("intermediate params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "vouch test intermediate");
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        valid_between(&mut params, -1, intermediate_days);
+        let key = KeyPair::generate().expect("intermediate key");
+        let intermediate = params
+            .signed_by(&key, &self.issuer)
+            .expect("intermediate certificate");
+        let issuer = Issuer::new(params, key);
+        let mut leaf = leaf_params(&["localhost", "127.0.0.1"]);
+        valid_between(&mut leaf, -1, leaf_days);
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let cert = leaf
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf certificate");
+        Identity {
+            chain: vec![cert.der().clone(), intermediate.der().clone()],
+            key: leaf_key.serialize_der(),
+        }
+    }
+}
+
+/// A self-signed leaf (not a CA) for `names`, valid for a year.
+pub fn self_signed_leaf(names: &[&str]) -> Identity {
+    let mut params = leaf_params(names);
+    params.use_authority_key_identifier_extension = false;
+    valid_between(&mut params, -1, 365);
+    let key = KeyPair::generate().expect("leaf key");
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    Identity {
+        chain: vec![cert.der().clone()],
+        key: key.serialize_der(),
+    }
+}
+
+/// A TLS server presenting `identity` (ALPN `http/1.1`; TLS 1.2 only when
+/// `tls12_only`, else 1.2 and 1.3) that completes handshakes and then reads
+/// until the client closes.
+pub fn tls_server(identity: &Identity, tls12_only: bool) -> RawServer {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider);
+    let builder = if tls12_only {
+        builder.with_protocol_versions(&[&rustls::version::TLS12])
+    } else {
+        builder.with_safe_default_protocol_versions()
+    }
+    .expect("protocol versions");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.clone()));
+    let mut config = builder
+        .with_no_client_auth()
+        .with_single_cert(identity.chain.clone(), key)
+        .expect("server certificate");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    RawServer::start(move |stream| {
+        let acceptor = acceptor.clone();
+        async move {
+            if let Ok(mut tls) = acceptor.accept(stream).await {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,296 @@
+//! `tls` probes end to end: the real `vouch` binary against in-process
+//! rustls servers presenting `rcgen` certificates — trusted, untrusted,
+//! self-signed, expired, for the wrong host, expiring soon, behind an
+//! intermediate that expires first, TLS 1.2 only — and a closed port.
+
+#[path = "support/server.rs"]
+mod server;
+
+use serde_json::Value;
+use server::{
+    Output, Pki, Server, Vouch, check_of, closed_port_url, probe_of, self_signed_leaf, text,
+    tls_server, write_file,
+};
+
+/// Runs one `tls` probe (`settings` is the YAML flow map's inside) against
+/// `target` and returns the output and the probe's outcome.
+fn run(target: &str, settings: &str) -> (Output, Value) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "version: 1\nname: tls test\ntarget: {target}\ndefaults:\n  timeout: 5s\nitems:\n  - item: TLS\n    probes:\n      - tls: {{ {settings} }}\n"
+    );
+    let file = write_file(dir.path(), "probes.yaml", &yaml);
+    let out = Vouch::new([
+        "run",
+        "--format",
+        "json",
+        file.to_str().expect("utf-8 path"),
+    ])
+    .current_dir(dir.path())
+    .run();
+    let report = out.json();
+    let probe = probe_of(&report, "TLS").clone();
+    (out, probe)
+}
+
+fn ca(pki: &Pki) -> String {
+    format!("ca: '{}'", pki.ca_path().display())
+}
+
+fn summary(probe: &Value) -> &str {
+    probe["summary"].as_str().expect("summary")
+}
+
+#[test]
+fn a_chain_to_the_given_ca_is_trusted_and_read() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90), false);
+    let (out, probe) = run(&server.url(), &ca(&pki));
+    assert_eq!(probe["verdict"], "pass", "{}", out.dump());
+    let names: Vec<&str> = probe["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["handshake", "trusted", "hostname", "expires_in"]);
+    let e = &probe["evidence"];
+    assert_eq!(e["version"], "TLSv1.3");
+    assert_eq!(e["alpn"], "http/1.1");
+    assert!(e["cipher"].as_str().expect("cipher").starts_with("TLS13_"));
+    assert_eq!(e["verification"]["trusted"], true);
+    let leaf = &e["certificates"][0];
+    assert_eq!(leaf["subject"], "CN=localhost");
+    assert_eq!(leaf["issuer"], "CN=vouch test CA");
+    assert_eq!(leaf["sans"], serde_json::json!(["localhost", "127.0.0.1"]));
+    assert_eq!(leaf["days_left"], 90);
+    assert!(leaf["not_after"].as_str().expect("date").ends_with('Z'));
+    assert!(!leaf["serial"].as_str().expect("serial").is_empty());
+    assert!(summary(&probe).contains("CN=localhost expires in 90 days"));
+}
+
+#[test]
+fn without_the_ca_the_chain_is_untrusted_but_still_read() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90), false);
+    let (_, probe) = run(&server.url(), "");
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    assert_eq!(check_of(&probe, "trusted")["actual"], "no (unknown issuer)");
+    assert_eq!(check_of(&probe, "hostname")["passed"], true);
+    assert_eq!(check_of(&probe, "handshake")["passed"], true);
+    assert_eq!(
+        probe["evidence"]["verification"]["reason"],
+        "unknown_issuer"
+    );
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 90);
+}
+
+#[test]
+fn a_self_signed_leaf_for_the_right_name_fails_trust_only() {
+    let server = tls_server(&self_signed_leaf(&["localhost"]), false);
+    let port = server.url().rsplit(':').next().expect("port").to_owned();
+    let (_, probe) = run(
+        &server.url(),
+        &format!("endpoint: '127.0.0.1:{port}', sni: localhost"),
+    );
+    assert_eq!(check_of(&probe, "trusted")["passed"], false, "{probe:#}");
+    assert_eq!(check_of(&probe, "hostname")["passed"], true, "{probe:#}");
+    assert_eq!(probe["evidence"]["sni"], "localhost");
+}
+
+#[test]
+fn an_expired_leaf_is_reported_with_negative_days() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -30, -3), false);
+    let (_, probe) = run(&server.url(), &ca(&pki));
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], -3);
+    assert_eq!(check_of(&probe, "trusted")["actual"], "no (expired)");
+    let expiry = check_of(&probe, "expires_in");
+    assert_eq!(expiry["passed"], false);
+    assert!(
+        expiry["actual"]
+            .as_str()
+            .expect("actual")
+            .starts_with("-3 days left (expired; not after "),
+        "{expiry:#}"
+    );
+    assert!(
+        summary(&probe).contains("expired 3 days ago"),
+        "{}",
+        summary(&probe)
+    );
+}
+
+#[test]
+fn a_leaf_for_another_host_fails_hostname_and_is_still_read() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["other.example"], -1, 90), false);
+    let (_, probe) = run(&server.url(), &ca(&pki));
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    assert_eq!(check_of(&probe, "trusted")["passed"], true, "{probe:#}");
+    let hostname = check_of(&probe, "hostname");
+    assert_eq!(hostname["passed"], false);
+    assert_eq!(hostname["actual"], "no (names: other.example)");
+    assert_eq!(
+        probe["evidence"]["certificates"][0]["subject"],
+        "CN=other.example"
+    );
+}
+
+#[test]
+fn a_leaf_expiring_in_10_days_fails_a_30_day_minimum() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -80, 10), false);
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ trusted: true, expires_in: {{ min: 30d }} }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    let expiry = check_of(&probe, "expires_in");
+    assert_eq!(expiry["expected"], ">= 30d");
+    assert!(
+        expiry["actual"]
+            .as_str()
+            .expect("actual")
+            .starts_with("10 days left"),
+        "{expiry:#}"
+    );
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 10);
+    assert!(summary(&probe).contains("expires_in: expected >= 30d, got 10 days left"));
+}
+
+#[test]
+fn an_intermediate_expiring_first_is_reported_separately() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_via_intermediate(5, 60), false);
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ trusted: true, expires_in: {{ min: 30d }}, chain_expires_in: {{ min: 30d }} }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(check_of(&probe, "trusted")["passed"], true, "{probe:#}");
+    assert_eq!(check_of(&probe, "expires_in")["passed"], true, "{probe:#}");
+    let chain = check_of(&probe, "chain_expires_in");
+    assert_eq!(chain["passed"], false);
+    assert!(
+        chain["actual"]
+            .as_str()
+            .expect("actual")
+            .starts_with("5 days left (CN=vouch test intermediate; not after"),
+        "{chain:#}"
+    );
+    let e = &probe["evidence"];
+    assert_eq!(e["certificates"].as_array().expect("chain").len(), 2);
+    assert_eq!(e["certificates"][1]["ca"], true);
+    assert_eq!(e["chain_expires"]["days_left"], 5);
+    assert_eq!(e["chain_expires"]["subject"], "CN=vouch test intermediate");
+}
+
+#[test]
+fn protocol_minimum_and_exact_version() {
+    let pki = Pki::new();
+    let leaf = pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90);
+    let modern = tls_server(&leaf, false);
+    let (_, probe) = run(
+        &modern.url(),
+        &format!("{}, expect: {{ protocol: {{ min: TLSv1.2 }} }}", ca(&pki)),
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    assert_eq!(check_of(&probe, "protocol")["actual"], "TLSv1.3");
+
+    let old = tls_server(&leaf, true);
+    let (_, probe) = run(
+        &old.url(),
+        &format!("{}, expect: {{ protocol: TLSv1.3 }}", ca(&pki)),
+    );
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    let protocol = check_of(&probe, "protocol");
+    assert_eq!(protocol["expected"], "TLSv1.3");
+    assert_eq!(protocol["actual"], "TLSv1.2");
+    assert_eq!(probe["evidence"]["version"], "TLSv1.2");
+    assert!(
+        probe["evidence"]["cipher"]
+            .as_str()
+            .expect("cipher")
+            .starts_with("TLS_ECDHE_ECDSA_")
+    );
+}
+
+#[test]
+fn key_type_and_size_of_an_ecdsa_p256_leaf() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90), false);
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ key: {{ type: ecdsa, min_bits: 256 }} }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    assert_eq!(check_of(&probe, "key type")["actual"], "ecdsa P-256");
+    assert_eq!(check_of(&probe, "key bits")["actual"], "256");
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ key: {{ type: rsa, min_bits: 2048 }} }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(check_of(&probe, "key type")["passed"], false);
+    assert_eq!(check_of(&probe, "key bits")["passed"], false);
+}
+
+#[test]
+fn san_subject_issuer_and_ocsp_matchers() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90), false);
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ san: {{ contains: localhost }}, subject: CN=localhost, issuer: {{ matches: 'vouch test' }}, ocsp_stapled: false }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ san: {{ contains: api.example.com }}, ocsp_stapled: true }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(check_of(&probe, "san")["passed"], false, "{probe:#}");
+    assert_eq!(check_of(&probe, "ocsp_stapled")["actual"], "no");
+}
+
+#[test]
+fn mtls_with_a_client_certificate_completes() {
+    let pki = Pki::new();
+    let server = Server::mtls(&pki, |_| text(200, "ok"));
+    let (cert, key) = pki.client_identity();
+    let (out, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, client_cert: '{}', client_key: '{}'",
+            ca(&pki),
+            cert.display(),
+            key.display()
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{}", out.dump());
+}
+
+#[test]
+fn a_closed_port_fails_as_refused() {
+    let (_, probe) = run(&closed_port_url(), "");
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    assert!(summary(&probe).contains("refused"), "{}", summary(&probe));
+    assert_eq!(check_of(&probe, "connect")["actual"], "connection refused");
+}
