@@ -287,7 +287,7 @@ impl Loader<'_> {
         let misplaced = PROBE_KEYS
             .iter()
             .find(|k| error.message.starts_with(&format!("unknown field `{k}`")));
-        self.error(pos, error.message.clone());
+        self.error(pos, plain_types(&error.message));
         if let (Some(key), Some(last)) = (misplaced, self.diagnostics.last_mut()) {
             last.help = Some(format!(
                 "`{key}` belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
@@ -782,6 +782,28 @@ impl Loader<'_> {
             pos: node.pos,
         })
     }
+}
+
+/// serde's Rust type names in messages, said as people say them.
+fn plain_types(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, plain) in [
+        ("expected u8", "expected a whole number ≥ 0"),
+        ("expected u16", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected usize", "expected a whole number ≥ 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected `true` or `false`"),
+    ] {
+        if let Some(at) = out.find(rust)
+            && !out[at + rust.len()..].starts_with(|c: char| c.is_alphanumeric())
+        {
+            out.replace_range(at..at + rust.len(), plain);
+        }
+    }
+    out
 }
 
 /// Removes the innermost mapping entry or list element written at `pos`,

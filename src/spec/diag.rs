@@ -89,6 +89,12 @@ fn token_width(line: &str, column: usize) -> usize {
         Some(c @ ('"' | '\'')) => Some(*c),
         _ => None,
     };
+    // A `${…}` reference is one token, colons and all.
+    if rest.starts_with("${")
+        && let Some(end) = rest.find('}')
+    {
+        return rest[..=end].chars().count();
+    }
     let width = match quote {
         Some(q) => rest[1..]
             .find(q)
@@ -164,6 +170,11 @@ mod tests {
             "error: unknown field `timout`, expected one of `item`, `probes`, `timeout`\n \
              --> p.yaml:3:5\n  |\n3 |     timout: 5s\n  |     ^^^^^^\n  = help: did you mean `timeout`?\n"
         );
+    }
+
+    #[test]
+    fn a_reference_is_underlined_whole() {
+        assert_eq!(token_width("  x: ${env:TOKEN} y", 6), 12);
     }
 
     #[test]
