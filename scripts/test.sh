@@ -5,6 +5,10 @@
 # `tcp` and `health` tests: two Redis (VOUCH_TEST_REDIS, and
 # VOUCH_TEST_REDIS_AUTH with a password set), PostgreSQL with TLS
 # (VOUCH_TEST_POSTGRES) and etcd (VOUCH_TEST_ETCD), each on a free port.
+# The `tls` tests get a second nginx with one HTTPS port per test certificate
+# (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
+# VOUCH_TEST_NGINX_HTTP_REDIRECT) and a real blackbox_exporter to compare
+# with (VOUCH_TEST_BLACKBOX).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -44,6 +48,8 @@ cleanup() {
     local rc=$?
     if [[ -n $run_dir ]]; then
         scripts/nginx.sh stop "$run_dir" || rc=1
+        scripts/nginx-tls.sh stop "$run_dir" || rc=1
+        scripts/blackbox.sh stop "$run_dir" || rc=1
         scripts/redis.sh stop "$run_dir" redis || rc=1
         scripts/redis.sh stop "$run_dir" redis-auth || rc=1
         scripts/postgres.sh stop "$run_dir" || rc=1
@@ -61,7 +67,8 @@ command -v cargo >/dev/null 2>&1 || fail "cargo not found (install Rust: https:/
 pg_initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)
 [[ -x $pg_initdb ]] || pg_initdb=/usr/lib/postgresql/15/bin/initdb # Debian 12's
 step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 openssl=openssl \
-    redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql"
+    redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql" \
+    prometheus-blackbox-exporter=prometheus-blackbox-exporter
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
@@ -81,6 +88,17 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/vouch-test.XXXXXX")
 port=$(scripts/nginx.sh start "$run_dir") || fail "start nginx (see above)"
 export VOUCH_TEST_NGINX=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_NGINX=%s\n' "$VOUCH_TEST_NGINX" >&2
+
+say "start nginx with TLS test certificates, and blackbox_exporter"
+tls_env=$(scripts/nginx-tls.sh start "$run_dir") || fail "start nginx with TLS (see above)"
+while IFS= read -r line; do
+    [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "nginx-tls.sh printed '$line'"
+    export "${line?}"
+    printf '==> %s\n' "$line" >&2
+done <<<"$tls_env"
+port=$(scripts/blackbox.sh start "$run_dir" "$VOUCH_TEST_TLS_CA") || fail "start blackbox_exporter (see above)"
+export VOUCH_TEST_BLACKBOX=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_BLACKBOX=%s\n' "$VOUCH_TEST_BLACKBOX" >&2
 
 say "start redis, postgres and etcd"
 port=$(scripts/redis.sh start "$run_dir" redis) || fail "start redis (see above)"
