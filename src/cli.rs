@@ -433,6 +433,10 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     let deployment = demo::Deployment::start().await.map_err(CliError::Demo)?;
     let target = deployment.url();
     let dir = demo::write_files().map_err(CliError::Demo)?;
+    let ca = dir.join("demo-ca.pem");
+    std::fs::write(&ca, deployment.ca_pem()).map_err(CliError::Demo)?;
+    let mut args = args;
+    args.run.ca_file.get_or_insert(ca);
     let probe_file = dir.join("demo.yaml");
     let (files, checklist) = match load_run(&[probe_file], Some(&target), &[], None) {
         Ok(loaded) => loaded,

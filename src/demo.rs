@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,8 +45,74 @@ pub fn write_files() -> std::io::Result<std::path::PathBuf> {
 /// A running demo deployment.
 pub struct Deployment {
     addr: SocketAddr,
+    ca_pem: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+}
+
+/// The demo's own CA and a 90-day certificate for `localhost`/`127.0.0.1`,
+/// made fresh at every start (nothing secret is shipped).
+fn tls_identity() -> Result<(String, Arc<rustls::ServerConfig>), String> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let fail = |e: rcgen::Error| format!("demo certificate: {e}");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "vouch demo CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().map_err(fail)?;
+    let ca = ca_params.self_signed(&ca_key).map_err(fail)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut leaf_params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(fail)?;
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let epoch = rcgen::date_time_ymd(1970, 1, 1);
+    leaf_params.not_before = epoch + now.saturating_sub(Duration::from_secs(3600));
+    leaf_params.not_after = epoch + now + Duration::from_secs(90 * 86_400);
+    let leaf_key = KeyPair::generate().map_err(fail)?;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).map_err(fail)?;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let config =
+        rustls::ServerConfig::builder_with_provider(crate::probe::fetch::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("demo TLS: {e}"))?
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .map_err(|e| format!("demo TLS: {e}"))?;
+    Ok((ca.pem(), Arc::new(config)))
+}
+
+/// Serves one connection: TLS when it opens with a handshake record, plain
+/// HTTP otherwise, so one port answers both.
+async fn serve(stream: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor) {
+    let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
+    let mut first = [0u8; 1];
+    let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+    if is_tls {
+        if let Ok(stream) = tls.accept(stream).await {
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        }
+    } else {
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades()
+            .await;
+    }
 }
 
 impl Deployment {
@@ -53,19 +120,15 @@ impl Deployment {
     pub async fn start() -> std::io::Result<Deployment> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let (ca_pem, tls) = tls_identity().map_err(std::io::Error::other)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
-                        tokio::spawn(async move {
-                            let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
-                            let _ = http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .with_upgrades()
-                                .await;
-                        });
+                        tokio::spawn(serve(stream, acceptor.clone()));
                     }
                     _ = &mut stopped => break,
                 }
@@ -73,9 +136,16 @@ impl Deployment {
         });
         Ok(Deployment {
             addr,
+            ca_pem,
             stop: Some(stop),
             task,
         })
+    }
+
+    /// The PEM of the CA that signed the deployment's TLS certificate (the
+    /// same port speaks TLS to clients that start a handshake).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// The base URL: `http://127.0.0.1:PORT`.

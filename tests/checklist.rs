@@ -24,10 +24,21 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The demo probe file and checklist, copied to a temp dir.
-fn demo_files() -> (tempfile::TempDir, PathBuf) {
+/// The demo probe file and checklist, copied to a temp dir; with a running
+/// deployment, its CA is trusted through `defaults.ca` (as `vouch demo` does
+/// with `--ca-file`).
+fn demo_files(deployment: Option<&Deployment>) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("demo.yaml"), vouch::demo::PROBE_FILE).expect("write");
+    let mut probe_file = vouch::demo::PROBE_FILE.to_owned();
+    if let Some(deployment) = deployment {
+        std::fs::write(dir.path().join("demo-ca.pem"), deployment.ca_pem()).expect("write");
+        probe_file = probe_file.replacen("defaults:\n", "defaults:\n  ca: demo-ca.pem\n", 1);
+        assert!(
+            probe_file.contains("ca: demo-ca.pem"),
+            "the demo file has `defaults:`"
+        );
+    }
+    std::fs::write(dir.path().join("demo.yaml"), probe_file).expect("write");
     std::fs::write(dir.path().join("demo-checklist.md"), vouch::demo::CHECKLIST).expect("write");
     let probes = dir.path().join("demo.yaml");
     (dir, probes)
@@ -40,7 +51,7 @@ fn path(p: &Path) -> &str {
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_checklist_is_verified_refuted_and_scored() {
     let deployment = Deployment::start().await.expect("demo starts");
-    let (_dir, probes) = demo_files();
+    let (_dir, probes) = demo_files(Some(&deployment));
     let output = vouch(&[
         "run",
         path(&probes),
@@ -53,17 +64,17 @@ async fn demo_checklist_is_verified_refuted_and_scored() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let checklist = &report["checklist"];
     let counts = &checklist["counts"];
-    assert_eq!(counts["items"], 12);
-    assert_eq!(counts["claimed"], 10);
-    assert_eq!(counts["verified"], 6);
+    assert_eq!(counts["items"], 14);
+    assert_eq!(counts["claimed"], 12);
+    assert_eq!(counts["verified"], 7);
     assert_eq!(counts["attested"], 1);
-    assert_eq!(counts["refuted"], 3);
+    assert_eq!(counts["refuted"], 4);
     assert_eq!(counts["manual"], 2);
-    assert_eq!(checklist["coverage"], 83.3);
-    // Service Health weighs 40; API and Operations share the other 60.
+    assert_eq!(checklist["coverage"], 85.7);
+    // Service Health weighs 40; API, Edge and Operations share the other 60.
     assert_eq!(checklist["sections"][0]["weight"], 40.0);
-    assert_eq!(checklist["sections"][1]["weight"], 30.0);
-    assert_eq!(checklist["score"], 59.7);
+    assert_eq!(checklist["sections"][1]["weight"], 20.0);
+    assert_eq!(checklist["score"], 58.7);
     let refuted: Vec<&str> = checklist["items"]
         .as_array()
         .expect("items")
@@ -76,6 +87,7 @@ async fn demo_checklist_is_verified_refuted_and_scored() {
         vec![
             "Readiness reports every dependency healthy",
             "Orders API responds",
+            "Security headers configured (HSTS, CSP, nosniff, frame protection)",
             "Security review signed off"
         ]
     );
@@ -95,15 +107,15 @@ async fn demo_checklist_is_verified_refuted_and_scored() {
 #[tokio::test(flavor = "multi_thread")]
 async fn human_report_lists_refutations_first_with_sections_and_score() {
     let deployment = Deployment::start().await.expect("demo starts");
-    let (_dir, probes) = demo_files();
+    let (_dir, probes) = demo_files(Some(&deployment));
     let output = vouch(&["run", path(&probes), "--target", &deployment.url()]);
     let text = stdout(&output);
-    let refuted_at = text.find("REFUTED (3)").expect("refutations block");
+    let refuted_at = text.find("REFUTED (4)").expect("refutations block");
     let first_item = text.find("✔ Health endpoint returns 200").expect("items");
     assert!(refuted_at < first_item, "refutations come first:\n{text}");
     assert!(
         text.contains(
-            "readiness 60/100 · coverage 83% · claimed 10/12, verified 6, attested 1, refuted 3"
+            "readiness 59/100 · coverage 86% · claimed 12/14, verified 7, attested 1, refuted 4"
         ),
         "{text}"
     );
@@ -117,7 +129,7 @@ async fn human_report_lists_refutations_first_with_sections_and_score() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fail_on_refuted_ignores_failures_nobody_claimed() {
     let deployment = Deployment::start().await.expect("demo starts");
-    let (dir, _) = demo_files();
+    let (dir, _) = demo_files(None);
     let probes = dir.path().join("unclaimed.yaml");
     std::fs::write(
         &probes,
@@ -158,7 +170,7 @@ fn mask(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn markdown_write_back_is_stable_when_run_on_its_own_output() {
     let deployment = Deployment::start().await.expect("demo starts");
-    let (dir, probes) = demo_files();
+    let (dir, probes) = demo_files(Some(&deployment));
     let target = deployment.url();
     let first = dir.path().join("first.md");
     let output = vouch(&[
@@ -211,7 +223,7 @@ async fn markdown_write_back_is_stable_when_run_on_its_own_output() {
 #[tokio::test(flavor = "multi_thread")]
 async fn junit_output_loads_in_a_real_junit_parser() {
     let deployment = Deployment::start().await.expect("demo starts");
-    let (dir, probes) = demo_files();
+    let (dir, probes) = demo_files(Some(&deployment));
     let xml = dir.path().join("report.xml");
     vouch(&[
         "run",
@@ -257,8 +269,8 @@ print(";".join(r.message for c in failures for r in c.result))
         String::from_utf8_lossy(&python.stderr)
     );
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "3 12 3 2", "suites, cases, failures, skipped");
-    assert_eq!(lines[1], "✅ Service Health;API;Operations");
+    assert_eq!(lines[0], "4 14 4 2", "suites, cases, failures, skipped");
+    assert_eq!(lines[1], "✅ Service Health;API;Edge;Operations");
     assert!(
         lines[2].contains("refuted: GET /api/orders → 500"),
         "{text}"
@@ -267,7 +279,7 @@ print(";".join(r.message for c in failures for r in c.result))
 
 #[test]
 fn unknown_items_and_sections_are_load_errors_with_suggestions() {
-    let (dir, _) = demo_files();
+    let (dir, _) = demo_files(None);
     let probes = dir.path().join("bad.yaml");
     std::fs::write(
         &probes,
@@ -285,7 +297,7 @@ fn unknown_items_and_sections_are_load_errors_with_suggestions() {
         "{err}"
     );
     assert!(err.contains("bad.yaml:5:3"), "{err}");
-    assert!(err.contains("no top-level section `Securty` in the checklist, expected one of `✅ Service Health`, `API`, `Operations`"), "{err}");
+    assert!(err.contains("no top-level section `Securty` in the checklist, expected one of `✅ Service Health`, `API`, `Edge`, `Operations`"), "{err}");
     assert!(
         err.contains("2 problems in 1 file; nothing was run"),
         "{err}"
