@@ -413,26 +413,30 @@ fn tidy(text: &str) -> String {
 /// Response headers as a JSON object (multi-valued headers as arrays),
 /// credential headers already masked.
 pub fn headers_json(headers: &HeaderMap) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    for name in headers.keys() {
-        let values: Vec<serde_json::Value> = headers
-            .get_all(name)
-            .iter()
-            .map(|v| {
-                if redact::is_credential_header(name.as_str()) {
-                    redact::REDACTED.into()
-                } else {
-                    String::from_utf8_lossy(v.as_bytes()).into_owned().into()
-                }
-            })
-            .collect();
-        let value = match <[serde_json::Value; 1]>::try_from(values) {
-            Ok([one]) => one,
-            Err(many) => serde_json::Value::Array(many),
+    use serde_json::Value;
+    // One pass in wire order; a repeated header becomes an array.
+    let mut map = serde_json::Map::with_capacity(headers.keys_len());
+    for (name, value) in headers {
+        let value: Value = if redact::is_credential_header(name.as_str()) {
+            Value::String(redact::REDACTED.to_owned())
+        } else {
+            match value.to_str() {
+                Ok(text) => Value::String(text.to_owned()),
+                Err(_) => Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            }
         };
-        map.insert(name.as_str().to_owned(), value);
+        match map.get_mut(name.as_str()) {
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => {
+                let first = first.take();
+                map.insert(name.as_str().to_owned(), Value::Array(vec![first, value]));
+            }
+            None => {
+                map.insert(name.as_str().to_owned(), value);
+            }
+        }
     }
-    serde_json::Value::Object(map)
+    Value::Object(map)
 }
 
 /// Milliseconds with a fraction, for evidence.
