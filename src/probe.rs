@@ -244,6 +244,20 @@ impl Check {
     }
 }
 
+/// Appends `; name: expected X, got Y` for the first `shown` failed checks
+/// of a summary line, and `; and N more` when `count_rest` and some were left out.
+pub fn append_failures(summary: &mut String, failed: &[&Check], shown: usize, count_rest: bool) {
+    for c in failed.iter().take(shown) {
+        summary.push_str(&format!(
+            "; {}: expected {}, got {}",
+            c.name, c.expected, c.actual
+        ));
+    }
+    if count_rest && failed.len() > shown {
+        summary.push_str(&format!("; and {} more", failed.len() - shown));
+    }
+}
+
 /// Why a probe could not run at all (not: why the deployment failed it).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProbeError {

@@ -671,12 +671,9 @@ impl Probe for Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
 
     fn auth(yaml: &str) -> Result<Auth, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Auth>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     #[test]

@@ -497,15 +497,7 @@ impl Cors {
             }
             summary.push_str(&format!("; {} is not allowed", self.foreign_origin.0));
         } else {
-            for c in failed.iter().take(2) {
-                summary.push_str(&format!(
-                    "; {}: expected {}, got {}",
-                    c.name, c.expected, c.actual
-                ));
-            }
-            if failed.len() > 2 {
-                summary.push_str(&format!("; and {} more", failed.len() - 2));
-            }
+            super::append_failures(&mut summary, &failed, 2, true);
         }
         summary
     }
@@ -530,14 +522,11 @@ fn exchange_record(x: &Exchange, cx: &Context) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
     use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
     use std::time::Duration;
 
     fn cors(yaml: &str) -> Result<Cors, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Cors>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     fn response(status: u16, pairs: &[(&str, &str)]) -> Response {

@@ -385,14 +385,11 @@ fn server(r: &Response) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
     use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
     use std::time::Duration;
 
     fn headers(yaml: &str) -> Result<Headers, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Headers>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     fn response(url: &str, pairs: &[(&str, &str)]) -> Response {

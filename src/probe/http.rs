@@ -639,15 +639,7 @@ pub fn summarize(line: &str, r: &Response, checks: &[Check]) -> String {
             summary.push_str(&format!("; {} = {}", c.name, c.actual));
         }
     } else {
-        for c in failed.iter().take(2) {
-            summary.push_str(&format!(
-                "; {}: expected {}, got {}",
-                c.name, c.expected, c.actual
-            ));
-        }
-        if failed.len() > 2 {
-            summary.push_str(&format!("; and {} more", failed.len() - 2));
-        }
+        super::append_failures(&mut summary, &failed, 2, true);
     }
     summary
 }
@@ -655,12 +647,9 @@ pub fn summarize(line: &str, r: &Response, checks: &[Check]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
 
     fn http(yaml: &str) -> Result<Http, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Http>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     #[test]

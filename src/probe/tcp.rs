@@ -1060,12 +1060,7 @@ impl Probe for Tcp {
                     line.push_str(&format!("; {}", greeting.note));
                 }
             } else {
-                for c in failed.iter().take(2) {
-                    line.push_str(&format!(
-                        "; {}: expected {}, got {}",
-                        c.name, c.expected, c.actual
-                    ));
-                }
+                super::append_failures(&mut line, &failed, 2, false);
             }
             record["greeting"] = greeting.record;
             record["greeting"]["port"] = json!(port);
@@ -1082,13 +1077,10 @@ impl Probe for Tcp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
     use tokio::net::TcpListener;
 
     fn tcp(yaml: &str) -> Result<Tcp, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Tcp>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     fn cx(target: &str) -> Context {

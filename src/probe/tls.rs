@@ -997,12 +997,8 @@ impl Probe for Tls {
                 line.push_str(&format!("; {} expires in {}", l.subject, days_text(days)));
             }
         }
-        for c in checks.iter().filter(|c| !c.passed).take(3) {
-            line.push_str(&format!(
-                "; {}: expected {}, got {}",
-                c.name, c.expected, c.actual
-            ));
-        }
+        let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
+        super::append_failures(&mut line, &failed, 3, false);
         Ok(Findings {
             checks,
             summary: line,
@@ -1014,12 +1010,9 @@ impl Probe for Tls {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
 
     fn tls(yaml: &str) -> Result<Tls, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Tls>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     #[test]

@@ -545,15 +545,7 @@ fn summarize(line: &str, status: u16, after: Duration, checks: &[Check], notes: 
             summary.push_str(&format!("; {notes}"));
         }
     } else {
-        for c in failed.iter().take(2) {
-            summary.push_str(&format!(
-                "; {}: expected {}, got {}",
-                c.name, c.expected, c.actual
-            ));
-        }
-        if failed.len() > 2 {
-            summary.push_str(&format!("; and {} more", failed.len() - 2));
-        }
+        super::append_failures(&mut summary, &failed, 2, true);
     }
     summary
 }
@@ -612,12 +604,9 @@ impl Probe for Websocket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::node::parse;
 
     fn ws(yaml: &str) -> Result<Websocket, String> {
-        let node = parse(yaml).map_err(|e| e.to_string())?;
-        from_node::<Websocket>(&node).map_err(|e| e.message)
+        crate::spec::de::from_yaml(yaml)
     }
 
     fn cx(target: &str) -> Context {

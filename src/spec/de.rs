@@ -53,6 +53,14 @@ pub fn from_node_seed<'a, S: DeserializeSeed<'a>>(
     seed.deserialize(NodeDe(node)).map_err(|e| e.at(node.pos))
 }
 
+/// Parses YAML text and deserializes it, errors as text: for unit tests of
+/// settings structs.
+#[cfg(test)]
+pub fn from_yaml<T: serde::de::DeserializeOwned>(yaml: &str) -> Result<T, String> {
+    let node = super::node::parse(yaml).map_err(|e| e.message)?;
+    from_node(&node).map_err(|e| e.message)
+}
+
 /// The deserializer for one node.
 #[derive(Clone, Copy)]
 pub struct NodeDe<'a>(pub &'a Node);
