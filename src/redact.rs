@@ -15,6 +15,9 @@ pub const REDACTED: &str = "«redacted»";
 /// would garble reports, and such values protect nothing.
 pub const MIN_SECRET_LEN: usize = 4;
 
+/// The mark of a cut excerpt (see [`crate::expect::excerpt`]).
+const CUT: &str = "…";
+
 /// Header names whose values are always redacted (compared case-insensitively).
 pub const CREDENTIAL_HEADERS: &[&str] = &[
     "authorization",
@@ -48,7 +51,11 @@ impl Secrets {
         self.values.insert(value.to_owned());
         let query: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
         let percent = percent_encode(value);
-        for encoded in [query, percent] {
+        // As it appears inside JSON strings and Rust's `{:?}` output.
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let json = json.trim_matches('"').to_owned();
+        let debug = format!("{value:?}").trim_matches('"').to_owned();
+        for encoded in [query, percent, json, debug] {
             if encoded != value {
                 self.values.insert(encoded);
             }
@@ -155,7 +162,75 @@ impl Redactor {
         {
             out = Cow::Owned(s);
         }
+        if !self.secrets.is_empty()
+            && out.contains(CUT)
+            && let Some(s) = self.mask_cut_secrets(&out)
+        {
+            out = Cow::Owned(s);
+        }
         out
+    }
+
+    /// Masks what is left of a secret where an excerpt cut it: the start of
+    /// a secret just before `…`, or its end just after.
+    fn mask_cut_secrets(&self, text: &str) -> Option<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut changed = false;
+        let mut pieces = text.split(CUT).peekable();
+        let mut first = true;
+        while let Some(piece) = pieces.next() {
+            let mut piece = Cow::Borrowed(piece);
+            if !first && let Some(end) = self.cut_suffix_len(&piece) {
+                piece = Cow::Owned(format!("{REDACTED}{}", &piece[end..]));
+                changed = true;
+            }
+            if pieces.peek().is_some()
+                && let Some(start) = self.cut_prefix_start(&piece)
+            {
+                piece = Cow::Owned(format!("{}{REDACTED}", &piece[..start]));
+                changed = true;
+            }
+            if !first {
+                out.push_str(CUT);
+            }
+            out.push_str(&piece);
+            first = false;
+        }
+        changed.then_some(out)
+    }
+
+    /// Where the longest start of a secret (at least [`MIN_SECRET_LEN`]
+    /// characters, not the whole secret) that ends `text` begins.
+    fn cut_prefix_start(&self, text: &str) -> Option<usize> {
+        self.secrets
+            .iter()
+            .filter_map(|secret| {
+                secret
+                    .char_indices()
+                    .skip(MIN_SECRET_LEN)
+                    .map(|(i, _)| &secret[..i])
+                    .filter(|start| text.ends_with(start))
+                    .map(|start| text.len() - start.len())
+                    .min()
+            })
+            .min()
+    }
+
+    /// How long the longest end of a secret (at least [`MIN_SECRET_LEN`]
+    /// characters, not the whole secret) that starts `text` is.
+    fn cut_suffix_len(&self, text: &str) -> Option<usize> {
+        self.secrets
+            .iter()
+            .filter_map(|secret| {
+                secret
+                    .char_indices()
+                    .skip(1)
+                    .map(|(i, _)| &secret[i..])
+                    .filter(|end| end.chars().count() >= MIN_SECRET_LEN && text.starts_with(end))
+                    .map(str::len)
+                    .max()
+            })
+            .max()
     }
 
     /// Redacts a string in place.
@@ -239,6 +314,26 @@ mod tests {
             r.text("GET https://bob:pw@api.example/x?api_key=abc&page=2"),
             "GET https://«redacted»@api.example/x?api_key=«redacted»&page=2"
         );
+    }
+
+    #[test]
+    fn masks_what_an_excerpt_left_of_a_secret() {
+        let r = redactor(&["s3cr3t-token-value"]);
+        assert_eq!(r.text("token: s3cr3t-to…"), "token: «redacted»…");
+        assert_eq!(r.text("…en-value rest"), "…«redacted» rest");
+        assert_eq!(
+            r.text("…oken-value and s3cr…"),
+            "…«redacted» and «redacted»…"
+        );
+        // Too little of it left to tell; and ordinary cut text stays.
+        assert_eq!(r.text("a s3c…"), "a s3c…");
+        assert_eq!(r.text("plain text…"), "plain text…");
+    }
+
+    #[test]
+    fn masks_escaped_forms_of_secrets() {
+        let r = redactor(&["pa\"ss\\word"]);
+        assert_eq!(r.text(r#"{"p":"pa\"ss\\word"}"#), r#"{"p":"«redacted»"}"#);
     }
 
     #[test]

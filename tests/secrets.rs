@@ -468,3 +468,29 @@ fn base64(text: &str) -> String {
     }
     out
 }
+
+/// A response body is kept as an excerpt of 512 characters; a secret that
+/// straddles the cut would otherwise leave its first characters behind.
+#[test]
+fn a_secret_cut_by_a_body_excerpt_leaves_nothing_behind() {
+    let server = Server::http(|_: Request| text(200, &format!("{}{SECRET} tail", "x".repeat(505))));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "version: 1\ntarget: {}\nvars:\n  token: ${{env:VOUCH_TEST_SECRET}}\nitems:\n  - item: Echo\n    probes:\n      - http:\n          get: /\n          expect:\n            body: {{ contains: never-there }}\n",
+        server.url()
+    );
+    write_file(dir.path(), "cut.yaml", &yaml);
+    let out = run_with_secret(dir.path(), &["run", "--format", "json", "cut.yaml"]);
+    out.assert_code(1);
+    let start = &SECRET[..7];
+    assert!(
+        out.stdout.contains(&format!("{REDACTED}…")),
+        "the cut secret is masked where the excerpt ends:\n{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains(start),
+        "the start of the secret survives:\n{}",
+        out.stdout
+    );
+}
