@@ -424,7 +424,7 @@ fn a_session_the_server_then_rejects_fails_with_the_status() {
         r#"HTTP 404 (the session id the server gave was rejected): {"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}"#
     );
     assert!(
-        summary(probe).contains("ping: HTTP 404"),
+        summary(probe).contains("ping: expected a JSON-RPC response, got HTTP 404 (the session id"),
         "{}",
         summary(probe)
     );
