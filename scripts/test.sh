@@ -8,7 +8,10 @@
 # The `tls` tests get a second nginx with one HTTPS port per test certificate
 # (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
 # VOUCH_TEST_NGINX_HTTP_REDIRECT) and a real blackbox_exporter to compare
-# with (VOUCH_TEST_BLACKBOX).
+# with (VOUCH_TEST_BLACKBOX). The `mcp` tests get real MCP servers
+# (scripts/mcp-peers.sh): npm server-everything (VOUCH_TEST_MCP_EVERYTHING) and
+# the Python SDK with SSE and JSON answers (VOUCH_TEST_MCP_PYTHON,
+# VOUCH_TEST_MCP_PYTHON_JSON).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -54,6 +57,9 @@ cleanup() {
         scripts/redis.sh stop "$run_dir" redis-auth || rc=1
         scripts/postgres.sh stop "$run_dir" || rc=1
         scripts/etcd.sh stop "$run_dir" || rc=1
+        for peer in everything python python-json; do
+            scripts/mcp-peers.sh stop "$run_dir" "$peer" || rc=1
+        done
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -68,7 +74,8 @@ pg_initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1
 [[ -x $pg_initdb ]] || pg_initdb=/usr/lib/postgresql/15/bin/initdb # Debian 12's
 step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 openssl=openssl \
     redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql" \
-    prometheus-blackbox-exporter=prometheus-blackbox-exporter
+    prometheus-blackbox-exporter=prometheus-blackbox-exporter node=nodejs npm=npm
+step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
@@ -113,6 +120,14 @@ port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
 export VOUCH_TEST_ETCD=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
     "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
+
+say "start the MCP peers"
+for peer in everything python python-json; do
+    port=$(scripts/mcp-peers.sh start "$run_dir" "$peer") || fail "start MCP peer $peer (see above)"
+    var=VOUCH_TEST_MCP_$(tr 'a-z-' 'A-Z_' <<<"$peer")
+    export "$var=http://127.0.0.1:$port/mcp"
+    printf '==> %s=%s\n' "$var" "${!var}" >&2
+done
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

@@ -1,7 +1,8 @@
 //! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
-//! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`
-//! and one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs
-//! the shipped probe file against it like against any deployment.
+//! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`,
+//! JSON-RPC at `/rpc` and MCP at `/mcp`, and one endpoint that is broken on
+//! purpose. The demo is a target, not a client: `vouch demo` runs the shipped
+//! probe file against it like against any deployment.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,6 +26,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
+
+mod mcp;
 
 /// The demo probe file, shipped in the binary.
 pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
@@ -243,6 +246,11 @@ async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
     if req.uri().path() == "/ws" {
         return websocket_echo(req);
+    }
+    match req.uri().path() {
+        "/rpc" => return mcp::rpc(req).await,
+        "/mcp" => return mcp::mcp(req).await,
+        _ => {}
     }
     match req.uri().path() {
         "/health" => json(StatusCode::OK, JSON, r#"{"status":"UP"}"#),

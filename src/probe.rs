@@ -16,6 +16,8 @@ pub mod fetch;
 pub mod headers;
 pub mod health;
 pub mod http;
+pub mod jsonrpc;
+pub mod mcp;
 pub mod tcp;
 pub mod tls;
 pub mod websocket;
@@ -49,6 +51,10 @@ pub enum ProbeSpec {
     Websocket(Box<websocket::Websocket>),
     /// A TLS handshake and the certificates: trust, hostname, expiry, protocol, key.
     Tls(Box<tls::Tls>),
+    /// A JSON-RPC 2.0 call, notification or batch; envelope rules, optional compliance suite.
+    Jsonrpc(Box<jsonrpc::Jsonrpc>),
+    /// A Model Context Protocol server over Streamable HTTP: initialize, tools, resources, prompts.
+    Mcp(Box<mcp::Mcp>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -61,6 +67,8 @@ pub const KINDS: &[&str] = &[
     "tcp",
     "websocket",
     "tls",
+    "jsonrpc",
+    "mcp",
 ];
 
 impl ProbeSpec {
@@ -75,6 +83,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(_) => "tcp",
             ProbeSpec::Websocket(_) => "websocket",
             ProbeSpec::Tls(_) => "tls",
+            ProbeSpec::Jsonrpc(_) => "jsonrpc",
+            ProbeSpec::Mcp(_) => "mcp",
         }
     }
 
@@ -89,6 +99,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(p) => p.run(cx).await,
             ProbeSpec::Websocket(p) => p.run(cx).await,
             ProbeSpec::Tls(p) => p.run(cx).await,
+            ProbeSpec::Jsonrpc(p) => p.run(cx).await,
+            ProbeSpec::Mcp(p) => p.run(cx).await,
         }
     }
 
@@ -104,6 +116,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(p) => p.describe(),
             ProbeSpec::Websocket(p) => p.describe(),
             ProbeSpec::Tls(p) => p.describe(),
+            ProbeSpec::Jsonrpc(p) => p.describe(),
+            ProbeSpec::Mcp(p) => p.describe(),
         }
     }
 }
