@@ -16,6 +16,8 @@ pub mod fetch;
 pub mod headers;
 pub mod health;
 pub mod http;
+pub mod metrics;
+pub mod prometheus;
 pub mod tcp;
 pub mod tls;
 pub mod websocket;
@@ -49,6 +51,10 @@ pub enum ProbeSpec {
     Websocket(Box<websocket::Websocket>),
     /// A TLS handshake and the certificates: trust, hostname, expiry, protocol, key.
     Tls(Box<tls::Tls>),
+    /// A Prometheus/OpenMetrics exposition: series, values, quantiles, cardinality, lint.
+    Metrics(Box<metrics::Metrics>),
+    /// A Prometheus server's API: targets up, rules loaded, alerts, PromQL queries.
+    Prometheus(Box<prometheus::Prometheus>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -61,6 +67,8 @@ pub const KINDS: &[&str] = &[
     "tcp",
     "websocket",
     "tls",
+    "metrics",
+    "prometheus",
 ];
 
 impl ProbeSpec {
@@ -75,6 +83,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(_) => "tcp",
             ProbeSpec::Websocket(_) => "websocket",
             ProbeSpec::Tls(_) => "tls",
+            ProbeSpec::Metrics(_) => "metrics",
+            ProbeSpec::Prometheus(_) => "prometheus",
         }
     }
 
@@ -89,6 +99,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(p) => p.run(cx).await,
             ProbeSpec::Websocket(p) => p.run(cx).await,
             ProbeSpec::Tls(p) => p.run(cx).await,
+            ProbeSpec::Metrics(p) => p.run(cx).await,
+            ProbeSpec::Prometheus(p) => p.run(cx).await,
         }
     }
 
@@ -104,6 +116,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(p) => p.describe(),
             ProbeSpec::Websocket(p) => p.describe(),
             ProbeSpec::Tls(p) => p.describe(),
+            ProbeSpec::Metrics(p) => p.describe(),
+            ProbeSpec::Prometheus(p) => p.describe(),
         }
     }
 }
