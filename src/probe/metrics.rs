@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value as Json, json};
 
-pub use lint::{LintExpect, Rule as LintRule};
+pub use lint::{LintExpect, Rule as LintRule, problems as lint_problems};
 pub use quantile::{NoEstimate, histogram_quantile};
 pub use select::{LabelMatcher, Labels, show_value};
 
@@ -673,8 +673,9 @@ impl QuantileExpect {
                     let within = self.min.as_ref().is_none_or(|m| value >= m.value)
                         && self.max.as_ref().is_none_or(|m| value <= m.value);
                     let text = format!(
-                        "{} over {observations} observations {labels}",
-                        select::show_value(value)
+                        "{} over {} observations {labels}",
+                        show_estimate(value),
+                        show_estimate(observations)
                     );
                     if !within && passed {
                         worst = Some(text.clone());
@@ -699,7 +700,11 @@ impl QuantileExpect {
         let actual = match (&worst, groups.len(), results.first()) {
             (Some(w), _, _) => w.clone(),
             (None, 0, _) => format!("no `{name}_bucket` series"),
-            (None, 1, Some(r)) => format!("{} over {} observations", r["value"], r["observations"]),
+            (None, 1, Some(r)) => format!(
+                "{} over {} observations",
+                show_estimate(r["value"].as_f64().unwrap_or(f64::NAN)),
+                show_estimate(r["observations"].as_f64().unwrap_or(f64::NAN))
+            ),
             (None, n, _) => format!("all {n} series within"),
         };
         let fact = json!({
@@ -710,6 +715,15 @@ impl QuantileExpect {
         });
         (Check::new(shown, expected, actual, passed), fact)
     }
+}
+
+/// An estimate to six decimals, as people read it (`0.3`, not `0.30000000000000004`).
+fn show_estimate(value: f64) -> String {
+    if !value.is_finite() {
+        return select::show_value(value);
+    }
+    let text = format!("{value:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 impl CardinalityExpect {
@@ -855,6 +869,7 @@ process_resident_memory_bytes 2.5e+07
                 "lint counter_total",
                 "lint help",
                 "lint base_units",
+                "lint snake_case",
                 "lint unique_series",
                 "lint buckets"
             ]

@@ -1,6 +1,7 @@
 //! The checks `promtool check metrics` makes, each its own rule: counters
-//! end in `_total`, every family has HELP, names use base units, no series
-//! repeats, and histogram buckets are ordered and end in `+Inf`.
+//! end in `_total`, every family has HELP, names use base units and
+//! snake_case; and two it does not: no series repeats, and histogram buckets
+//! are ordered and end in `+Inf`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,8 @@ pub enum Rule {
     Help,
     /// Names use base units: `seconds`, not `milliseconds`; `bytes`, not `kilobytes`.
     BaseUnits,
+    /// Metric and label names are snake_case, not camelCase.
+    SnakeCase,
     /// No series (name and label set) appears twice.
     UniqueSeries,
     /// Histogram buckets: `le` numeric and ascending, counts not falling, a `+Inf` bucket.
@@ -31,10 +34,11 @@ pub enum Rule {
 }
 
 /// Every rule, in the order checks are reported.
-pub const RULES: [Rule; 5] = [
+pub const RULES: [Rule; 6] = [
     Rule::CounterTotal,
     Rule::Help,
     Rule::BaseUnits,
+    Rule::SnakeCase,
     Rule::UniqueSeries,
     Rule::Buckets,
 ];
@@ -45,6 +49,7 @@ impl fmt::Display for Rule {
             Rule::CounterTotal => "counter_total",
             Rule::Help => "help",
             Rule::BaseUnits => "base_units",
+            Rule::SnakeCase => "snake_case",
             Rule::UniqueSeries => "unique_series",
             Rule::Buckets => "buckets",
         })
@@ -61,7 +66,7 @@ impl<'de> Deserialize<'de> for LintExpect {
         impl<'de> Visitor<'de> for V {
             type Value = LintExpect;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`true`, `false`, or a list of lint rules (`counter_total`, `help`, `base_units`, `unique_series`, `buckets`)")
+                f.write_str("`true`, `false`, or a list of lint rules (`counter_total`, `help`, `base_units`, `snake_case`, `unique_series`, `buckets`)")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<LintExpect, E> {
                 Ok(LintExpect(if v { RULES.to_vec() } else { Vec::new() }))
@@ -90,7 +95,7 @@ impl JsonSchema for LintExpect {
             "description": "`true` for every rule, or a list of rules.",
             "anyOf": [
                 {"type": "boolean"},
-                {"type": "array", "items": {"enum": ["counter_total", "help", "base_units", "unique_series", "buckets"]}}
+                {"type": "array", "items": {"enum": ["counter_total", "help", "base_units", "snake_case", "unique_series", "buckets"]}}
             ]
         })
     }
@@ -102,6 +107,7 @@ pub fn problems(rule: Rule, exposition: &Exposition) -> Vec<String> {
         Rule::CounterTotal => counter_total(exposition),
         Rule::Help => help(exposition),
         Rule::BaseUnits => base_units(exposition),
+        Rule::SnakeCase => snake_case(exposition),
         Rule::UniqueSeries => unique_series(exposition),
         Rule::Buckets => buckets(exposition),
     }
@@ -148,39 +154,96 @@ fn help(exposition: &Exposition) -> Vec<String> {
         .collect()
 }
 
-/// Non-base units and the base unit to use instead, as promlint lists them.
-const NON_BASE_UNITS: &[(&str, &str)] = &[
-    ("nanoseconds", "seconds"),
-    ("microseconds", "seconds"),
-    ("milliseconds", "seconds"),
+/// Unit prefixes promlint objects to in front of a base unit.
+const PREFIXES: &[&str] = &[
+    "nano", "micro", "milli", "centi", "deci", "kilo", "mega", "giga", "tera", "peta",
+];
+
+/// Base units promlint knows, and what it asks for instead of a prefixed one.
+const BASES: &[(&str, &str)] = &[
+    ("seconds", "seconds"),
+    ("meters", "meters"),
+    ("grams", "grams"),
+    ("volts", "volts"),
+    ("amperes", "amperes"),
+    ("joules", "joules"),
+    ("bytes", "bytes"),
+    ("bits", "bytes"),
+];
+
+/// Whole words that are not base units, as `promtool check metrics` reports them.
+const NON_BASE_WORDS: &[(&str, &str)] = &[
     ("minutes", "seconds"),
     ("hours", "seconds"),
     ("days", "seconds"),
     ("weeks", "seconds"),
-    ("kilobytes", "bytes"),
-    ("megabytes", "bytes"),
-    ("gigabytes", "bytes"),
-    ("terabytes", "bytes"),
-    ("kibibytes", "bytes"),
-    ("mebibytes", "bytes"),
-    ("gibibytes", "bytes"),
     ("bits", "bytes"),
-    ("percent", "ratio"),
     ("fahrenheit", "celsius"),
+    ("kibibytes", "bytes"),
+    ("gibibytes", "bytes"),
+    ("tebibytes", "bytes"),
+    ("pebibytes", "bytes"),
 ];
+
+/// The base unit to use instead of `word`, if `word` is a non-base unit.
+fn base_unit_for(word: &str) -> Option<&'static str> {
+    if let Some((_, base)) = NON_BASE_WORDS.iter().find(|(w, _)| *w == word) {
+        return Some(base);
+    }
+    PREFIXES.iter().find_map(|prefix| {
+        let unit = word.strip_prefix(prefix)?;
+        BASES
+            .iter()
+            .find(|(b, _)| *b == unit)
+            .map(|(_, base)| *base)
+    })
+}
 
 fn base_units(exposition: &Exposition) -> Vec<String> {
     let mut found = Vec::new();
     for family in &exposition.families {
-        for word in family.name.split('_') {
-            if let Some((unit, base)) = NON_BASE_UNITS.iter().find(|(u, _)| *u == word) {
-                let line = family.samples.first().map_or(0, |s| s.line);
-                found.push(format!(
-                    "line {line}: `{}`: use the base unit `{base}`, not `{unit}`",
-                    family.name
-                ));
-                break;
-            }
+        let unit = family
+            .name
+            .split('_')
+            .find_map(|word| base_unit_for(word).map(|base| (word, base)));
+        if let Some((word, base)) = unit {
+            let line = family.samples.first().map_or(0, |s| s.line);
+            found.push(format!(
+                "line {line}: `{}`: use the base unit `{base}`, not `{word}`",
+                family.name
+            ));
+        }
+    }
+    found
+}
+
+/// camelCase as promlint sees it: a lowercase letter followed by an uppercase one
+/// (`MemFree` is, `TCP_mem` and `Active_anon` are not).
+fn is_camel_case(name: &str) -> bool {
+    name.as_bytes()
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+}
+
+fn snake_case(exposition: &Exposition) -> Vec<String> {
+    let mut found = Vec::new();
+    for family in &exposition.families {
+        let line = family.samples.first().map_or(0, |s| s.line);
+        if is_camel_case(&family.name) {
+            found.push(format!("line {line}: `{}` is not snake_case", family.name));
+            continue;
+        }
+        let camel = family.samples.iter().find_map(|s| {
+            s.labels
+                .iter()
+                .find(|(k, _)| is_camel_case(k))
+                .map(|(k, _)| (s.line, k))
+        });
+        if let Some((line, label)) = camel {
+            found.push(format!(
+                "line {line}: label `{label}` of `{}` is not snake_case",
+                family.name
+            ));
         }
     }
     found
