@@ -264,8 +264,8 @@ fn a_100_mb_body_is_cut_at_32_mib_in_bounded_memory() {
         actual(probe, "exposition").starts_with("more than 32.0 MiB"),
         "{probe:#}"
     );
-    // The 32 MiB buffer and its growth, not 100 MB.
-    assert!(peak_mib < 160, "peak RSS {peak_mib} MiB");
+    // vouch itself (~40 MiB) and the 32 MiB read: less than the body alone.
+    assert!(peak_mib < 100, "peak RSS {peak_mib} MiB");
     eprintln!("100 MB body: peak RSS {peak_mib} MiB, {:?}", out.elapsed);
 }
 
