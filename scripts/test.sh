@@ -8,7 +8,9 @@
 # The `tls` tests get a second nginx with one HTTPS port per test certificate
 # (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
 # VOUCH_TEST_NGINX_HTTP_REDIRECT) and a real blackbox_exporter to compare
-# with (VOUCH_TEST_BLACKBOX).
+# with (VOUCH_TEST_BLACKBOX). The `metrics` and `prometheus` tests get a real
+# Prometheus scraping a real node_exporter and a down target
+# (scripts/prometheus.sh: VOUCH_TEST_PROMETHEUS, VOUCH_TEST_NODE_EXPORTER).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -54,6 +56,7 @@ cleanup() {
         scripts/redis.sh stop "$run_dir" redis-auth || rc=1
         scripts/postgres.sh stop "$run_dir" || rc=1
         scripts/etcd.sh stop "$run_dir" || rc=1
+        scripts/prometheus.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -68,7 +71,8 @@ pg_initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1
 [[ -x $pg_initdb ]] || pg_initdb=/usr/lib/postgresql/15/bin/initdb # Debian 12's
 step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 openssl=openssl \
     redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql" \
-    prometheus-blackbox-exporter=prometheus-blackbox-exporter
+    prometheus-blackbox-exporter=prometheus-blackbox-exporter \
+    prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
@@ -113,6 +117,14 @@ port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
 export VOUCH_TEST_ETCD=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
     "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
+
+say "start prometheus and node_exporter"
+prometheus_env=$(scripts/prometheus.sh start "$run_dir") || fail "start prometheus (see above)"
+while IFS= read -r line; do
+    [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "prometheus.sh printed '$line'"
+    export "${line?}"
+    printf '==> %s\n' "$line" >&2
+done <<<"$prometheus_env"
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then
