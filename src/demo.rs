@@ -1,7 +1,8 @@
 //! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
-//! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`
-//! and one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs
-//! the shipped probe file against it like against any deployment.
+//! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`,
+//! Prometheus metrics at `/metrics` and one endpoint that is broken on
+//! purpose. The demo is a target, not a client: `vouch demo` runs the shipped
+//! probe file against it like against any deployment.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,6 +26,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
+
+mod metrics;
 
 /// The demo probe file, shipped in the binary.
 pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
@@ -97,7 +100,13 @@ fn tls_identity() -> Result<(String, Arc<rustls::ServerConfig>), String> {
 /// Serves one connection: TLS when it opens with a handshake record, plain
 /// HTTP otherwise, so one port answers both.
 async fn serve(stream: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor) {
-    let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
+    let service = service_fn(|req: Request<Incoming>| async move {
+        let path = req.uri().path().to_owned();
+        let started = tokio::time::Instant::now();
+        let response = route(req).await;
+        metrics::observe(&path, response.status().as_u16(), started.elapsed());
+        Ok::<_, Infallible>(response)
+    });
     let mut first = [0u8; 1];
     let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
     if is_tls {
@@ -246,6 +255,7 @@ async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
     match req.uri().path() {
         "/health" => json(StatusCode::OK, JSON, r#"{"status":"UP"}"#),
+        "/metrics" => metrics::response(req.headers().get("accept").and_then(|v| v.to_str().ok())),
         "/ready" => json(
             StatusCode::OK,
             "application/health+json",
