@@ -4,6 +4,8 @@
 //! `promtool check metrics` on the same file.
 //!
 //!   cargo bench --bench exposition -- FILE [RUNS]
+//!
+//! Without FILE (as `cargo test --all-targets` runs it), a quick smoke run.
 
 use std::time::Instant;
 
@@ -12,8 +14,16 @@ use vouch::exposition::{Mode, parse};
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let Some(path) = args.next() else {
-        eprintln!("usage: exposition FILE [RUNS]");
-        std::process::exit(2);
+        // `cargo test --all-targets` runs benches without arguments: a smoke
+        // run on a small generated exposition.
+        let mut text = String::from("# HELP smoke_total Smoke.\n# TYPE smoke_total counter\n");
+        for i in 0..1000 {
+            text.push_str(&format!("smoke_total{{shard=\"{i}\"}} {i}\n"));
+        }
+        let exposition = parse(&text, Mode::Lenient).expect("the smoke exposition parses");
+        assert_eq!(exposition.families[0].samples.len(), 1000);
+        println!("usage: exposition FILE [RUNS] (smoke run passed)");
+        return;
     };
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
     let text = match std::fs::read_to_string(&path) {
