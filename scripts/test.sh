@@ -11,7 +11,9 @@
 # with (VOUCH_TEST_BLACKBOX). The `mcp` tests get real MCP servers
 # (scripts/mcp-peers.sh): npm server-everything (VOUCH_TEST_MCP_EVERYTHING) and
 # the Python SDK with SSE and JSON answers (VOUCH_TEST_MCP_PYTHON,
-# VOUCH_TEST_MCP_PYTHON_JSON).
+# VOUCH_TEST_MCP_PYTHON_JSON). The `metrics` and `prometheus` tests get a real
+# Prometheus scraping a real node_exporter and a down target
+# (scripts/prometheus.sh: VOUCH_TEST_PROMETHEUS, VOUCH_TEST_NODE_EXPORTER).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -60,6 +62,7 @@ cleanup() {
         for peer in everything python python-json; do
             scripts/mcp-peers.sh stop "$run_dir" "$peer" || rc=1
         done
+        scripts/prometheus.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -74,7 +77,8 @@ pg_initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1
 [[ -x $pg_initdb ]] || pg_initdb=/usr/lib/postgresql/15/bin/initdb # Debian 12's
 step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 openssl=openssl \
     redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql" \
-    prometheus-blackbox-exporter=prometheus-blackbox-exporter node=nodejs npm=npm
+    prometheus-blackbox-exporter=prometheus-blackbox-exporter \
+    prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter node=nodejs npm=npm
 step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
@@ -128,6 +132,14 @@ for peer in everything python python-json; do
     export "$var=http://127.0.0.1:$port/mcp"
     printf '==> %s=%s\n' "$var" "${!var}" >&2
 done
+
+say "start prometheus and node_exporter"
+prometheus_env=$(scripts/prometheus.sh start "$run_dir") || fail "start prometheus (see above)"
+while IFS= read -r line; do
+    [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "prometheus.sh printed '$line'"
+    export "${line?}"
+    printf '==> %s\n' "$line" >&2
+done <<<"$prometheus_env"
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

@@ -1,7 +1,7 @@
 //! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
 //! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`,
-//! JSON-RPC at `/rpc` and MCP at `/mcp`, and one endpoint that is broken on
-//! purpose. The demo is a target, not a client: `vouch demo` runs the shipped
+//! JSON-RPC at `/rpc`, MCP at `/mcp`, Prometheus metrics at `/metrics`, and
+//! one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs the shipped
 //! probe file against it like against any deployment.
 
 use std::convert::Infallible;
@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 
 mod mcp;
+mod metrics;
 
 /// The demo probe file, shipped in the binary.
 pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
@@ -100,7 +101,13 @@ fn tls_identity() -> Result<(String, Arc<rustls::ServerConfig>), String> {
 /// Serves one connection: TLS when it opens with a handshake record, plain
 /// HTTP otherwise, so one port answers both.
 async fn serve(stream: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor) {
-    let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
+    let service = service_fn(|req: Request<Incoming>| async move {
+        let path = req.uri().path().to_owned();
+        let started = tokio::time::Instant::now();
+        let response = route(req).await;
+        metrics::observe(&path, response.status().as_u16(), started.elapsed());
+        Ok::<_, Infallible>(response)
+    });
     let mut first = [0u8; 1];
     let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
     if is_tls {
@@ -254,6 +261,7 @@ async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
     match req.uri().path() {
         "/health" => json(StatusCode::OK, JSON, r#"{"status":"UP"}"#),
+        "/metrics" => metrics::response(req.headers().get("accept").and_then(|v| v.to_str().ok())),
         "/ready" => json(
             StatusCode::OK,
             "application/health+json",

@@ -18,6 +18,8 @@ pub mod health;
 pub mod http;
 pub mod jsonrpc;
 pub mod mcp;
+pub mod metrics;
+pub mod prometheus;
 pub mod tcp;
 pub mod tls;
 pub mod websocket;
@@ -55,6 +57,10 @@ pub enum ProbeSpec {
     Jsonrpc(Box<jsonrpc::Jsonrpc>),
     /// A Model Context Protocol server over Streamable HTTP: initialize, tools, resources, prompts.
     Mcp(Box<mcp::Mcp>),
+    /// A Prometheus/OpenMetrics exposition: series, values, quantiles, cardinality, lint.
+    Metrics(Box<metrics::Metrics>),
+    /// A Prometheus server's API: targets up, rules loaded, alerts, PromQL queries.
+    Prometheus(Box<prometheus::Prometheus>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -69,6 +75,8 @@ pub const KINDS: &[&str] = &[
     "tls",
     "jsonrpc",
     "mcp",
+    "metrics",
+    "prometheus",
 ];
 
 impl ProbeSpec {
@@ -85,6 +93,8 @@ impl ProbeSpec {
             ProbeSpec::Tls(_) => "tls",
             ProbeSpec::Jsonrpc(_) => "jsonrpc",
             ProbeSpec::Mcp(_) => "mcp",
+            ProbeSpec::Metrics(_) => "metrics",
+            ProbeSpec::Prometheus(_) => "prometheus",
         }
     }
 
@@ -101,6 +111,8 @@ impl ProbeSpec {
             ProbeSpec::Tls(p) => p.run(cx).await,
             ProbeSpec::Jsonrpc(p) => p.run(cx).await,
             ProbeSpec::Mcp(p) => p.run(cx).await,
+            ProbeSpec::Metrics(p) => p.run(cx).await,
+            ProbeSpec::Prometheus(p) => p.run(cx).await,
         }
     }
 
@@ -118,6 +130,8 @@ impl ProbeSpec {
             ProbeSpec::Tls(p) => p.describe(),
             ProbeSpec::Jsonrpc(p) => p.describe(),
             ProbeSpec::Mcp(p) => p.describe(),
+            ProbeSpec::Metrics(p) => p.describe(),
+            ProbeSpec::Prometheus(p) => p.describe(),
         }
     }
 }

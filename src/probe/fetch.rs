@@ -327,7 +327,14 @@ pub async fn send(
     let final_url = response.url().clone();
     let response_headers = std::mem::take(response.headers_mut());
     let limit = usize::try_from(cx.body_limit).unwrap_or(usize::MAX);
-    let mut body = BytesMut::new();
+    // One allocation when the length is announced: a body growing by
+    // doubling to a large cap (32 MiB for `metrics`) would hold about three
+    // times the cap at its peak.
+    let announced = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let mut body = BytesMut::with_capacity(announced.min(limit));
     let mut truncated = false;
     loop {
         match response.chunk().await {
