@@ -1,6 +1,6 @@
 //! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
 //! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`
-//! and one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs
+//! a rate-limited endpoint (`demo/limited.rs`) and one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs
 //! the shipped probe file against it like against any deployment.
 
 use std::convert::Infallible;
@@ -25,6 +25,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
+
+mod limited;
 
 /// The demo probe file, shipped in the binary.
 pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
@@ -96,8 +98,15 @@ fn tls_identity() -> Result<(String, Arc<rustls::ServerConfig>), String> {
 
 /// Serves one connection: TLS when it opens with a handshake record, plain
 /// HTTP otherwise, so one port answers both.
-async fn serve(stream: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor) {
-    let service = service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
+async fn serve(
+    stream: tokio::net::TcpStream,
+    tls: tokio_rustls::TlsAcceptor,
+    limiter: limited::Limiter,
+) {
+    let service = service_fn(|req| {
+        let limiter = limiter.clone();
+        async move { Ok::<_, Infallible>(route(req, &limiter).await) }
+    });
     let mut first = [0u8; 1];
     let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
     if is_tls {
@@ -123,12 +132,13 @@ impl Deployment {
         let (ca_pem, tls) = tls_identity().map_err(std::io::Error::other)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let (stop, mut stopped) = oneshot::channel::<()>();
+        let limiter = limited::Limiter::default();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
-                        tokio::spawn(serve(stream, acceptor.clone()));
+                        tokio::spawn(serve(stream, acceptor.clone(), limiter.clone()));
                     }
                     _ = &mut stopped => break,
                 }
@@ -239,10 +249,13 @@ fn websocket_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
     response
 }
 
-async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(req: Request<Incoming>, limiter: &limited::Limiter) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
     if req.uri().path() == "/ws" {
         return websocket_echo(req);
+    }
+    if req.uri().path() == "/api/limited" {
+        return limiter.respond();
     }
     match req.uri().path() {
         "/health" => json(StatusCode::OK, JSON, r#"{"status":"UP"}"#),

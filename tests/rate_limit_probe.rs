@@ -435,3 +435,30 @@ fn a_long_load_is_not_cut_by_the_per_request_timeout() {
         "{probe:#}"
     );
 }
+
+/// The probe proposed for the demo's "Rate limiting configured (10 RPS
+/// default)" item (see the demo notes): 10 pass, the 11th is limited.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_deployment_limits_api_limited_at_10_rps() {
+    let deployment = vouch::demo::Deployment::start().await.expect("demo starts");
+    let items = r#"  - item: Rate limiting configured (10 RPS default)
+    probes:
+      - rate_limit:
+          get: /api/limited
+          burst: 15
+          expect:
+            within: 11
+            retry_after: present
+            headers:
+              ratelimit-policy: "10;w=1"
+            recovers_within: 2s
+"#;
+    let url = deployment.url();
+    let (out, report) = tokio::task::spawn_blocking(move || run(&url, items, &[]))
+        .await
+        .expect("run");
+    let probe = probe_of(&report, "Rate limiting configured (10 RPS default)");
+    assert_eq!(probe["verdict"], "pass", "{}", out.dump());
+    assert_eq!(probe["evidence"]["first_limited"]["index"], 11);
+    deployment.stop().await;
+}
