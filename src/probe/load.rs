@@ -127,19 +127,19 @@ pub struct LoadSettings {
 pub struct LoadExpect {
     /// The median latency is at most this.
     #[serde(default)]
-    p50: Option<Dur>,
+    p50: Option<Upper>,
     /// The 90th percentile is at most this.
     #[serde(default)]
-    p90: Option<Dur>,
+    p90: Option<Upper>,
     /// The 95th percentile is at most this.
     #[serde(default)]
-    p95: Option<Dur>,
+    p95: Option<Upper>,
     /// The 99th percentile is at most this.
     #[serde(default)]
-    p99: Option<Dur>,
+    p99: Option<Upper>,
     /// The slowest answer is at most this.
     #[serde(default)]
-    max: Option<Dur>,
+    max: Option<Upper>,
     /// `{max: 1%}`: the share of requests that failed (a status outside
     /// `ok_status`, or no answer). Default `{max: 0%}`.
     #[serde(default)]
@@ -147,6 +147,51 @@ pub struct LoadExpect {
     /// `{min: 149/s}`: successful answers per second.
     #[serde(default)]
     throughput: Option<Throughput>,
+}
+
+/// An upper bound on a latency: `100ms`, or `{ max: 100ms }` as matchers write it.
+#[derive(Debug, Clone, Copy, JsonSchema)]
+#[schemars(with = "UpperSchema")]
+pub struct Upper(pub Dur);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum UpperSchema {
+    Plain(Dur),
+    Max {
+        /// At most this.
+        max: Dur,
+    },
+}
+
+impl<'de> Deserialize<'de> for Upper {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Max {
+            max: Dur,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Plain(Dur),
+            Max(Max),
+        }
+        match Raw::deserialize(deserializer) {
+            Ok(Raw::Plain(d)) => Ok(Upper(d)),
+            Ok(Raw::Max(m)) => Ok(Upper(m.max)),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected a duration like `100ms`, or `{ max: 100ms }`",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Upper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// A bound on the error rate.
@@ -639,7 +684,7 @@ impl Load {
                     } else {
                         "no answers".to_owned()
                     },
-                    has_latency && value <= bound.0,
+                    has_latency && value <= bound.0.0,
                 ));
             }
         }
@@ -843,6 +888,18 @@ mod tests {
                 Ok(_) => assert!(message.is_empty(), "{yaml}: accepted"),
             }
         }
+    }
+
+    #[test]
+    fn latency_bounds_read_plain_or_as_max() {
+        let plain = parse("get: /\nduration: 1s\nexpect: { p95: 100ms }\n").expect("valid");
+        let map = parse("get: /\nduration: 1s\nexpect: { p95: { max: 100ms } }\n").expect("valid");
+        assert_eq!(
+            plain.s.expect.p95.map(|u| u.0),
+            map.s.expect.p95.map(|u| u.0)
+        );
+        let err = parse("get: /\nduration: 1s\nexpect: { p95: { min: 1ms } }\n").expect_err("min");
+        assert!(err.contains("`{ max: 100ms }`"), "{err}");
     }
 
     #[test]
