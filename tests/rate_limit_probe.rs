@@ -462,3 +462,53 @@ async fn the_demo_deployment_limits_api_limited_at_10_rps() {
     assert_eq!(probe["evidence"]["first_limited"]["index"], 11);
     deployment.stop().await;
 }
+
+#[test]
+fn ctrl_c_during_the_isolated_phase_stops_the_load_and_keeps_what_finished() {
+    let server = Server::http(|_: Request| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = r#"  - item: quick
+    probes:
+      - http: { get: /quick }
+  - item: long load
+    probes:
+      - load: { get: /load, concurrency: 2, duration: 30s, max_requests: 10000 }
+"#;
+    server::write_file(dir.path(), "probes.yaml", &probe_file(&server.url(), items));
+    let child = server::Vouch::new([
+        "run",
+        "--format",
+        "json",
+        "--cool-down",
+        "0s",
+        "probes.yaml",
+    ])
+    .current_dir(dir.path())
+    .spawn();
+    // The load is under way once more than the quick probe's request arrived.
+    assert!(
+        server.wait_for_requests(50, Duration::from_secs(10)),
+        "the load never started"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -INT failed");
+    let interrupted = Instant::now();
+    let out = server::wait_output(child, interrupted, Duration::from_secs(10));
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "took {:?}\n{}",
+        out.elapsed,
+        out.dump()
+    );
+    out.assert_code(3);
+    let report = out.json();
+    assert_eq!(probe_of(&report, "quick")["verdict"], "pass");
+    assert_eq!(probe_of(&report, "long load")["verdict"], "skip");
+    // No traffic after the interruption.
+    let after = server.requests();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.requests(), after, "the load went on after Ctrl-C");
+}
