@@ -5,6 +5,7 @@
 # p50 and p99 for each (medians of BENCH_RUNS runs) and vouch's ratios to oha.
 #
 #   BENCH_CONNECTIONS=50  BENCH_DURATION=5s  BENCH_RUNS=3
+#   BENCH_VOUCH=PATH    use this vouch binary instead of building one
 #   BENCH_SKIP_VOUCH=1  skip building and running vouch (tests this script)
 #   BENCH_STRICT=1      exit 1 when a target is missed
 #   VOUCH_NGINX_PORT=N  pin nginx's port
@@ -53,9 +54,11 @@ median() {
 
 scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 wrk=wrk
 
-if ((!skip_vouch)); then
+vouch_bin=${BENCH_VOUCH:-}
+if ((!skip_vouch)) && [[ -z $vouch_bin ]]; then
     say "cargo build --release --locked"
     cargo build --release --locked
+    vouch_bin=${CARGO_TARGET_DIR:-target}/release/vouch
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench-load.XXXXXX")
@@ -72,7 +75,7 @@ trap 'exit 143' TERM
 
 # A copy: a shared CARGO_TARGET_DIR may be rebuilt by someone else meanwhile.
 if ((!skip_vouch)); then
-    cp "${CARGO_TARGET_DIR:-target}/release/vouch" "$work/vouch"
+    cp "$vouch_bin" "$work/vouch"
 fi
 
 port=$(scripts/nginx.sh start "$work/nginx")

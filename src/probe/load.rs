@@ -428,6 +428,8 @@ struct Plan {
     /// After this many failures with no answer at all, the target is not
     /// answering: stop instead of waiting out every request's timeout.
     give_up_after: u64,
+    /// Set when the probe is abandoned: every user stops at its next step.
+    cancelled: std::sync::atomic::AtomicBool,
     /// The first failure's reason, for the summary of a run that gave up.
     first_failure: std::sync::Mutex<Option<Failure>>,
 }
@@ -482,7 +484,10 @@ impl Plan {
         let mut tally = Tally::new();
         let mut connection: Option<Connection> = None;
         loop {
-            if self.gave_up() || self.tickets.fetch_add(1, Ordering::Relaxed) >= self.cap {
+            if self.gave_up()
+                || self.cancelled.load(Ordering::Relaxed)
+                || self.tickets.fetch_add(1, Ordering::Relaxed) >= self.cap
+            {
                 break;
             }
             let start = Instant::now();
@@ -517,7 +522,7 @@ impl Plan {
         let mut connection: Option<Connection> = None;
         loop {
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
-            if ticket >= self.cap || self.gave_up() {
+            if ticket >= self.cap || self.gave_up() || self.cancelled.load(Ordering::Relaxed) {
                 break;
             }
             let scheduled = self.started + Duration::from_secs_f64(ticket as f64 / rate);
@@ -546,6 +551,51 @@ impl Plan {
             }
         }
         tally
+    }
+}
+
+/// Runs `users` virtual users on a fresh single-threaded runtime.
+fn run_users(plan: &Arc<Plan>, users: usize) -> Tally {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let mut tally = Tally::new();
+            tally
+                .failures
+                .insert(Failure(format!("cannot start a runtime: {e}")), 1);
+            return tally;
+        }
+    };
+    runtime.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..users {
+            let plan = Arc::clone(plan);
+            set.spawn(async move {
+                match plan.rate {
+                    Some(rate) => plan.open_user(rate).await,
+                    None => plan.closed_user().await,
+                }
+            });
+        }
+        let mut tally = Tally::new();
+        while let Some(done) = set.join_next().await {
+            if let Ok(part) = done {
+                tally.merge(part);
+            }
+        }
+        tally
+    })
+}
+
+/// Stops the users when the probe's future is dropped (Ctrl-C, the deadline).
+struct CancelOnDrop(Arc<Plan>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancelled.store(true, Ordering::Relaxed);
     }
 }
 
@@ -591,23 +641,32 @@ impl Probe for Load {
             failed: AtomicU64::new(0),
             give_up_after: users.max(1) as u64,
             first_failure: std::sync::Mutex::new(None),
+            cancelled: std::sync::atomic::AtomicBool::new(false),
         });
         let users = usize::try_from(self.cap()).map_or(users, |cap| users.min(cap.max(1)));
-        let mut workers = tokio::task::JoinSet::new();
-        for _ in 0..users {
-            let plan = Arc::clone(&plan);
-            workers.spawn(async move {
-                match plan.rate {
-                    Some(rate) => plan.open_user(rate).await,
-                    None => plan.closed_user().await,
-                }
-            });
+        // Like oha: one single-threaded runtime per core, each with its
+        // share of the users, so a user and its connection task never wake
+        // each other across threads. Dropping this future (Ctrl-C) tells
+        // them to stop.
+        let _cancel = CancelOnDrop(Arc::clone(&plan));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, users);
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Tally>();
+        for thread in 0..threads {
+            let share = users / threads + usize::from(thread < users % threads);
+            let (plan, sender) = (Arc::clone(&plan), sender.clone());
+            std::thread::Builder::new()
+                .name("vouch-load".to_owned())
+                .spawn(move || {
+                    let _ = sender.send(run_users(&plan, share));
+                })
+                .map_err(|e| ProbeError::Setup(format!("cannot start a load thread: {e}")))?;
         }
+        drop(sender);
         let mut tally = Tally::new();
-        while let Some(done) = workers.join_next().await {
-            if let Ok(part) = done {
-                tally.merge(part);
-            }
+        while let Some(part) = receiver.recv().await {
+            tally.merge(part);
         }
         Ok(self.judge(&plan, tally, users))
     }

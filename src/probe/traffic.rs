@@ -177,10 +177,16 @@ impl Endpoint {
     }
 
     async fn exchange_inner(&self, connection: &mut Option<Connection>) -> Result<Answer, Failure> {
+        // A connection the server closed is replaced; a live one may still
+        // be finishing the last exchange, so wait for it rather than open
+        // another (which would cost a handshake per request).
         let conn = match connection {
-            Some(conn) if conn.sender.is_ready() => conn,
+            Some(conn) if !conn.sender.is_closed() => conn,
             _ => connection.insert(self.connect().await?),
         };
+        if conn.sender.ready().await.is_err() {
+            *conn = self.connect().await?;
+        }
         let mut request = hyper::Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
