@@ -139,8 +139,8 @@ def ms(v):
     n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
     return float(n) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 rate = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+p50 = ms(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1))
 if "Non-2xx" in text:
     print(re.search(r"Non-2xx.*", text).group(0), file=sys.stderr)
 print(rate, p50, p99)
