@@ -99,6 +99,9 @@ pub struct RunArgs {
     /// The markdown checklist the items belong to (overrides `checklist:`).
     #[arg(long, value_name = "FILE")]
     pub checklist: Option<PathBuf>,
+    /// Print the plan (each probe's phase, most requests, deadline) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
@@ -134,6 +137,12 @@ pub struct RunFlags {
     /// No progress bar on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Pause before each probe of the isolated phase (rate_limit, load).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub cool_down: Duration,
+    /// Allow probes that plan more than 10000 requests or 60s of traffic.
+    #[arg(long)]
+    pub allow_heavy: bool,
 }
 
 /// `vouch check`.
@@ -332,6 +341,16 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         );
         return Ok(Exit::Invalid);
     }
+    let options = run_options(&args.run);
+    if args.dry_run {
+        write_stdout(&render_plan(&files, &options))?;
+        return Ok(Exit::Passed);
+    }
+    let heavy = heavy_probes(&files, &options);
+    if !heavy.is_empty() {
+        print_diagnostics(&heavy);
+        return Ok(Exit::Invalid);
+    }
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
     let exit = exit_for(&report);
     // Freeing thousands of outcomes just before exit costs more than letting
@@ -355,15 +374,7 @@ async fn run_and_report(
         ),
         None => None,
     };
-    let options = RunOptions {
-        concurrency: flags.concurrency,
-        timeout: flags.timeout,
-        only: flags.only.clone(),
-        ca_file: flags.ca_file.clone(),
-        body_limit: flags.body_limit,
-        progress: !flags.no_progress,
-        handle_ctrl_c: true,
-    };
+    let options = run_options(flags);
     let started = std::time::Instant::now();
     let outcome = runner::run(files, &options).await;
     tracing::debug!("ran probes in {:?}", started.elapsed());
@@ -376,6 +387,122 @@ async fn run_and_report(
     emit(&report, flags, output)?;
     tracing::debug!("wrote the report in {:?}", started.elapsed());
     Ok(report)
+}
+
+fn run_options(flags: &RunFlags) -> RunOptions {
+    RunOptions {
+        concurrency: flags.concurrency,
+        timeout: flags.timeout,
+        only: flags.only.clone(),
+        ca_file: flags.ca_file.clone(),
+        body_limit: flags.body_limit,
+        progress: !flags.no_progress,
+        handle_ctrl_c: true,
+        cool_down: flags.cool_down,
+        allow_heavy: flags.allow_heavy,
+    }
+}
+
+/// Probes over the traffic caps, as diagnostics: without `--allow-heavy`,
+/// the run stops before any traffic (exit 2).
+fn heavy_probes(files: &[ProbeFile], options: &RunOptions) -> Vec<Diagnostic> {
+    if options.allow_heavy {
+        return Vec::new();
+    }
+    let mut diagnostics = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file.path).unwrap_or_default();
+        for item in &file.items {
+            if !runner::is_selected(item, options.only.as_deref()) {
+                continue;
+            }
+            for entry in &item.probes {
+                if let Some(why) = entry.spec.budget().heavy() {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            &file.path,
+                            &source,
+                            entry.pos,
+                            format!("`{}` probe plans {why}", entry.spec.kind()),
+                        )
+                        .with_help(
+                            "pass --allow-heavy to run it, or lower `burst`, `requests`, `max_requests`, `rate` or `duration`",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    diagnostics
+}
+
+/// `vouch run --dry-run`: every probe, its phase and its most traffic.
+fn render_plan(files: &[ProbeFile], options: &RunOptions) -> String {
+    use std::fmt::Write as _;
+    let mut secrets = crate::redact::Secrets::default();
+    files.iter().for_each(|f| secrets.extend(&f.secrets));
+    let redactor = crate::redact::Redactor::new(&secrets);
+    let plan = runner::plan(files, options);
+    let human = |d: Duration| humantime::format_duration(d).to_string();
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut out = String::new();
+    let mut phase = None;
+    let mut total: u64 = 0;
+    for p in &plan {
+        if phase != Some(p.budget.phase) {
+            phase = Some(p.budget.phase);
+            let _ = match p.budget.phase {
+                crate::probe::Phase::Concurrent => writeln!(
+                    out,
+                    "concurrent phase (up to {} at once):",
+                    options.concurrency
+                ),
+                crate::probe::Phase::Isolated => writeln!(
+                    out,
+                    "isolated phase (one at a time, {} cool-down before each):",
+                    human(options.cool_down)
+                ),
+            };
+        }
+        let requests = p.budget.max_requests.saturating_mul(u64::from(p.attempts));
+        total = total.saturating_add(requests);
+        let _ = writeln!(
+            out,
+            "  {}  {}  {}",
+            p.location,
+            p.kind,
+            redactor.text(&p.name)
+        );
+        let _ = writeln!(out, "      item: {}", redactor.text(&p.item));
+        let traffic = match p.budget.duration {
+            Some(d) => format!(
+                "at most {} over {}, timeout {} per request, deadline {}",
+                plural(p.budget.max_requests, "request"),
+                human(d),
+                human(p.timeout),
+                human(p.deadline)
+            ),
+            None => format!(
+                "at most {} per attempt, {}, timeout {}",
+                plural(p.budget.max_requests, "request"),
+                plural(u64::from(p.attempts), "attempt"),
+                human(p.timeout)
+            ),
+        };
+        let _ = writeln!(out, "      {traffic}");
+        if let Some(why) = p.budget.heavy()
+            && !options.allow_heavy
+        {
+            let _ = writeln!(out, "      over the caps ({why}): needs --allow-heavy");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "plan: {}, at most {} in all; nothing was sent",
+        plural(plan.len() as u64, "probe"),
+        plural(total, "request")
+    );
+    out
 }
 
 fn exit_for(report: &Report) -> Exit {

@@ -1,8 +1,9 @@
 //! The embedded demo deployment: a small HTTP service on `127.0.0.1:0` with
 //! health, readiness with dependencies, a JSON API, a WebSocket echo at `/ws`,
-//! JSON-RPC at `/rpc`, MCP at `/mcp`, Prometheus metrics at `/metrics`, and
-//! one endpoint that is broken on purpose. The demo is a target, not a client: `vouch demo` runs the shipped
-//! probe file against it like against any deployment.
+//! JSON-RPC at `/rpc`, MCP at `/mcp`, Prometheus metrics at `/metrics`, a
+//! rate-limited endpoint (`demo/limited.rs`), and one endpoint that is broken
+//! on purpose. The demo is a target, not a client: `vouch demo` runs the
+//! shipped probe file against it like against any deployment.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 
+mod limited;
 mod mcp;
 mod metrics;
 
@@ -100,13 +102,20 @@ fn tls_identity() -> Result<(String, Arc<rustls::ServerConfig>), String> {
 
 /// Serves one connection: TLS when it opens with a handshake record, plain
 /// HTTP otherwise, so one port answers both.
-async fn serve(stream: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor) {
-    let service = service_fn(|req: Request<Incoming>| async move {
-        let path = req.uri().path().to_owned();
-        let started = tokio::time::Instant::now();
-        let response = route(req).await;
-        metrics::observe(&path, response.status().as_u16(), started.elapsed());
-        Ok::<_, Infallible>(response)
+async fn serve(
+    stream: tokio::net::TcpStream,
+    tls: tokio_rustls::TlsAcceptor,
+    limiter: limited::Limiter,
+) {
+    let service = service_fn(|req: Request<Incoming>| {
+        let limiter = limiter.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            let started = tokio::time::Instant::now();
+            let response = route(req, &limiter).await;
+            metrics::observe(&path, response.status().as_u16(), started.elapsed());
+            Ok::<_, Infallible>(response)
+        }
     });
     let mut first = [0u8; 1];
     let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
@@ -133,12 +142,13 @@ impl Deployment {
         let (ca_pem, tls) = tls_identity().map_err(std::io::Error::other)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let (stop, mut stopped) = oneshot::channel::<()>();
+        let limiter = limited::Limiter::default();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
-                        tokio::spawn(serve(stream, acceptor.clone()));
+                        tokio::spawn(serve(stream, acceptor.clone(), limiter.clone()));
                     }
                     _ = &mut stopped => break,
                 }
@@ -249,10 +259,13 @@ fn websocket_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
     response
 }
 
-async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(req: Request<Incoming>, limiter: &limited::Limiter) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
     if req.uri().path() == "/ws" {
         return websocket_echo(req);
+    }
+    if req.uri().path() == "/api/limited" {
+        return limiter.respond();
     }
     match req.uri().path() {
         "/rpc" => return mcp::rpc(req).await,

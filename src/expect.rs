@@ -514,6 +514,122 @@ pub fn format_size(bytes: u64) -> String {
     format!("{value:.1} {unit}")
 }
 
+/// A rate written as people write it: `149/s`, `10/s`, `600/min`, `100/15m`
+/// (requests per unit of time). Held as requests per second.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_rate(&text).map(Rate).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", format_number(self.0))
+    }
+}
+
+impl JsonSchema for Rate {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "Requests per unit of time: `149/s`, `600/min`, `100/15m`.",
+            "pattern": "^\\s*[0-9.]+\\s*/"
+        })
+    }
+}
+
+/// Parses `149/s`, `600/min`, `100/15m` into requests per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let bad = || {
+        format!(
+            "invalid rate `{text}`: expected requests per unit of time, like `10/s`, `600/min` or `100/15m`"
+        )
+    };
+    let (count, per) = text.trim().split_once('/').ok_or_else(bad)?;
+    let count: f64 = count.trim().parse().map_err(|_| bad())?;
+    let per = per.trim();
+    let seconds = match per {
+        "s" | "sec" | "second" => 1.0,
+        "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        other => humantime::parse_duration(other)
+            .map_err(|_| bad())?
+            .as_secs_f64(),
+    };
+    if !(count.is_finite() && count > 0.0 && seconds > 0.0) {
+        return Err(format!("invalid rate `{text}`: must be more than zero"));
+    }
+    Ok(count / seconds)
+}
+
+/// A share written as a percentage: `1%`, `0.5%` (or a fraction, `0.01`).
+/// Held as a fraction from 0 to 1.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Json::deserialize(deserializer)?;
+        let parsed = match &value {
+            Json::String(text) => parse_percent(text),
+            Json::Number(n) => n
+                .as_f64()
+                .filter(|f| (0.0..=1.0).contains(f))
+                .ok_or_else(|| format!("invalid share `{n}`: expected a percentage like `1%`")),
+            other => Err(format!(
+                "invalid share {other}: expected a percentage like `1%`"
+            )),
+        };
+        parsed.map(Percent).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", format_number(self.0 * 100.0))
+    }
+}
+
+impl JsonSchema for Percent {
+    fn schema_name() -> Cow<'static, str> {
+        "Percent".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": ["string", "number"],
+            "description": "A percentage such as `1%` or `0.5%` (or a fraction from 0 to 1)."
+        })
+    }
+}
+
+/// Parses `1%`, `0.5 %` into a fraction.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let bad = || {
+        format!("invalid percentage `{text}`: expected a number from 0 to 100 and `%`, like `1%`")
+    };
+    let number = text.trim().strip_suffix('%').ok_or_else(bad)?;
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=100.0).contains(&value) {
+        return Err(bad());
+    }
+    Ok(value / 100.0)
+}
+
+/// A number for people: no trailing zeros, at most 2 decimals (`149`, `0.5`, `12.35`).
+pub fn format_number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,5 +715,23 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 secs please").is_err());
         assert_eq!(format_size(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn parses_rates_and_percentages() {
+        assert_eq!(parse_rate("149/s"), Ok(149.0));
+        assert_eq!(parse_rate("600/min"), Ok(10.0));
+        assert_eq!(
+            parse_rate("100/15m").map(|r| (r * 900.0).round()),
+            Ok(100.0)
+        );
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert_eq!(parse_percent("1%"), Ok(0.01));
+        assert_eq!(parse_percent("0.5 %"), Ok(0.005));
+        assert!(parse_percent("150%").is_err());
+        assert!(parse_percent("1").is_err());
+        assert_eq!(Rate(149.0).to_string(), "149/s");
+        assert_eq!(Percent(0.005).to_string(), "0.5%");
     }
 }

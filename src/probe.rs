@@ -17,11 +17,14 @@ pub mod headers;
 pub mod health;
 pub mod http;
 pub mod jsonrpc;
+pub mod load;
 pub mod mcp;
 pub mod metrics;
 pub mod prometheus;
+pub mod rate_limit;
 pub mod tcp;
 pub mod tls;
+pub mod traffic;
 pub mod websocket;
 
 /// One kind of probe, run once.
@@ -30,7 +33,80 @@ pub trait Probe {
     /// (the agent's side, e.g. an unreadable CA file); a deployment that does
     /// not meet the expectation is `Ok` with failed checks.
     fn run(&self, cx: &Context) -> impl Future<Output = Result<Findings, ProbeError>> + Send;
+
+    /// The most traffic one run may send, and the phase it runs in: part of
+    /// the contract, so the runner and `--dry-run` never name a kind. Most
+    /// kinds send one request and run with the others; a kind that sends
+    /// several states its own count, one that sends bursts asks for
+    /// [`Phase::Isolated`].
+    fn budget(&self) -> Budget {
+        Budget::SINGLE
+    }
 }
+
+/// When a probe runs relative to the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// With every other probe, bounded by `--concurrency`.
+    Concurrent,
+    /// After the concurrent phase, alone, with a cool-down before it: bursts
+    /// that must not trip a limiter other probes then hit, nor share the
+    /// target with other measurements. Never retried.
+    Isolated,
+}
+
+/// The most traffic one run of a probe sends, as declared by its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The phase it runs in.
+    pub phase: Phase,
+    /// The most requests (or connections) one run sends.
+    pub max_requests: u64,
+    /// How long it sends traffic by design (a load run, a paced burst and its
+    /// recovery wait); `None` for a single exchange bounded by the timeout.
+    pub duration: Option<Duration>,
+}
+
+impl Budget {
+    /// One exchange, in the concurrent phase.
+    pub const SINGLE: Budget = Budget {
+        phase: Phase::Concurrent,
+        max_requests: 1,
+        duration: None,
+    };
+
+    /// Whether the budget is over the caps that need `--allow-heavy`
+    /// ([`MAX_REQUESTS`], [`MAX_DURATION`]); says why.
+    pub fn heavy(&self) -> Option<String> {
+        if self.max_requests > MAX_REQUESTS {
+            return Some(format!(
+                "up to {} requests, over the cap of {MAX_REQUESTS}",
+                self.max_requests
+            ));
+        }
+        match self.duration {
+            Some(d) if d > MAX_DURATION => Some(format!(
+                "traffic for {}, over the cap of {}",
+                humantime::format_duration(d),
+                humantime::format_duration(MAX_DURATION)
+            )),
+            _ => None,
+        }
+    }
+
+    /// How long the runner lets one attempt take: the planned traffic plus
+    /// one `timeout` (the probe applies `timeout` to each request itself).
+    pub fn deadline(&self, timeout: Duration) -> Duration {
+        self.duration.unwrap_or_default().saturating_add(timeout)
+    }
+}
+
+/// Without `--allow-heavy`, no probe may plan more requests than this.
+pub const MAX_REQUESTS: u64 = 10_000;
+
+/// Without `--allow-heavy`, no probe may plan traffic for longer than this.
+pub const MAX_DURATION: Duration = Duration::from_secs(60);
 
 /// The probe kinds, as written in probe files: `http: {…}`, `health: {…}`.
 /// Adding a kind is one variant here and one arm in [`ProbeSpec::run`].
@@ -61,6 +137,12 @@ pub enum ProbeSpec {
     Metrics(Box<metrics::Metrics>),
     /// A Prometheus server's API: targets up, rules loaded, alerts, PromQL queries.
     Prometheus(Box<prometheus::Prometheus>),
+    /// A bounded burst or paced run until the limit answers (`429`), its
+    /// headers, and recovery after the window.
+    RateLimit(Box<rate_limit::RateLimit>),
+    /// Load at a concurrency or an arrival rate: latency percentiles, error
+    /// rate, throughput.
+    Load(Box<load::Load>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -77,6 +159,8 @@ pub const KINDS: &[&str] = &[
     "mcp",
     "metrics",
     "prometheus",
+    "rate_limit",
+    "load",
 ];
 
 impl ProbeSpec {
@@ -95,6 +179,8 @@ impl ProbeSpec {
             ProbeSpec::Mcp(_) => "mcp",
             ProbeSpec::Metrics(_) => "metrics",
             ProbeSpec::Prometheus(_) => "prometheus",
+            ProbeSpec::RateLimit(_) => "rate_limit",
+            ProbeSpec::Load(_) => "load",
         }
     }
 
@@ -113,6 +199,8 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.run(cx).await,
             ProbeSpec::Metrics(p) => p.run(cx).await,
             ProbeSpec::Prometheus(p) => p.run(cx).await,
+            ProbeSpec::RateLimit(p) => p.run(cx).await,
+            ProbeSpec::Load(p) => p.run(cx).await,
         }
     }
 
@@ -132,6 +220,28 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.describe(),
             ProbeSpec::Metrics(p) => p.describe(),
             ProbeSpec::Prometheus(p) => p.describe(),
+            ProbeSpec::RateLimit(p) => p.describe(),
+            ProbeSpec::Load(p) => p.describe(),
+        }
+    }
+
+    /// The kind's declared traffic: phase, most requests, planned duration.
+    pub fn budget(&self) -> Budget {
+        match self {
+            ProbeSpec::Http(p) => p.budget(),
+            ProbeSpec::Health(p) => p.budget(),
+            ProbeSpec::Headers(p) => p.budget(),
+            ProbeSpec::Cors(p) => p.budget(),
+            ProbeSpec::Auth(p) => p.budget(),
+            ProbeSpec::Tcp(p) => p.budget(),
+            ProbeSpec::Websocket(p) => p.budget(),
+            ProbeSpec::Tls(p) => p.budget(),
+            ProbeSpec::Jsonrpc(p) => p.budget(),
+            ProbeSpec::Mcp(p) => p.budget(),
+            ProbeSpec::Metrics(p) => p.budget(),
+            ProbeSpec::Prometheus(p) => p.budget(),
+            ProbeSpec::RateLimit(p) => p.budget(),
+            ProbeSpec::Load(p) => p.budget(),
         }
     }
 }
@@ -149,6 +259,9 @@ pub struct Context {
     pub base_dir: PathBuf,
     /// HTTP clients shared by all probes, one per TLS and redirect setting.
     pub clients: Arc<fetch::Clients>,
+    /// The attempt's timeout. The runner enforces it around single-exchange
+    /// probes; probes that send many requests apply it to each request.
+    pub timeout: Duration,
 }
 
 impl Context {
@@ -311,6 +424,7 @@ mod tests {
             body_limit: DEFAULT_BODY_LIMIT,
             base_dir: PathBuf::from("."),
             clients: Arc::new(fetch::Clients::default()),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 

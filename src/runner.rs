@@ -1,7 +1,10 @@
-//! Scheduling: every probe of every file runs concurrently (bounded by
-//! `--concurrency`), each under its timeout and retry policy; outcomes are
-//! redacted, stamped and put back in file order whatever finished first.
-//! Ctrl-C stops the run and keeps what finished.
+//! Scheduling in two phases. First every probe of every file runs
+//! concurrently (bounded by `--concurrency`), each under its timeout and retry
+//! policy. Then the probes whose kind asks for the isolated phase (bursts,
+//! load) run one at a time, a cool-down before each, never retried, under a
+//! deadline of their planned traffic plus one timeout. Outcomes are redacted,
+//! stamped and put back in file order whatever finished first. Ctrl-C stops
+//! the run and keeps what finished.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
 use crate::probe::fetch::Clients;
-use crate::probe::{Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings};
+use crate::probe::{Budget, Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, Phase};
 use crate::redact::{Redactor, Secrets};
 use crate::spec::{Item, ProbeEntry, ProbeFile};
 
@@ -24,6 +27,9 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// The default first pause between attempts (doubled each time, at most 5 s).
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// The default pause before each probe of the isolated phase (`--cool-down`).
+pub const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(1);
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -42,6 +48,12 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stop on Ctrl-C and keep what finished.
     pub handle_ctrl_c: bool,
+    /// The pause before each probe of the isolated phase, so a limiter or a
+    /// queue left by the previous burst does not colour the next one.
+    pub cool_down: Duration,
+    /// Run probes over the traffic caps (`--allow-heavy`); without it they
+    /// are not run and end as `error`.
+    pub allow_heavy: bool,
 }
 
 impl Default for RunOptions {
@@ -54,6 +66,8 @@ impl Default for RunOptions {
             body_limit: None,
             progress: false,
             handle_ctrl_c: false,
+            cool_down: DEFAULT_COOL_DOWN,
+            allow_heavy: false,
         }
     }
 }
@@ -78,12 +92,96 @@ pub fn is_selected(item: &Item, only: Option<&str>) -> bool {
     only.is_none_or(|pattern| item.name.to_lowercase().contains(&pattern.to_lowercase()))
 }
 
+/// One probe as it will run: what `vouch run --dry-run` prints.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The item's text.
+    pub item: String,
+    /// `file:line:column` of the probe.
+    pub location: String,
+    /// The probe's name or description.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its declared traffic.
+    pub budget: Budget,
+    /// The timeout of each attempt (each request, for isolated probes).
+    pub timeout: Duration,
+    /// How long the runner lets one attempt take.
+    pub deadline: Duration,
+    /// Attempts at most.
+    pub attempts: u32,
+}
+
+/// The plan of a run, probes in the order they run (the concurrent phase in
+/// file order, then the isolated phase): no network.
+pub fn plan(files: &[ProbeFile], options: &RunOptions) -> Vec<Planned> {
+    let mut planned = Vec::new();
+    for file in files {
+        let file_name = file.path.display().to_string();
+        for item in &file.items {
+            if !is_selected(item, options.only.as_deref()) {
+                continue;
+            }
+            for entry in &item.probes {
+                let budget = entry.spec.budget();
+                let timeout = timeout_of(entry, file, options);
+                planned.push(Planned {
+                    item: item.name.clone(),
+                    location: format!("{file_name}:{}", entry.pos),
+                    name: probe_name(entry),
+                    kind: entry.spec.kind(),
+                    budget,
+                    timeout,
+                    deadline: deadline_of(budget, timeout),
+                    attempts: attempts_of(budget, entry, file),
+                });
+            }
+        }
+    }
+    planned.sort_by_key(|p| p.budget.phase == Phase::Isolated);
+    planned
+}
+
+fn timeout_of(entry: &ProbeEntry, file: &ProbeFile, options: &RunOptions) -> Duration {
+    entry
+        .timeout
+        .or(options.timeout)
+        .or(file.defaults.timeout.map(|d| d.0))
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// A single exchange gets its timeout; a probe with planned traffic gets that
+/// traffic plus one timeout (it applies the timeout to each request itself).
+fn deadline_of(budget: Budget, timeout: Duration) -> Duration {
+    match budget.phase {
+        Phase::Concurrent => timeout.max(budget.deadline(timeout)),
+        Phase::Isolated => budget.deadline(timeout),
+    }
+}
+
+/// Isolated probes are never retried: a second burst right after the first
+/// would meet the limiter the first one tripped.
+fn attempts_of(budget: Budget, entry: &ProbeEntry, file: &ProbeFile) -> u32 {
+    match budget.phase {
+        Phase::Concurrent => entry
+            .retries
+            .or(file.defaults.retries)
+            .unwrap_or(0)
+            .saturating_add(1),
+        Phase::Isolated => 1,
+    }
+}
+
 struct Job {
     item: usize,
     probe: usize,
     entry: ProbeEntry,
     cx: Arc<Context>,
     timeout: Duration,
+    budget: Budget,
+    /// Why the probe is not run (over the caps without `--allow-heavy`).
+    refused: Option<String>,
     retries: u32,
     retry_delay: Duration,
     location: String,
@@ -108,7 +206,12 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         if tls.ca.is_none() {
             tls.ca.clone_from(&options.ca_file);
         }
+        let file_timeout = options
+            .timeout
+            .or(file.defaults.timeout.map(|d| d.0))
+            .unwrap_or(DEFAULT_TIMEOUT);
         let cx = Arc::new(Context {
+            timeout: file_timeout,
             target: file.target.clone(),
             tls,
             body_limit: options
@@ -127,17 +230,30 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             items.push(item_skeleton(item, &file_name));
             slots.push(vec![None; item.probes.len()]);
             for (p, entry) in item.probes.iter().enumerate() {
+                let timeout = timeout_of(entry, file, options);
+                let budget = entry.spec.budget();
+                // The probe's own timeout reaches it through its context.
+                let cx = if timeout == file_timeout {
+                    Arc::clone(&cx)
+                } else {
+                    Arc::new(Context {
+                        timeout,
+                        ..Context::clone(&cx)
+                    })
+                };
+                let refused = match budget.heavy() {
+                    Some(why) if !options.allow_heavy => Some(why),
+                    _ => None,
+                };
                 jobs.push(Job {
                     item: index,
                     probe: p,
                     entry: entry.clone(),
-                    cx: Arc::clone(&cx),
-                    timeout: entry
-                        .timeout
-                        .or(options.timeout)
-                        .or(file.defaults.timeout.map(|d| d.0))
-                        .unwrap_or(DEFAULT_TIMEOUT),
-                    retries: entry.retries.or(file.defaults.retries).unwrap_or(0),
+                    cx,
+                    timeout,
+                    budget,
+                    refused,
+                    retries: attempts_of(budget, entry, file) - 1,
                     retry_delay: file
                         .defaults
                         .retry_delay
@@ -149,18 +265,25 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     }
 
     let progress = progress_bar(options.progress, jobs.len());
-    // A fixed pool of workers pulls jobs in file order: no task or permit per probe.
+    let (concurrent, isolated): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].budget.phase == Phase::Concurrent);
     let jobs = Arc::new(jobs);
-    let next = Arc::new(AtomicUsize::new(0));
     let (sender, mut receiver) = mpsc::unbounded_channel::<(usize, ProbeOutcome)>();
     let mut workers = JoinSet::new();
-    for _ in 0..options.concurrency.clamp(1, jobs.len().max(1)) {
-        let (jobs, next, sender) = (Arc::clone(&jobs), Arc::clone(&next), sender.clone());
-        let redactor = Arc::clone(&redactor);
+    {
+        let (jobs, redactor) = (Arc::clone(&jobs), Arc::clone(&redactor));
+        let (concurrency, cool_down) = (options.concurrency, options.cool_down);
         workers.spawn(async move {
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(index) else { break };
+            run_concurrent(&jobs, &concurrent, concurrency, &redactor, &sender).await;
+            // The isolated phase: one at a time, after everything else, a
+            // cool-down before each so no burst meets the previous one's limiter.
+            let mut ran_before = !concurrent.is_empty();
+            for index in isolated {
+                let job = &jobs[index];
+                if ran_before && job.refused.is_none() {
+                    tokio::time::sleep(cool_down).await;
+                }
+                ran_before |= job.refused.is_none();
                 let outcome = run_probe(job, &redactor).await;
                 if sender.send((index, outcome)).is_err() {
                     break;
@@ -168,7 +291,6 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             }
         });
     }
-    drop(sender);
 
     let mut results: Vec<Option<ProbeOutcome>> = vec![None; jobs.len()];
     let mut interrupted = false;
@@ -243,6 +365,33 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         duration: started.elapsed(),
         interrupted,
     }
+}
+
+/// The concurrent phase: a fixed pool of workers pulls jobs in file order
+/// (no task or permit per probe).
+async fn run_concurrent(
+    jobs: &Arc<Vec<Job>>,
+    indices: &[usize],
+    concurrency: usize,
+    redactor: &Arc<Redactor>,
+    sender: &mpsc::UnboundedSender<(usize, ProbeOutcome)>,
+) {
+    let indices: Arc<[usize]> = Arc::from(indices);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut pool = JoinSet::new();
+    for _ in 0..concurrency.clamp(1, indices.len().max(1)) {
+        let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(&indices), Arc::clone(&next));
+        let (redactor, sender) = (Arc::clone(redactor), sender.clone());
+        pool.spawn(async move {
+            while let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let outcome = run_probe(&jobs[index], &redactor).await;
+                if sender.send((index, outcome)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    while pool.join_next().await.is_some() {}
 }
 
 fn item_skeleton(item: &Item, file_name: &str) -> ItemOutcome {
@@ -335,12 +484,27 @@ fn crashed(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     outcome
 }
 
+fn refused(job: &Job, why: &str, redactor: &Redactor) -> ProbeOutcome {
+    let mut outcome = skipped(job, redactor);
+    outcome.verdict = Verdict::Error;
+    outcome.summary = redactor
+        .text(&format!(
+            "{}: not run: it plans {why}; pass --allow-heavy to run it",
+            job.entry.spec.describe()
+        ))
+        .into_owned();
+    outcome
+}
+
 fn probe_name(entry: &ProbeEntry) -> String {
     entry.name.clone().unwrap_or_else(|| entry.spec.describe())
 }
 
 /// Runs one probe with its timeout and retries, and redacts what it found.
 async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
+    if let Some(why) = &job.refused {
+        return refused(job, why, redactor);
+    }
     let first_start = SystemTime::now();
     let started = Instant::now();
     let mut attempts = Vec::new();
@@ -398,7 +562,8 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
 
 async fn attempt(job: &Job) -> (Verdict, Findings) {
     let describe = || job.entry.spec.describe();
-    match tokio::time::timeout(job.timeout, job.entry.spec.run(&job.cx)).await {
+    let deadline = deadline_of(job.budget, job.timeout);
+    match tokio::time::timeout(deadline, job.entry.spec.run(&job.cx)).await {
         Ok(Ok(findings)) => {
             let verdict = if findings.passed() {
                 Verdict::Pass
@@ -416,7 +581,7 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
             },
         ),
         Err(_) => {
-            let limit = humantime::format_duration(job.timeout).to_string();
+            let limit = humantime::format_duration(deadline).to_string();
             let findings = Findings {
                 checks: vec![Check::new(
                     "response",
@@ -428,7 +593,7 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
                 evidence: serde_json::json!({
                     "probe": describe(),
                     "error": format!("timed out after {limit}"),
-                    "timeout_ms": millis(job.timeout),
+                    "timeout_ms": millis(deadline),
                 }),
             };
             (Verdict::Fail, findings)

@@ -64,17 +64,17 @@ async fn demo_checklist_is_verified_refuted_and_scored() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let checklist = &report["checklist"];
     let counts = &checklist["counts"];
-    assert_eq!(counts["items"], 14);
-    assert_eq!(counts["claimed"], 12);
-    assert_eq!(counts["verified"], 7);
+    assert_eq!(counts["items"], 21);
+    assert_eq!(counts["claimed"], 19);
+    assert_eq!(counts["verified"], 12);
     assert_eq!(counts["attested"], 1);
-    assert_eq!(counts["refuted"], 4);
+    assert_eq!(counts["refuted"], 6);
     assert_eq!(counts["manual"], 2);
-    assert_eq!(checklist["coverage"], 85.7);
-    // Service Health weighs 40; API, Edge and Operations share the other 60.
+    assert_eq!(checklist["coverage"], 90.5);
+    // Service Health weighs 40; the five other sections share the other 60.
     assert_eq!(checklist["sections"][0]["weight"], 40.0);
-    assert_eq!(checklist["sections"][1]["weight"], 20.0);
-    assert_eq!(checklist["score"], 58.7);
+    assert_eq!(checklist["sections"][1]["weight"], 12.0);
+    assert_eq!(checklist["score"], 61.3);
     let refuted: Vec<&str> = checklist["items"]
         .as_array()
         .expect("items")
@@ -87,7 +87,9 @@ async fn demo_checklist_is_verified_refuted_and_scored() {
         vec![
             "Readiness reports every dependency healthy",
             "Orders API responds",
+            "MCP tool execution functional (tools/call)",
             "Security headers configured (HSTS, CSP, nosniff, frame protection)",
+            "No server errors in the request metrics",
             "Security review signed off"
         ]
     );
@@ -110,12 +112,12 @@ async fn human_report_lists_refutations_first_with_sections_and_score() {
     let (_dir, probes) = demo_files(Some(&deployment));
     let output = vouch(&["run", path(&probes), "--target", &deployment.url()]);
     let text = stdout(&output);
-    let refuted_at = text.find("REFUTED (4)").expect("refutations block");
+    let refuted_at = text.find("REFUTED (6)").expect("refutations block");
     let first_item = text.find("✔ Health endpoint returns 200").expect("items");
     assert!(refuted_at < first_item, "refutations come first:\n{text}");
     assert!(
         text.contains(
-            "readiness 59/100 · coverage 86% · claimed 12/14, verified 7, attested 1, refuted 4"
+            "readiness 61/100 · coverage 90% · claimed 19/21, verified 12, attested 1, refuted 6"
         ),
         "{text}"
     );
@@ -157,12 +159,17 @@ async fn fail_on_refuted_ignores_failures_nobody_claimed() {
     deployment.stop().await;
 }
 
-/// Masks what changes between runs: latencies, timestamps, ports.
+/// Masks what changes between runs: latencies, timestamps, ports, what the
+/// load probe achieved and how many series the metrics have grown to.
 fn mask(text: &str) -> String {
+    let load = regex::Regex::new(r"\d+ requests in [^,]+, [\d.]+/s").expect("regex");
+    let series = regex::Regex::new(r"\d+ series\b").expect("regex");
+    let text = load.replace_all(text, "<load>");
+    let text = series.replace_all(&text, "<n> series");
     let latency = regex::Regex::new(r"\d+(\.\d+)? m?s\b").expect("regex");
     let stamp = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").expect("regex");
     let port = regex::Regex::new(r"127\.0\.0\.1:\d+").expect("regex");
-    let text = latency.replace_all(text, "<t>");
+    let text = latency.replace_all(&text, "<t>");
     let text = stamp.replace_all(&text, "<when>");
     port.replace_all(&text, "<addr>").into_owned()
 }
@@ -269,8 +276,11 @@ print(";".join(r.message for c in failures for r in c.result))
         String::from_utf8_lossy(&python.stderr)
     );
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "4 14 4 2", "suites, cases, failures, skipped");
-    assert_eq!(lines[1], "✅ Service Health;API;Edge;Operations");
+    assert_eq!(lines[0], "6 21 6 2", "suites, cases, failures, skipped");
+    assert_eq!(
+        lines[1],
+        "✅ Service Health;API;AI integration;Edge;Observability;Operations"
+    );
     assert!(
         lines[2].contains("refuted: GET /api/orders → 500"),
         "{text}"
@@ -297,7 +307,7 @@ fn unknown_items_and_sections_are_load_errors_with_suggestions() {
         "{err}"
     );
     assert!(err.contains("bad.yaml:5:3"), "{err}");
-    assert!(err.contains("no top-level section `Securty` in the checklist, expected one of `✅ Service Health`, `API`, `Edge`, `Operations`"), "{err}");
+    assert!(err.contains("no top-level section `Securty` in the checklist, expected one of `✅ Service Health`, `API`, `AI integration`, `Edge`, `Observability`, `Operations`"), "{err}");
     assert!(
         err.contains("2 problems in 1 file; nothing was run"),
         "{err}"

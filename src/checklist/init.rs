@@ -348,13 +348,19 @@ mod tests {
     #[test]
     fn proposes_probes_for_known_kinds_and_comments_out_the_rest() {
         let checklist = super::super::parse(
-            "# Svc\n\n## Core\n\n- [x] Health checks passing (`/health`)\n- [ ] SSL certificates installed\n- [ ] Rate limiting enabled\n- [ ] Runbooks written\n",
+            "# Svc\n\n## Core\n\n- [x] Health checks passing (`/health`)\n- [ ] SSL certificates installed\n- [ ] Rate limiting enabled\n- [ ] MCP tools/list works\n- [ ] Runbooks written\n",
         );
         let text = propose(&checklist, "svc.md");
         assert!(text.contains("  - item: \"core/health-checks-passing-health\"\n    probes:\n      - health:\n          url: /health\n"), "{text}");
         assert!(text.contains("    probes:\n      - tls:\n"), "{text}");
         assert!(
-            text.contains("    # `rate_limit` is not in this build yet:"),
+            text.contains("    probes:\n      - rate_limit:\n"),
+            "{text}"
+        );
+        // Commented out while the kind is missing from this build.
+        assert_eq!(
+            text.contains("    # `mcp` is not in this build yet:"),
+            !KINDS.contains(&"mcp"),
             "{text}"
         );
         assert!(text.contains("    # attested: {"), "{text}");

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::fetch::{self, Response};
 use super::http::{JsonExpect, LatencyExpect, evidence, unreachable_findings};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings};
 use crate::expect::{self, Matcher};
 
 /// The most calls `concurrent:` may send at once.
@@ -607,7 +607,22 @@ impl Jsonrpc {
     }
 }
 
+/// The requests `compliance: true` adds: one per rule.
+const COMPLIANCE_REQUESTS: u64 = 6;
+
 impl Probe for Jsonrpc {
+    fn budget(&self) -> Budget {
+        let compliance = if self.compliance {
+            COMPLIANCE_REQUESTS
+        } else {
+            0
+        };
+        Budget {
+            max_requests: 1 + compliance + u64::from(self.concurrent.unwrap_or(0)),
+            ..Budget::SINGLE
+        }
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let calls = self.prepared();
         let request = self.request(cx, self.body(&calls))?;

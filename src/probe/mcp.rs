@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 
 use super::http::{BodyExpect, JsonExpect, LatencyExpect};
 use super::jsonrpc::{check_envelope, show_outcome};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings, fetch};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings, fetch};
 use crate::expect::{self, Matcher};
 pub use transport::SseParser;
 use transport::{Reply, Session};
@@ -260,6 +260,16 @@ impl Run {
 }
 
 impl Probe for Mcp {
+    /// At most: `initialize`, `notifications/initialized`, `ping`, every page
+    /// of the three lists, one `resources/read`, the calls and the `DELETE`.
+    fn budget(&self) -> Budget {
+        let lists = 3 * MAX_PAGES as u64;
+        Budget {
+            max_requests: 5 + lists + self.expect.call.len() as u64,
+            ..Budget::SINGLE
+        }
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let url = cx.resolve(&self.url)?;
         let tls = TlsSettings {

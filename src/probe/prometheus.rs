@@ -15,7 +15,7 @@ use url::Url;
 use super::fetch;
 use super::http::unreachable_findings;
 use super::metrics::{LabelMatcher, Labels};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings, append_failures};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings, append_failures};
 use crate::expect::{self, Matcher, Size};
 
 /// The default cap on each API answer: large setups list thousands of targets.
@@ -240,6 +240,20 @@ async fn call(
 }
 
 impl Probe for Prometheus {
+    /// One API call per expectation (targets, rules, alerts, each query), or
+    /// `buildinfo` when none is asked.
+    fn budget(&self) -> Budget {
+        let e = &self.expect;
+        let calls = u64::from(e.targets.is_some())
+            + u64::from(!e.rules.is_empty())
+            + u64::from(e.alerts_firing.is_some())
+            + e.query.len() as u64;
+        Budget {
+            max_requests: calls.max(1),
+            ..Budget::SINGLE
+        }
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let limit = match self.body_limit {
             Some(Size(limit)) => limit,

@@ -616,6 +616,7 @@ mod tests {
             body_limit: super::super::DEFAULT_BODY_LIMIT,
             base_dir: PathBuf::from("."),
             clients: Arc::new(fetch::Clients::default()),
+            timeout: crate::probe::DEFAULT_TIMEOUT,
         }
     }
 

@@ -1,0 +1,263 @@
+//! The HTTP/1.1 client behind the traffic kinds (`rate_limit`, `load`): one
+//! keep-alive connection per virtual user, on hyper directly, like oha. The
+//! shared reqwest layer (`fetch`) costs too much per request to generate load.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use url::Url;
+
+use super::fetch::{self, error_chain};
+use super::{Context, ProbeError, TlsSettings};
+
+/// Where a traffic probe sends its requests, and what it sends.
+pub struct Endpoint {
+    /// The absolute URL.
+    pub url: Url,
+    /// The method.
+    pub method: Method,
+    host: String,
+    port: u16,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// One open keep-alive connection.
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+/// The head of an answer (the body was read and dropped).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+}
+
+/// Why an exchange got no answer, grouped for counts (`connection refused`,
+/// `timed out after 5s`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Failure(pub String);
+
+impl Endpoint {
+    /// Resolves `url` against the target and prepares the request.
+    pub fn new(
+        cx: &Context,
+        url: &str,
+        method: &str,
+        headers: &BTreeMap<String, String>,
+        body: Option<&str>,
+        tls: &TlsSettings,
+    ) -> Result<Endpoint, ProbeError> {
+        let url = cx.resolve(url)?;
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(ProbeError::Setup(format!(
+                    "`{url}`: scheme `{other}` is not HTTP; traffic probes speak http and https"
+                )));
+            }
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| ProbeError::Setup(format!("`{url}` has no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| ProbeError::Setup(format!("invalid method `{method}`")))?;
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let uri: Uri = path
+            .parse()
+            .map_err(|_| ProbeError::Setup(format!("invalid request target `{path}`")))?;
+        let mut map = HeaderMap::with_capacity(headers.len() + 2);
+        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        map.insert(
+            hyper::header::HOST,
+            HeaderValue::from_str(authority)
+                .map_err(|_| ProbeError::Setup(format!("invalid host `{authority}`")))?,
+        );
+        map.insert(
+            hyper::header::USER_AGENT,
+            HeaderValue::from_static(concat!("vouch/", env!("CARGO_PKG_VERSION"))),
+        );
+        for (name, value) in headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
+            map.insert(header, value);
+        }
+        let tls = if https {
+            let settings = tls.or(&cx.tls);
+            let mut config =
+                fetch::client_tls_config(&settings, &cx.base_dir).map_err(ProbeError::Setup)?;
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let name = ServerName::try_from(host.clone())
+                .map_err(|_| ProbeError::Setup(format!("invalid TLS server name `{host}`")))?;
+            Some((TlsConnector::from(Arc::new(config)), name))
+        } else {
+            None
+        };
+        Ok(Endpoint {
+            url,
+            method,
+            host,
+            port,
+            tls,
+            uri,
+            headers: map,
+            body: Bytes::from(body.unwrap_or_default().to_owned()),
+        })
+    }
+
+    /// `GET http://host/path`, for summaries.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+
+    /// Opens a connection (TCP, then TLS for https).
+    async fn connect(&self) -> Result<Connection, Failure> {
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| Failure(error_chain(&e)))?;
+        let _ = stream.set_nodelay(true);
+        let sender = match &self.tls {
+            None => handshake(stream).await?,
+            Some((connector, name)) => {
+                let stream = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|e| Failure(format!("TLS handshake: {}", error_chain(&e))))?;
+                handshake(stream).await?
+            }
+        };
+        Ok(Connection { sender })
+    }
+
+    /// One exchange on `connection` (opened first when there is none), the
+    /// body read and dropped, all within `timeout`. A failed exchange closes
+    /// the connection; the next one opens a fresh one.
+    pub async fn exchange(
+        &self,
+        connection: &mut Option<Connection>,
+        timeout: Duration,
+    ) -> Result<Answer, Failure> {
+        let result = tokio::time::timeout(timeout, self.exchange_inner(connection)).await;
+        match result {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(failure)) => {
+                *connection = None;
+                Err(failure)
+            }
+            Err(_) => {
+                *connection = None;
+                Err(Failure(format!(
+                    "timed out after {}",
+                    humantime::format_duration(timeout)
+                )))
+            }
+        }
+    }
+
+    async fn exchange_inner(&self, connection: &mut Option<Connection>) -> Result<Answer, Failure> {
+        // A connection the server closed is replaced; a live one may still
+        // be finishing the last exchange, so wait for it rather than open
+        // another (which would cost a handshake per request).
+        let conn = match connection {
+            Some(conn) if !conn.sender.is_closed() => conn,
+            _ => connection.insert(self.connect().await?),
+        };
+        if conn.sender.ready().await.is_err() {
+            *conn = self.connect().await?;
+        }
+        let mut request = hyper::Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        let response = conn
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| Failure(error_chain(&e)))?;
+        let (parts, mut body) = response.into_parts();
+        // Read to the end so the connection can carry the next request;
+        // nothing is kept, so memory stays bounded whatever the body size.
+        while let Some(frame) = body.frame().await {
+            frame.map_err(|e| Failure(format!("reading the body: {}", error_chain(&e))))?;
+        }
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+        })
+    }
+}
+
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| Failure(error_chain(&e)))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// The rate-limit headers of a response (IETF `RateLimit`, `RateLimit-Policy`,
+/// `RateLimit-*`, `X-RateLimit-*`, `Retry-After`), names lowercase.
+pub fn limit_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name.starts_with("ratelimit")
+                || name.starts_with("x-ratelimit")
+                || name.starts_with("x-rate-limit")
+                || name == "retry-after"
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_limit_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("ratelimit-policy", HeaderValue::from_static("10;w=1"));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert("retry-after", HeaderValue::from_static("1"));
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        let kept = limit_headers(&headers);
+        assert_eq!(
+            kept.keys().collect::<Vec<_>>(),
+            ["ratelimit-policy", "retry-after", "x-ratelimit-remaining"]
+        );
+    }
+}
