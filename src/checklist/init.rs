@@ -110,6 +110,19 @@ pub const RULES: &[Rule] = &[
         skeleton: "url: /\nbearer: ${env:API_TOKEN:-change-me}",
     },
     Rule {
+        kind: "prometheus",
+        words: &[
+            "targets up",
+            "alert",
+            "alerts",
+            "alerting",
+            "alerting rules",
+            "alertmanager",
+            "promql",
+        ],
+        skeleton: "url: ${env:PROMETHEUS_URL:-http://127.0.0.1:9090}\nexpect:\n  targets: all_up\n  rules: []",
+    },
+    Rule {
         kind: "metrics",
         words: &["prometheus", "metrics", "metrics endpoint"],
         skeleton: "url: /metrics\nexpect:\n  series:\n    - name: http_requests_total",
@@ -303,6 +316,11 @@ mod tests {
         assert_eq!(kind("Security headers configured (HSTS)"), Some("headers"));
         assert_eq!(kind("API key validation on all endpoints"), Some("auth"));
         assert_eq!(kind("Prometheus metrics exposed"), Some("metrics"));
+        assert_eq!(kind("All targets UP at /targets"), Some("prometheus"));
+        assert_eq!(
+            kind("High failure rate alert configured"),
+            Some("prometheus")
+        );
         assert_eq!(kind("Redis running and accessible"), Some("tcp"));
         assert_eq!(kind("PostgreSQL running and accessible"), Some("tcp"));
         assert_eq!(

@@ -15,7 +15,7 @@ use url::Url;
 use super::cors::Method;
 use super::fetch::{self, Response, Unreachable};
 use super::http::{evidence, unreachable_findings};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings};
 use crate::expect::Matcher;
 use crate::redact::{REDACTED, Redactor, Secrets};
 
@@ -599,6 +599,14 @@ impl Auth {
 }
 
 impl Probe for Auth {
+    /// Per path: without, with wrong and with the right credentials.
+    fn budget(&self) -> Budget {
+        Budget {
+            max_requests: 3 * self.paths.len() as u64,
+            ..Budget::SINGLE
+        }
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let wrong = self.credential.with_secret(&self.wrong_secret());
         let mut planned = Vec::new();

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::fetch::{self, Response, Unreachable};
 use super::http::{evidence, unreachable_findings};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings};
 
 /// Settings of a `cors` probe.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -391,6 +391,14 @@ fn shown_list(header: &str, value: Option<&str>) -> String {
 }
 
 impl Probe for Cors {
+    /// A preflight and a simple request per allowed origin and for the foreign one.
+    fn budget(&self) -> Budget {
+        Budget {
+            max_requests: 2 * (self.allowed_origins.len() as u64 + 1),
+            ..Budget::SINGLE
+        }
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let url = cx.resolve(&self.url)?;
         let foreign = self.foreign_origin.0.as_str();
