@@ -10,6 +10,50 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+/// Declares a settings struct with, after its own fields, the TLS trust
+/// fields every HTTP-based kind takes (`ca`, `client_cert`, `client_key`,
+/// `insecure`), and `tls()` to read them as [`TlsSettings`]. A macro, not
+/// `#[serde(flatten)]`, which would lose the positions diagnostics need and
+/// `deny_unknown_fields`.
+macro_rules! with_tls {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$fattr:meta])* $fvis:vis $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        $vis struct $name {
+            $( $(#[$fattr])* $fvis $field : $ty, )*
+            /// A PEM bundle of extra trusted roots (private CAs), added to the system roots.
+            #[serde(default)]
+            pub ca: Option<std::path::PathBuf>,
+            /// A PEM client certificate (chain) for mTLS.
+            #[serde(default)]
+            pub client_cert: Option<std::path::PathBuf>,
+            /// The PEM private key of `client_cert`.
+            #[serde(default)]
+            pub client_key: Option<std::path::PathBuf>,
+            /// Skip certificate verification. Off by default; always shown in evidence.
+            #[serde(default)]
+            pub insecure: bool,
+        }
+
+        impl $name {
+            /// The TLS trust and client identity these settings give.
+            pub fn tls(&self) -> $crate::probe::TlsSettings {
+                $crate::probe::TlsSettings {
+                    ca: self.ca.clone(),
+                    client_cert: self.client_cert.clone(),
+                    client_key: self.client_key.clone(),
+                    insecure: self.insecure,
+                }
+            }
+        }
+    };
+}
+pub(crate) use with_tls;
+
 pub mod auth;
 pub mod cors;
 pub mod fetch;

@@ -4,7 +4,6 @@
 //! never appears in what it records.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use futures_util::future::join_all;
 use schemars::JsonSchema;
@@ -34,56 +33,46 @@ pub struct Auth {
     expect: AuthExpect,
 }
 
-/// The `auth:` settings as written.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuthSettings {
-    /// A path (resolved against the target) or an absolute URL; default `/`.
-    #[serde(default)]
-    url: Option<String>,
-    /// Several paths or URLs, each checked the same way (instead of `url`).
-    #[serde(default)]
-    paths: Option<Vec<String>>,
-    /// The method of every request (default `GET`).
-    #[serde(default)]
-    method: Option<Method>,
-    /// Extra request headers on every request (not the credential's own).
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    /// The credential in a header: `{name: X-API-Key, value: …}`.
-    #[serde(default)]
-    header: Option<NamedSecret>,
-    /// The credential as `Authorization: Bearer TOKEN`.
-    #[serde(default)]
-    bearer: Option<String>,
-    /// The credential as HTTP Basic: `{user, password}`.
-    #[serde(default)]
-    basic: Option<BasicSecret>,
-    /// The credential as a query parameter: `{name: api_key, value: …}`.
-    #[serde(default)]
-    query: Option<NamedSecret>,
-    /// The wrong credential to try (the header value, token, password or query
-    /// value); default: a made-up value of the same shape as the right one.
-    #[serde(default)]
-    wrong: Option<String>,
-    /// Follow redirects (default false: a redirect to a login page is seen as a 3xx).
-    #[serde(default)]
-    follow_redirects: bool,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    insecure: bool,
-    /// The statuses expected.
-    #[serde(default)]
-    expect: AuthExpect,
+super::with_tls! {
+    /// The `auth:` settings as written.
+    #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AuthSettings {
+        /// A path (resolved against the target) or an absolute URL; default `/`.
+        #[serde(default)]
+        url: Option<String>,
+        /// Several paths or URLs, each checked the same way (instead of `url`).
+        #[serde(default)]
+        paths: Option<Vec<String>>,
+        /// The method of every request (default `GET`).
+        #[serde(default)]
+        method: Option<Method>,
+        /// Extra request headers on every request (not the credential's own).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// The credential in a header: `{name: X-API-Key, value: …}`.
+        #[serde(default)]
+        header: Option<NamedSecret>,
+        /// The credential as `Authorization: Bearer TOKEN`.
+        #[serde(default)]
+        bearer: Option<String>,
+        /// The credential as HTTP Basic: `{user, password}`.
+        #[serde(default)]
+        basic: Option<BasicSecret>,
+        /// The credential as a query parameter: `{name: api_key, value: …}`.
+        #[serde(default)]
+        query: Option<NamedSecret>,
+        /// The wrong credential to try (the header value, token, password or query
+        /// value); default: a made-up value of the same shape as the right one.
+        #[serde(default)]
+        wrong: Option<String>,
+        /// Follow redirects (default false: a redirect to a login page is seen as a 3xx).
+        #[serde(default)]
+        follow_redirects: bool,
+        /// The statuses expected.
+        #[serde(default)]
+        expect: AuthExpect,
+    }
 }
 
 /// A credential sent under a name (a header or a query parameter).
@@ -199,6 +188,7 @@ impl TryFrom<AuthSettings> for Auth {
     type Error = String;
 
     fn try_from(s: AuthSettings) -> Result<Auth, String> {
+        let tls = s.tls();
         let paths = match (s.url, s.paths) {
             (Some(_), Some(_)) => return Err("give `url:` or `paths:`, not both".to_owned()),
             (Some(url), None) => vec![url],
@@ -283,12 +273,7 @@ impl TryFrom<AuthSettings> for Auth {
             credential,
             wrong: s.wrong,
             follow_redirects: s.follow_redirects,
-            tls: TlsSettings {
-                ca: s.ca,
-                client_cert: s.client_cert,
-                client_key: s.client_key,
-                insecure: s.insecure,
-            },
+            tls,
             expect: s.expect,
         })
     }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use futures_util::future::join_all;
 use schemars::JsonSchema;
@@ -14,45 +13,35 @@ use serde_json::{Value as Json, json};
 
 use super::fetch::{self, Response, Unreachable};
 use super::http::{evidence, unreachable_findings};
-use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError};
 
-/// Settings of a `cors` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Cors {
-    /// A path (resolved against the target) or an absolute URL; default `/`.
-    #[serde(default = "default_url")]
-    pub url: String,
-    /// Origins that must be allowed: each gets its own origin back.
-    #[serde(default)]
-    pub allowed_origins: Vec<Origin>,
-    /// An origin that must not be allowed (default `https://evil.example`).
-    #[serde(default = "default_foreign")]
-    pub foreign_origin: Origin,
-    /// The method the preflight asks for (`Access-Control-Request-Method`; default `GET`).
-    #[serde(default)]
-    pub method: Method,
-    /// The headers the preflight asks for (`Access-Control-Request-Headers`).
-    #[serde(default)]
-    pub request_headers: Vec<String>,
-    /// Extra request headers on every request.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What the allowed origins' preflights must grant.
-    #[serde(default)]
-    pub expect: CorsExpect,
+super::with_tls! {
+    /// Settings of a `cors` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cors {
+        /// A path (resolved against the target) or an absolute URL; default `/`.
+        #[serde(default = "default_url")]
+        pub url: String,
+        /// Origins that must be allowed: each gets its own origin back.
+        #[serde(default)]
+        pub allowed_origins: Vec<Origin>,
+        /// An origin that must not be allowed (default `https://evil.example`).
+        #[serde(default = "default_foreign")]
+        pub foreign_origin: Origin,
+        /// The method the preflight asks for (`Access-Control-Request-Method`; default `GET`).
+        #[serde(default)]
+        pub method: Method,
+        /// The headers the preflight asks for (`Access-Control-Request-Headers`).
+        #[serde(default)]
+        pub request_headers: Vec<String>,
+        /// Extra request headers on every request.
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// What the allowed origins' preflights must grant.
+        #[serde(default)]
+        pub expect: CorsExpect,
+    }
 }
 
 /// The name of the check that no response sent `*` with credentials.
@@ -235,15 +224,6 @@ impl Cors {
     /// `CORS /api`.
     pub fn describe(&self) -> String {
         format!("CORS {}", self.url)
-    }
-
-    fn tls(&self) -> TlsSettings {
-        TlsSettings {
-            ca: self.ca.clone(),
-            client_cert: self.client_cert.clone(),
-            client_key: self.client_key.clone(),
-            insecure: self.insecure,
-        }
     }
 
     fn request(&self, url: &url::Url, step: Step, origin: &str) -> fetch::Request {

@@ -3,7 +3,6 @@
 //! `X-Powered-By`, no version in `Server`), each its own check, plus per-header matchers.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -13,43 +12,33 @@ use serde_json::{Value as Json, json};
 
 use super::fetch::{self, Response};
 use super::http::{HeaderExpect, check_headers, evidence, summarize, unreachable_findings};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Check, Context, Findings, Probe, ProbeError};
 use crate::expect::{self, Matcher};
 
 /// The least HSTS `max-age` the baseline accepts: 180 days, in seconds.
 pub const HSTS_MIN_MAX_AGE: u64 = 15_552_000;
 
-/// Settings of a `headers` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Headers {
-    /// A path (resolved against the target) or an absolute URL; default `/`.
-    #[serde(default = "default_url")]
-    pub url: String,
-    /// Request headers.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Follow redirects and check the final response (default true).
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    /// The header policy: `baseline` (default) or `none` (only `expect.headers`).
-    #[serde(default)]
-    pub policy: Policy,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What the response must look like besides the policy.
-    #[serde(default)]
-    pub expect: HeadersExpect,
+super::with_tls! {
+    /// Settings of a `headers` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Headers {
+        /// A path (resolved against the target) or an absolute URL; default `/`.
+        #[serde(default = "default_url")]
+        pub url: String,
+        /// Request headers.
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// Follow redirects and check the final response (default true).
+        #[serde(default = "yes")]
+        pub follow_redirects: bool,
+        /// The header policy: `baseline` (default) or `none` (only `expect.headers`).
+        #[serde(default)]
+        pub policy: Policy,
+        /// What the response must look like besides the policy.
+        #[serde(default)]
+        pub expect: HeadersExpect,
+    }
 }
 
 fn default_url() -> String {
@@ -103,12 +92,7 @@ impl Headers {
                 .collect(),
             body: None,
             follow_redirects: self.follow_redirects,
-            tls: TlsSettings {
-                ca: self.ca.clone(),
-                client_cert: self.client_cert.clone(),
-                client_key: self.client_key.clone(),
-                insecure: self.insecure,
-            },
+            tls: self.tls(),
         })
     }
 

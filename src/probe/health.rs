@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,34 +12,24 @@ use serde_json::{Value as Json, json};
 
 use super::fetch::{self, Response};
 use super::http::{evidence, unreachable_findings};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Check, Context, Findings, Probe, ProbeError};
 use crate::expect::{Dur, Matcher};
 
-/// Settings of a `health` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Health {
-    /// A path (resolved against the target) or an absolute URL; default `/health`.
-    #[serde(default = "default_url")]
-    pub url: String,
-    /// Request headers (e.g. auth for a detailed health view).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What must hold.
-    #[serde(default)]
-    pub expect: HealthExpect,
+super::with_tls! {
+    /// Settings of a `health` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Health {
+        /// A path (resolved against the target) or an absolute URL; default `/health`.
+        #[serde(default = "default_url")]
+        pub url: String,
+        /// Request headers (e.g. auth for a detailed health view).
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// What must hold.
+        #[serde(default)]
+        pub expect: HealthExpect,
+    }
 }
 
 fn default_url() -> String {
@@ -339,12 +328,7 @@ impl Probe for Health {
                 .collect(),
             body: None,
             follow_redirects: true,
-            tls: TlsSettings {
-                ca: self.ca.clone(),
-                client_cert: self.client_cert.clone(),
-                client_key: self.client_key.clone(),
-                insecure: self.insecure,
-            },
+            tls: self.tls(),
         };
         let line = self.describe();
         let response = match fetch::send(cx, &request).await? {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use schemars::JsonSchema;
@@ -37,67 +36,57 @@ enum BodySpec {
     Text(String),
 }
 
-/// The `http:` settings as written.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSettings {
-    /// `get: /path` — shorthand for `method: GET` + `url`.
-    #[serde(default)]
-    get: Option<String>,
-    /// `post: /path`.
-    #[serde(default)]
-    post: Option<String>,
-    /// `put: /path`.
-    #[serde(default)]
-    put: Option<String>,
-    /// `patch: /path`.
-    #[serde(default)]
-    patch: Option<String>,
-    /// `delete: /path`.
-    #[serde(default)]
-    delete: Option<String>,
-    /// `head: /path`.
-    #[serde(default)]
-    head: Option<String>,
-    /// `options: /path`.
-    #[serde(default)]
-    options: Option<String>,
-    /// The method, with `url` (default `GET`).
-    #[serde(default)]
-    method: Option<String>,
-    /// A path (resolved against the target) or an absolute URL.
-    #[serde(default)]
-    url: Option<String>,
-    /// Request headers.
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    /// Query parameters, appended to the URL.
-    #[serde(default)]
-    query: BTreeMap<String, String>,
-    /// A JSON body (sets `Content-Type: application/json`).
-    #[serde(default)]
-    json: Option<Json>,
-    /// A text body.
-    #[serde(default)]
-    body: Option<String>,
-    /// Follow redirects (default true, at most 10).
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    insecure: bool,
-    /// What the response must look like.
-    #[serde(default)]
-    expect: HttpExpect,
+super::with_tls! {
+    /// The `http:` settings as written.
+    #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpSettings {
+        /// `get: /path` — shorthand for `method: GET` + `url`.
+        #[serde(default)]
+        get: Option<String>,
+        /// `post: /path`.
+        #[serde(default)]
+        post: Option<String>,
+        /// `put: /path`.
+        #[serde(default)]
+        put: Option<String>,
+        /// `patch: /path`.
+        #[serde(default)]
+        patch: Option<String>,
+        /// `delete: /path`.
+        #[serde(default)]
+        delete: Option<String>,
+        /// `head: /path`.
+        #[serde(default)]
+        head: Option<String>,
+        /// `options: /path`.
+        #[serde(default)]
+        options: Option<String>,
+        /// The method, with `url` (default `GET`).
+        #[serde(default)]
+        method: Option<String>,
+        /// A path (resolved against the target) or an absolute URL.
+        #[serde(default)]
+        url: Option<String>,
+        /// Request headers.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// Query parameters, appended to the URL.
+        #[serde(default)]
+        query: BTreeMap<String, String>,
+        /// A JSON body (sets `Content-Type: application/json`).
+        #[serde(default)]
+        json: Option<Json>,
+        /// A text body.
+        #[serde(default)]
+        body: Option<String>,
+        /// Follow redirects (default true, at most 10).
+        #[serde(default)]
+        follow_redirects: Option<bool>,
+        /// What the response must look like.
+        #[serde(default)]
+        expect: HttpExpect,
+    }
 }
 
 /// Expectations on an HTTP response.
@@ -230,6 +219,7 @@ impl TryFrom<HttpSettings> for Http {
     type Error = String;
 
     fn try_from(s: HttpSettings) -> Result<Http, String> {
+        let tls = s.tls();
         let shorthands = [
             ("GET", &s.get),
             ("POST", &s.post),
@@ -284,12 +274,7 @@ impl TryFrom<HttpSettings> for Http {
             query: s.query,
             body,
             follow_redirects: s.follow_redirects.unwrap_or(true),
-            tls: TlsSettings {
-                ca: s.ca,
-                client_cert: s.client_cert,
-                client_key: s.client_key,
-                insecure: s.insecure,
-            },
+            tls,
             expect: s.expect,
         })
     }

@@ -4,7 +4,6 @@
 //! (`compliance: true`) and N concurrent calls matched by id.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -48,57 +47,47 @@ struct Call {
     expect: CallExpect,
 }
 
-/// The `jsonrpc:` settings as written.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JsonrpcSettings {
-    /// The endpoint: a path (resolved against the target) or an absolute URL; default `/`.
-    #[serde(default)]
-    url: Option<String>,
-    /// The method to call.
-    #[serde(default)]
-    method: Option<String>,
-    /// The call's params: an object (named) or an array (positional).
-    #[serde(default)]
-    params: Option<Json>,
-    /// The request id (a string or an integer); generated when not given.
-    #[serde(default)]
-    id: Option<Json>,
-    /// Send a notification (no id): the server must answer with no body.
-    #[serde(default)]
-    notification: bool,
-    /// Send these calls as one batch instead of `method`.
-    #[serde(default)]
-    batch: Vec<BatchCall>,
-    /// Request headers (e.g. `authorization: Bearer ${env:TOKEN}`).
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    /// Also run the spec's error cases (-32700, -32600, -32601, -32602, empty
-    /// and mixed batches) against the endpoint, one check per rule.
-    #[serde(default)]
-    compliance: bool,
-    /// The params the compliance suite sends to `method` to provoke -32602
-    /// (default: an array when the call's params are an object, else an object).
-    #[serde(default)]
-    invalid_params: Option<Json>,
-    /// Also send this many copies of the call at once; each response must carry its own id.
-    #[serde(default)]
-    concurrent: Option<u32>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    insecure: bool,
-    /// What the response must hold.
-    #[serde(default)]
-    expect: JsonrpcExpect,
+super::with_tls! {
+    /// The `jsonrpc:` settings as written.
+    #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct JsonrpcSettings {
+        /// The endpoint: a path (resolved against the target) or an absolute URL; default `/`.
+        #[serde(default)]
+        url: Option<String>,
+        /// The method to call.
+        #[serde(default)]
+        method: Option<String>,
+        /// The call's params: an object (named) or an array (positional).
+        #[serde(default)]
+        params: Option<Json>,
+        /// The request id (a string or an integer); generated when not given.
+        #[serde(default)]
+        id: Option<Json>,
+        /// Send a notification (no id): the server must answer with no body.
+        #[serde(default)]
+        notification: bool,
+        /// Send these calls as one batch instead of `method`.
+        #[serde(default)]
+        batch: Vec<BatchCall>,
+        /// Request headers (e.g. `authorization: Bearer ${env:TOKEN}`).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// Also run the spec's error cases (-32700, -32600, -32601, -32602, empty
+        /// and mixed batches) against the endpoint, one check per rule.
+        #[serde(default)]
+        compliance: bool,
+        /// The params the compliance suite sends to `method` to provoke -32602
+        /// (default: an array when the call's params are an object, else an object).
+        #[serde(default)]
+        invalid_params: Option<Json>,
+        /// Also send this many copies of the call at once; each response must carry its own id.
+        #[serde(default)]
+        concurrent: Option<u32>,
+        /// What the response must hold.
+        #[serde(default)]
+        expect: JsonrpcExpect,
+    }
 }
 
 /// One call of a `batch:`.
@@ -188,6 +177,7 @@ impl TryFrom<JsonrpcSettings> for Jsonrpc {
     type Error = String;
 
     fn try_from(s: JsonrpcSettings) -> Result<Jsonrpc, String> {
+        let tls = s.tls();
         let batch = !s.batch.is_empty();
         let calls = match (&s.method, batch) {
             (Some(_), true) => return Err("give `method` or `batch`, not both".to_owned()),
@@ -264,12 +254,7 @@ impl TryFrom<JsonrpcSettings> for Jsonrpc {
         Ok(Jsonrpc {
             url: s.url.unwrap_or_else(|| "/".to_owned()),
             headers: s.headers,
-            tls: TlsSettings {
-                ca: s.ca,
-                client_cert: s.client_cert,
-                client_key: s.client_key,
-                insecure: s.insecure,
-            },
+            tls,
             calls,
             batch,
             compliance: s.compliance,

@@ -4,7 +4,6 @@
 //! HDR histogram, error rate, throughput. Runs in the isolated phase.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -58,67 +57,57 @@ enum Model {
     },
 }
 
-/// The `load:` settings as written.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoadSettings {
-    /// `get: /path` — shorthand for `method: GET` + `url`.
-    #[serde(default)]
-    get: Option<String>,
-    /// `post: /path`.
-    #[serde(default)]
-    post: Option<String>,
-    /// A path (resolved against the target) or an absolute URL.
-    #[serde(default)]
-    url: Option<String>,
-    /// The method, with `url` (default `GET`).
-    #[serde(default)]
-    method: Option<String>,
-    /// Request headers.
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    /// A text body.
-    #[serde(default)]
-    body: Option<String>,
-    /// Virtual users, one keep-alive connection each (default 10). In the
-    /// open model: the most connections used to keep the rate.
-    #[serde(default)]
-    concurrency: Option<usize>,
-    /// How long to measure (after the warm-up).
-    #[serde(default)]
-    duration: Option<Dur>,
-    /// Closed model: stop after this many measured requests.
-    #[serde(default)]
-    requests: Option<u64>,
-    /// Open model: requests per unit of time (`200/s`), sent on schedule
-    /// whether or not earlier ones were answered.
-    #[serde(default)]
-    rate: Option<Rate>,
-    /// Traffic before the measurement, left out of every figure (default none).
-    #[serde(default)]
-    warmup: Option<Dur>,
-    /// The most requests sent in all, warm-up included (default: the plan's
-    /// count when it fixes one, else 10000).
-    #[serde(default)]
-    max_requests: Option<u64>,
-    /// The statuses that count as success (default: any 2xx).
-    #[serde(default)]
-    ok_status: Option<Matcher>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    insecure: bool,
-    /// What must hold.
-    #[serde(default)]
-    expect: LoadExpect,
+super::with_tls! {
+    /// The `load:` settings as written.
+    #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct LoadSettings {
+        /// `get: /path` — shorthand for `method: GET` + `url`.
+        #[serde(default)]
+        get: Option<String>,
+        /// `post: /path`.
+        #[serde(default)]
+        post: Option<String>,
+        /// A path (resolved against the target) or an absolute URL.
+        #[serde(default)]
+        url: Option<String>,
+        /// The method, with `url` (default `GET`).
+        #[serde(default)]
+        method: Option<String>,
+        /// Request headers.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// A text body.
+        #[serde(default)]
+        body: Option<String>,
+        /// Virtual users, one keep-alive connection each (default 10). In the
+        /// open model: the most connections used to keep the rate.
+        #[serde(default)]
+        concurrency: Option<usize>,
+        /// How long to measure (after the warm-up).
+        #[serde(default)]
+        duration: Option<Dur>,
+        /// Closed model: stop after this many measured requests.
+        #[serde(default)]
+        requests: Option<u64>,
+        /// Open model: requests per unit of time (`200/s`), sent on schedule
+        /// whether or not earlier ones were answered.
+        #[serde(default)]
+        rate: Option<Rate>,
+        /// Traffic before the measurement, left out of every figure (default none).
+        #[serde(default)]
+        warmup: Option<Dur>,
+        /// The most requests sent in all, warm-up included (default: the plan's
+        /// count when it fixes one, else 10000).
+        #[serde(default)]
+        max_requests: Option<u64>,
+        /// The statuses that count as success (default: any 2xx).
+        #[serde(default)]
+        ok_status: Option<Matcher>,
+        /// What must hold.
+        #[serde(default)]
+        expect: LoadExpect,
+    }
 }
 
 /// Expectations on a load run.
@@ -347,12 +336,7 @@ impl Load {
     }
 
     fn tls(&self) -> TlsSettings {
-        TlsSettings {
-            ca: self.s.ca.clone(),
-            client_cert: self.s.client_cert.clone(),
-            client_key: self.s.client_key.clone(),
-            insecure: self.s.insecure,
-        }
+        self.s.tls()
     }
 }
 

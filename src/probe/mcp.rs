@@ -7,7 +7,6 @@ mod transport;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -16,7 +15,7 @@ use serde_json::{Value as Json, json};
 
 use super::http::{BodyExpect, JsonExpect, LatencyExpect};
 use super::jsonrpc::{check_envelope, show_outcome};
-use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings, fetch};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, fetch};
 use crate::expect::{self, Matcher};
 pub use transport::SseParser;
 use transport::{Reply, Session};
@@ -30,34 +29,24 @@ pub const KNOWN_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", 
 /// The most pages read from a paginated list.
 const MAX_PAGES: usize = 50;
 
-/// Settings of an `mcp` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Mcp {
-    /// The MCP endpoint: a path (resolved against the target) or an absolute URL; default `/mcp`.
-    #[serde(default = "default_url")]
-    pub url: String,
-    /// Request headers sent on every request (e.g. `authorization: Bearer ${env:TOKEN}`).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// The protocol revision to ask for (default: the newest vouch knows).
-    #[serde(default)]
-    pub protocol_version: Option<String>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What the server must offer.
-    #[serde(default)]
-    pub expect: McpExpect,
+super::with_tls! {
+    /// Settings of an `mcp` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Mcp {
+        /// The MCP endpoint: a path (resolved against the target) or an absolute URL; default `/mcp`.
+        #[serde(default = "default_url")]
+        pub url: String,
+        /// Request headers sent on every request (e.g. `authorization: Bearer ${env:TOKEN}`).
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// The protocol revision to ask for (default: the newest vouch knows).
+        #[serde(default)]
+        pub protocol_version: Option<String>,
+        /// What the server must offer.
+        #[serde(default)]
+        pub expect: McpExpect,
+    }
 }
 
 fn default_url() -> String {
@@ -272,12 +261,7 @@ impl Probe for Mcp {
 
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let url = cx.resolve(&self.url)?;
-        let tls = TlsSettings {
-            ca: self.ca.clone(),
-            client_cert: self.client_cert.clone(),
-            client_key: self.client_key.clone(),
-            insecure: self.insecure,
-        };
+        let tls = self.tls();
         let headers: Vec<(String, String)> = self
             .headers
             .iter()

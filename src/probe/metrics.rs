@@ -9,7 +9,6 @@ mod select;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -22,7 +21,7 @@ pub use select::{LabelMatcher, Labels, show_value};
 
 use super::fetch::{self, Response};
 use super::http::{evidence, slim, unreachable_findings};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings, append_failures};
+use super::{Check, Context, Findings, Probe, ProbeError, append_failures};
 use crate::expect::{self, Matcher, Size};
 use crate::exposition::{self, Exposition, MetricType, Mode};
 
@@ -39,38 +38,28 @@ pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application
 /// Samples kept as evidence per check.
 const SHOWN_SAMPLES: usize = 3;
 
-/// Settings of a `metrics` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Metrics {
-    /// A path (resolved against the target) or an absolute URL; default `/metrics`.
-    #[serde(default = "default_url")]
-    pub url: String,
-    /// Request headers (e.g. `authorization` for a protected endpoint).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// The most bytes of (decompressed) exposition read; default 32 MiB, or
-    /// the run's body limit when that is larger.
-    #[serde(default)]
-    pub body_limit: Option<Size>,
-    /// Parse as strict OpenMetrics 1.0 (default: what Prometheus accepts).
-    #[serde(default)]
-    pub strict: bool,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What the exposition must hold.
-    #[serde(default)]
-    pub expect: MetricsExpect,
+super::with_tls! {
+    /// Settings of a `metrics` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Metrics {
+        /// A path (resolved against the target) or an absolute URL; default `/metrics`.
+        #[serde(default = "default_url")]
+        pub url: String,
+        /// Request headers (e.g. `authorization` for a protected endpoint).
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// The most bytes of (decompressed) exposition read; default 32 MiB, or
+        /// the run's body limit when that is larger.
+        #[serde(default)]
+        pub body_limit: Option<Size>,
+        /// Parse as strict OpenMetrics 1.0 (default: what Prometheus accepts).
+        #[serde(default)]
+        pub strict: bool,
+        /// What the exposition must hold.
+        #[serde(default)]
+        pub expect: MetricsExpect,
+    }
 }
 
 fn default_url() -> String {
@@ -334,12 +323,7 @@ impl Metrics {
             headers,
             body: None,
             follow_redirects: true,
-            tls: TlsSettings {
-                ca: self.ca.clone(),
-                client_cert: self.client_cert.clone(),
-                client_key: self.client_key.clone(),
-                insecure: self.insecure,
-            },
+            tls: self.tls(),
         })
     }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use url::Url;
 use super::fetch;
 use super::http::unreachable_findings;
 use super::metrics::{LabelMatcher, Labels};
-use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings, append_failures};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, append_failures};
 use crate::expect::{self, Matcher, Size};
 
 /// The default cap on each API answer: large setups list thousands of targets.
@@ -24,35 +23,25 @@ pub const DEFAULT_BODY_LIMIT: u64 = 32 << 20;
 /// Rows of each kind kept as evidence.
 const SHOWN: usize = 20;
 
-/// Settings of a `prometheus` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Prometheus {
-    /// The server's base URL, or a path on the target; default: the target.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Request headers (e.g. `authorization` in front of a protected server).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// The most bytes of each API answer read; default 32 MiB, or the run's
-    /// body limit when that is larger.
-    #[serde(default)]
-    pub body_limit: Option<Size>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What must hold.
-    #[serde(default)]
-    pub expect: PrometheusExpect,
+super::with_tls! {
+    /// Settings of a `prometheus` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Prometheus {
+        /// The server's base URL, or a path on the target; default: the target.
+        #[serde(default)]
+        pub url: Option<String>,
+        /// Request headers (e.g. `authorization` in front of a protected server).
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// The most bytes of each API answer read; default 32 MiB, or the run's
+        /// body limit when that is larger.
+        #[serde(default)]
+        pub body_limit: Option<Size>,
+        /// What must hold.
+        #[serde(default)]
+        pub expect: PrometheusExpect,
+    }
 }
 
 /// Expectations on a Prometheus server. With none, its build info must answer.
@@ -184,12 +173,7 @@ impl Prometheus {
                 .collect(),
             body: None,
             follow_redirects: true,
-            tls: TlsSettings {
-                ca: self.ca.clone(),
-                client_cert: self.client_cert.clone(),
-                client_key: self.client_key.clone(),
-                insecure: self.insecure,
-            },
+            tls: self.tls(),
         }
     }
 }

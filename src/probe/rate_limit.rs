@@ -4,7 +4,6 @@
 //! the window. Runs in the isolated phase.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -43,61 +42,51 @@ enum Mode {
     Paced { rate: f64, duration: Duration },
 }
 
-/// The `rate_limit:` settings as written.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitSettings {
-    /// `get: /path` — shorthand for `method: GET` + `url`.
-    #[serde(default)]
-    get: Option<String>,
-    /// `post: /path`.
-    #[serde(default)]
-    post: Option<String>,
-    /// A path (resolved against the target) or an absolute URL.
-    #[serde(default)]
-    url: Option<String>,
-    /// The method, with `url` (default `GET`).
-    #[serde(default)]
-    method: Option<String>,
-    /// Request headers (e.g. the API key the limit is counted against).
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    /// A text body.
-    #[serde(default)]
-    body: Option<String>,
-    /// Send N requests as fast as the target answers them.
-    #[serde(default)]
-    burst: Option<u64>,
-    /// Or send at this pace (`10/s`, `600/min`) for `duration`.
-    #[serde(default)]
-    rate: Option<Rate>,
-    /// With `rate`: how long to send. With `burst`: the longest the burst may
-    /// take (default 10s).
-    #[serde(default)]
-    duration: Option<Dur>,
-    /// Requests in flight at once (default 1: the index of the first limited
-    /// response is then exact).
-    #[serde(default)]
-    concurrency: Option<usize>,
-    /// How long to wait before the recovery request when the limited
-    /// response has no usable `Retry-After` (default 1s).
-    #[serde(default)]
-    wait: Option<Dur>,
-    /// A PEM bundle of extra trusted roots.
-    #[serde(default)]
-    ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    insecure: bool,
-    /// What must hold.
-    #[serde(default)]
-    expect: RateLimitExpect,
+super::with_tls! {
+    /// The `rate_limit:` settings as written.
+    #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct RateLimitSettings {
+        /// `get: /path` — shorthand for `method: GET` + `url`.
+        #[serde(default)]
+        get: Option<String>,
+        /// `post: /path`.
+        #[serde(default)]
+        post: Option<String>,
+        /// A path (resolved against the target) or an absolute URL.
+        #[serde(default)]
+        url: Option<String>,
+        /// The method, with `url` (default `GET`).
+        #[serde(default)]
+        method: Option<String>,
+        /// Request headers (e.g. the API key the limit is counted against).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// A text body.
+        #[serde(default)]
+        body: Option<String>,
+        /// Send N requests as fast as the target answers them.
+        #[serde(default)]
+        burst: Option<u64>,
+        /// Or send at this pace (`10/s`, `600/min`) for `duration`.
+        #[serde(default)]
+        rate: Option<Rate>,
+        /// With `rate`: how long to send. With `burst`: the longest the burst may
+        /// take (default 10s).
+        #[serde(default)]
+        duration: Option<Dur>,
+        /// Requests in flight at once (default 1: the index of the first limited
+        /// response is then exact).
+        #[serde(default)]
+        concurrency: Option<usize>,
+        /// How long to wait before the recovery request when the limited
+        /// response has no usable `Retry-After` (default 1s).
+        #[serde(default)]
+        wait: Option<Dur>,
+        /// What must hold.
+        #[serde(default)]
+        expect: RateLimitExpect,
+    }
 }
 
 /// Expectations on a rate limiter.
@@ -241,12 +230,7 @@ impl RateLimit {
     }
 
     fn tls(&self) -> TlsSettings {
-        TlsSettings {
-            ca: self.s.ca.clone(),
-            client_cert: self.s.client_cert.clone(),
-            client_key: self.s.client_key.clone(),
-            insecure: self.s.insecure,
-        }
+        self.s.tls()
     }
 }
 

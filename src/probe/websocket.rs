@@ -3,7 +3,6 @@
 //! sent and a reply matched (echo), and a clean close handshake.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ use url::Url;
 
 use super::fetch;
 use super::tcp::{self, Reach};
-use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
+use super::{Check, Context, Findings, Probe, ProbeError};
 use crate::expect::{self, Matcher};
 
 /// How long to wait for the peer's close frame after sending ours.
@@ -32,37 +31,27 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Characters of a message kept in evidence.
 const EXCERPT: usize = 512;
 
-/// Settings of a `websocket` probe.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Websocket {
-    /// `ws://…`, `wss://…`, or a path on the target (`/ws`; an `https`
-    /// target means `wss`).
-    pub url: String,
-    /// Headers of the upgrade request (`origin`, `authorization`, …).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference.
-    #[serde(default)]
-    pub subprotocols: Vec<String>,
-    /// A text message to send once connected.
-    #[serde(default)]
-    pub send: Option<String>,
-    /// A PEM bundle of extra trusted roots (`wss://`).
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// A PEM client certificate for mTLS.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// The client certificate's PEM key.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
-    /// Skip certificate verification (shown in evidence).
-    #[serde(default)]
-    pub insecure: bool,
-    /// What must hold.
-    #[serde(default)]
-    pub expect: WebsocketExpect,
+super::with_tls! {
+    /// Settings of a `websocket` probe.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Websocket {
+        /// `ws://…`, `wss://…`, or a path on the target (`/ws`; an `https`
+        /// target means `wss`).
+        pub url: String,
+        /// Headers of the upgrade request (`origin`, `authorization`, …).
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// Subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference.
+        #[serde(default)]
+        pub subprotocols: Vec<String>,
+        /// A text message to send once connected.
+        #[serde(default)]
+        pub send: Option<String>,
+        /// What must hold.
+        #[serde(default)]
+        pub expect: WebsocketExpect,
+    }
 }
 
 /// Expectations of a `websocket` probe.
@@ -88,15 +77,6 @@ impl Websocket {
     /// `websocket /ws`.
     pub fn describe(&self) -> String {
         format!("websocket {}", self.url)
-    }
-
-    fn tls(&self) -> TlsSettings {
-        TlsSettings {
-            ca: self.ca.clone(),
-            client_cert: self.client_cert.clone(),
-            client_key: self.client_key.clone(),
-            insecure: self.insecure,
-        }
     }
 
     /// The `ws://` or `wss://` URL: absolute, or a path on the target.
@@ -604,6 +584,8 @@ impl Probe for Websocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::TlsSettings;
+    use std::path::PathBuf;
 
     fn ws(yaml: &str) -> Result<Websocket, String> {
         crate::spec::de::from_yaml(yaml)
