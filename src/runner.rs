@@ -368,7 +368,10 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
 }
 
 /// The concurrent phase: a fixed pool of workers pulls jobs in file order
-/// (no task or permit per probe).
+/// (no task or permit per probe). Like the `load` kind and oha, the workers
+/// run on one single-threaded runtime per core, with their share of the
+/// pool, so a probe and its connection's task never wake each other across
+/// threads; each thread has its own HTTP clients ([`Clients`] is per thread).
 async fn run_concurrent(
     jobs: &Arc<Vec<Job>>,
     indices: &[usize],
@@ -378,20 +381,55 @@ async fn run_concurrent(
 ) {
     let indices: Arc<[usize]> = Arc::from(indices);
     let next = Arc::new(AtomicUsize::new(0));
-    let mut pool = JoinSet::new();
-    for _ in 0..concurrency.clamp(1, indices.len().max(1)) {
+    let workers = concurrency.clamp(1, indices.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, workers);
+    let (done, mut finished) = mpsc::unbounded_channel::<()>();
+    for thread in 0..threads {
+        let share = workers / threads + usize::from(thread < workers % threads);
         let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(&indices), Arc::clone(&next));
-        let (redactor, sender) = (Arc::clone(redactor), sender.clone());
-        pool.spawn(async move {
-            while let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let outcome = run_probe(&jobs[index], &redactor).await;
-                if sender.send((index, outcome)).is_err() {
-                    break;
+        let (redactor, sender, done) = (Arc::clone(redactor), sender.clone(), done.clone());
+        let work = move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::warn!("cannot start a probe thread's runtime: {e}");
+                    return;
                 }
-            }
-        });
+            };
+            runtime.block_on(async move {
+                let mut pool = JoinSet::new();
+                for _ in 0..share {
+                    let (jobs, indices, next) =
+                        (Arc::clone(&jobs), Arc::clone(&indices), Arc::clone(&next));
+                    let (redactor, sender) = (Arc::clone(&redactor), sender.clone());
+                    pool.spawn(async move {
+                        while let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let outcome = run_probe(&jobs[index], &redactor).await;
+                            if sender.send((index, outcome)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                while pool.join_next().await.is_some() {}
+            });
+            let _ = done.send(());
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("vouch-probes".to_owned())
+            .spawn(work)
+        {
+            // Left undone, its jobs are reported as crashed, not lost.
+            tracing::warn!("cannot start a probe thread: {e}");
+        }
     }
-    while pool.join_next().await.is_some() {}
+    drop(done);
+    while finished.recv().await.is_some() {}
 }
 
 fn item_skeleton(item: &Item, file_name: &str) -> ItemOutcome {

@@ -22,11 +22,16 @@ use crate::redact;
 /// The most redirects followed before a probe fails with a redirect loop.
 pub const MAX_REDIRECTS: usize = 10;
 
-/// Pooled HTTP clients, built on first use and shared by every probe.
+/// Pooled HTTP clients, built on first use and shared by every probe that
+/// runs on the same thread: a connection's task belongs to the runtime that
+/// opened it, and the runner gives each core a runtime of its own.
 #[derive(Default)]
 pub struct Clients {
-    cache: Mutex<HashMap<(TlsSettings, bool), Result<reqwest::Client, String>>>,
+    cache: Mutex<ClientCache>,
 }
+
+type ClientCache =
+    HashMap<(TlsSettings, bool, std::thread::ThreadId), Result<reqwest::Client, String>>;
 
 impl std::fmt::Debug for Clients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,7 +55,7 @@ impl Clients {
             insecure: tls.insecure,
         };
         let tls = &tls;
-        let key = (tls.clone(), follow_redirects);
+        let key = (tls.clone(), follow_redirects, std::thread::current().id());
         let mut cache = self
             .cache
             .lock()
