@@ -309,6 +309,17 @@ pub struct Context {
 }
 
 impl Context {
+    /// This context with a kind's body cap: its own `body_limit` when given,
+    /// else the run's cap but at least `floor` (for kinds whose answers are
+    /// routinely large).
+    #[must_use]
+    pub fn with_body_limit(&self, own: Option<u64>, floor: u64) -> Context {
+        Context {
+            body_limit: own.unwrap_or_else(|| self.body_limit.max(floor)),
+            ..self.clone()
+        }
+    }
+
     /// Resolves a path or URL against the target. A path is appended to the
     /// target's own path, so `/health` on `https://h/api` is `https://h/api/health`.
     pub fn resolve(&self, path_or_url: &str) -> Result<Url, ProbeError> {

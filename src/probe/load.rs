@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::fetch::{format_latency, millis};
 use super::traffic::{Connection, Endpoint, Failure};
-use super::{Budget, Check, Context, Findings, Phase, Probe, ProbeError, TlsSettings};
+use super::{Budget, Check, Context, Findings, Phase, Probe, ProbeError};
 use crate::expect::{Dur, Matcher, Percent, Rate, format_number};
 
 /// Without `max_requests`, a run whose plan does not fix its count stops here.
@@ -203,18 +203,12 @@ impl TryFrom<LoadSettings> for Load {
     type Error = String;
 
     fn try_from(s: LoadSettings) -> Result<Load, String> {
-        let (method, url) = match (&s.get, &s.post, &s.url) {
-            (Some(u), None, None) if s.method.is_none() => ("GET".to_owned(), u.clone()),
-            (None, Some(u), None) if s.method.is_none() => ("POST".to_owned(), u.clone()),
-            (None, None, Some(u)) => (
-                s.method.clone().unwrap_or_else(|| "GET".to_owned()),
-                u.clone(),
-            ),
-            (None, None, None) => return Err("give the URL: `get: /path` or `url:`".to_owned()),
-            _ => {
-                return Err("give the URL once: `get:`, `post:`, or `method` + `url`".to_owned());
-            }
-        };
+        let (method, url) = super::traffic::method_and_url(
+            s.get.as_deref(),
+            s.post.as_deref(),
+            s.url.as_deref(),
+            s.method.as_deref(),
+        )?;
         let users = s.concurrency.unwrap_or(10);
         if users == 0 || users > 10_000 {
             return Err("`concurrency` must be from 1 to 10000".to_owned());
@@ -333,10 +327,6 @@ impl Load {
             } if self.warmup().is_zero() => n,
             Model::Closed { .. } => DEFAULT_MAX_REQUESTS,
         }
-    }
-
-    fn tls(&self) -> TlsSettings {
-        self.s.tls()
     }
 }
 
@@ -599,7 +589,7 @@ impl Probe for Load {
             &self.method,
             &self.s.headers,
             self.s.body.as_deref(),
-            &self.tls(),
+            &self.s.tls(),
         )?;
         let started = Instant::now();
         let (users, rate) = match self.model {

@@ -208,6 +208,21 @@ impl Run {
         self.checks.push(Check::new(name, expected, actual, passed));
     }
 
+    /// Records a capability the server does not declare; a failed check when
+    /// the expectations need it.
+    fn undeclared(&mut self, capability: &str, wanted: bool) {
+        self.record
+            .insert(capability.to_owned(), json!("not declared"));
+        if wanted {
+            self.check(
+                format!("capability {capability}"),
+                format!("declared ({capability} are expected)"),
+                "not declared",
+                false,
+            );
+        }
+    }
+
     /// A reply's message, after the envelope rules and the latency bound;
     /// `None` (with a failed check) when there is no result to read.
     fn result(&mut self, method: &str, reply: Result<Reply, String>) -> Option<Json> {
@@ -519,8 +534,7 @@ impl Mcp {
                 run.record.insert("prompts".to_owned(), json!(names));
             }
         } else {
-            run.record
-                .insert("prompts".to_owned(), json!("not declared"));
+            run.undeclared("prompts", false);
         }
         Ok(())
     }
@@ -533,15 +547,7 @@ impl Mcp {
     ) -> Result<(), ProbeError> {
         let wanted = self.expect.tools.is_some() || !self.expect.call.is_empty();
         if !declared {
-            run.record.insert("tools".to_owned(), json!("not declared"));
-            if wanted {
-                run.check(
-                    "capability tools",
-                    "declared (tools are expected)",
-                    "not declared",
-                    false,
-                );
-            }
+            run.undeclared("tools", wanted);
             return Ok(());
         }
         let Some(tools) = list_all(session, run, "tools/list", "tools").await? else {
@@ -660,16 +666,7 @@ impl Mcp {
         declared: bool,
     ) -> Result<(), ProbeError> {
         if !declared {
-            run.record
-                .insert("resources".to_owned(), json!("not declared"));
-            if !self.expect.resources.is_empty() {
-                run.check(
-                    "capability resources",
-                    "declared (resources are expected)",
-                    "not declared",
-                    false,
-                );
-            }
+            run.undeclared("resources", !self.expect.resources.is_empty());
             return Ok(());
         }
         let Some(resources) = list_all(session, run, "resources/list", "resources").await? else {

@@ -330,16 +330,9 @@ impl Metrics {
 
 impl Probe for Metrics {
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
-        let limit = match self.body_limit {
-            Some(Size(limit)) => limit,
-            None => cx.body_limit.max(DEFAULT_BODY_LIMIT),
-        };
         // reqwest decompresses gzip before the cap counts, so a small
         // compressed bomb still stops at `limit` bytes of exposition.
-        let cx = &Context {
-            body_limit: limit,
-            ..cx.clone()
-        };
+        let cx = &cx.with_body_limit(self.body_limit.map(|s| s.0), DEFAULT_BODY_LIMIT);
         let request = self.request(cx)?;
         let line = self.describe();
         let response = match fetch::send(cx, &request).await? {
@@ -351,7 +344,7 @@ impl Probe for Metrics {
         } else {
             Mode::Lenient
         };
-        let scraped = read(&response, limit, mode);
+        let scraped = read(&response, cx.body_limit, mode);
         let mut checks = vec![scraped.status_check.clone()];
         let mut record = evidence(&request, Some(&response), cx);
         record["scrape"] = scraped.evidence();

@@ -239,14 +239,7 @@ impl Probe for Prometheus {
     }
 
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
-        let limit = match self.body_limit {
-            Some(Size(limit)) => limit,
-            None => cx.body_limit.max(DEFAULT_BODY_LIMIT),
-        };
-        let cx = &Context {
-            body_limit: limit,
-            ..cx.clone()
-        };
+        let cx = &cx.with_body_limit(self.body_limit.map(|s| s.0), DEFAULT_BODY_LIMIT);
         let base = self.base(cx)?;
         let line = self.describe();
         let mut checks = Vec::new();

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::fetch::{format_latency, millis};
 use super::http::HeaderExpect;
 use super::traffic::{Answer, Connection, Endpoint, Failure, limit_headers};
-use super::{Budget, Check, Context, Findings, Phase, Probe, ProbeError, TlsSettings};
+use super::{Budget, Check, Context, Findings, Phase, Probe, ProbeError};
 use crate::expect::{Dur, Rate, format_number};
 
 /// Without `duration:`, the longest a burst may take.
@@ -132,18 +132,12 @@ impl TryFrom<RateLimitSettings> for RateLimit {
     type Error = String;
 
     fn try_from(s: RateLimitSettings) -> Result<RateLimit, String> {
-        let (method, url) = match (&s.get, &s.post, &s.url) {
-            (Some(u), None, None) if s.method.is_none() => ("GET".to_owned(), u.clone()),
-            (None, Some(u), None) if s.method.is_none() => ("POST".to_owned(), u.clone()),
-            (None, None, Some(u)) => (
-                s.method.clone().unwrap_or_else(|| "GET".to_owned()),
-                u.clone(),
-            ),
-            (None, None, None) => return Err("give the URL: `get: /path` or `url:`".to_owned()),
-            _ => {
-                return Err("give the URL once: `get:`, `post:`, or `method` + `url`".to_owned());
-            }
-        };
+        let (method, url) = super::traffic::method_and_url(
+            s.get.as_deref(),
+            s.post.as_deref(),
+            s.url.as_deref(),
+            s.method.as_deref(),
+        )?;
         let mode = match (s.burst, s.rate, s.duration) {
             (Some(0), _, _) => return Err("`burst` must be at least 1".to_owned()),
             (Some(n), None, _) => Mode::Burst(n),
@@ -228,10 +222,6 @@ impl RateLimit {
     fn limited_status(&self) -> u16 {
         self.s.expect.limited_status.unwrap_or(429)
     }
-
-    fn tls(&self) -> TlsSettings {
-        self.s.tls()
-    }
 }
 
 /// One request of the burst, as recorded.
@@ -266,7 +256,7 @@ impl Probe for RateLimit {
             &self.method,
             &self.s.headers,
             self.s.body.as_deref(),
-            &self.tls(),
+            &self.s.tls(),
         )?);
         let limited_status = self.limited_status();
         let planned = self.planned();

@@ -20,6 +20,23 @@ use url::Url;
 use super::fetch::{self, error_chain};
 use super::{Context, ProbeError, TlsSettings};
 
+/// The method and URL of `get: /path`, `post: /path`, or `method` + `url`
+/// (default `GET`), as the traffic kinds write them.
+pub fn method_and_url(
+    get: Option<&str>,
+    post: Option<&str>,
+    url: Option<&str>,
+    method: Option<&str>,
+) -> Result<(String, String), String> {
+    match (get, post, url) {
+        (Some(u), None, None) if method.is_none() => Ok(("GET".to_owned(), u.to_owned())),
+        (None, Some(u), None) if method.is_none() => Ok(("POST".to_owned(), u.to_owned())),
+        (None, None, Some(u)) => Ok((method.unwrap_or("GET").to_owned(), u.to_owned())),
+        (None, None, None) => Err("give the URL: `get: /path` or `url:`".to_owned()),
+        _ => Err("give the URL once: `get:`, `post:`, or `method` + `url`".to_owned()),
+    }
+}
+
 /// Where a traffic probe sends its requests, and what it sends.
 pub struct Endpoint {
     /// The absolute URL.
