@@ -19,6 +19,8 @@ use url::Url;
 use super::{Context, ProbeError, TlsSettings};
 use crate::redact;
 
+mod direct;
+
 /// The most redirects followed before a probe fails with a redirect loop.
 pub const MAX_REDIRECTS: usize = 10;
 
@@ -28,10 +30,13 @@ pub const MAX_REDIRECTS: usize = 10;
 #[derive(Default)]
 pub struct Clients {
     cache: Mutex<ClientCache>,
+    idle: direct::Idle,
 }
 
+/// Clients by TLS settings, redirects followed at most (`None`: redirects
+/// are answers), and thread.
 type ClientCache =
-    HashMap<(TlsSettings, bool, std::thread::ThreadId), Result<reqwest::Client, String>>;
+    HashMap<(TlsSettings, Option<usize>, std::thread::ThreadId), Result<reqwest::Client, String>>;
 
 impl std::fmt::Debug for Clients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,6 +52,17 @@ impl Clients {
         follow_redirects: bool,
         base_dir: &Path,
     ) -> Result<reqwest::Client, ProbeError> {
+        let redirects = follow_redirects.then_some(MAX_REDIRECTS);
+        self.get_limited(tls, redirects, base_dir)
+    }
+
+    /// The client for these settings that follows at most `redirects`.
+    fn get_limited(
+        &self,
+        tls: &TlsSettings,
+        redirects: Option<usize>,
+        base_dir: &Path,
+    ) -> Result<reqwest::Client, ProbeError> {
         // Relative paths mean different files for different probe files.
         let tls = TlsSettings {
             ca: tls.ca.as_deref().map(|p| resolve(base_dir, p)),
@@ -55,14 +71,14 @@ impl Clients {
             insecure: tls.insecure,
         };
         let tls = &tls;
-        let key = (tls.clone(), follow_redirects, std::thread::current().id());
+        let key = (tls.clone(), redirects, std::thread::current().id());
         let mut cache = self
             .cache
             .lock()
             .map_err(|_| ProbeError::Setup("client cache poisoned".to_owned()))?;
         cache
             .entry(key)
-            .or_insert_with(|| build_client(tls, follow_redirects, base_dir))
+            .or_insert_with(|| build_client(tls, redirects, base_dir))
             .clone()
             .map_err(ProbeError::Setup)
     }
@@ -70,18 +86,20 @@ impl Clients {
 
 fn build_client(
     tls: &TlsSettings,
-    follow_redirects: bool,
+    redirects: Option<usize>,
     base_dir: &Path,
 ) -> Result<reqwest::Client, String> {
     let config = client_tls_config(tls, base_dir)?;
-    let redirects = if follow_redirects {
-        reqwest::redirect::Policy::limited(MAX_REDIRECTS)
-    } else {
-        reqwest::redirect::Policy::none()
+    let redirects = match redirects {
+        Some(most) => reqwest::redirect::Policy::limited(most),
+        None => reqwest::redirect::Policy::none(),
     };
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
         .redirect(redirects)
+        // Where a request came from is not the target's business (and the
+        // direct path does not send it either).
+        .referer(false)
         // The runner owns retries, and records every attempt.
         .retry(reqwest::retry::never())
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
@@ -298,10 +316,32 @@ pub async fn send(
     cx: &Context,
     request: &Request,
 ) -> Result<Result<Response, Unreachable>, ProbeError> {
+    if direct::serves(&request.url) {
+        // Trust files are read whatever the scheme: a missing CA is a
+        // broken probe even when this hop needs none (and a redirect may).
+        let names_files =
+            |t: &TlsSettings| t.ca.is_some() || t.client_cert.is_some() || t.client_key.is_some();
+        if names_files(&request.tls) || names_files(&cx.tls) {
+            let tls = request.tls.or(&cx.tls);
+            cx.clients
+                .get(&tls, request.follow_redirects, &cx.base_dir)?;
+        }
+        return direct::send(cx, request).await;
+    }
+    let redirects = request.follow_redirects.then_some(MAX_REDIRECTS);
+    send_pooled(cx, request, redirects, Instant::now()).await
+}
+
+/// [`send`] through reqwest's pooled client, following at most `redirects`;
+/// timings count from `started`.
+async fn send_pooled(
+    cx: &Context,
+    request: &Request,
+    redirects: Option<usize>,
+    started: Instant,
+) -> Result<Result<Response, Unreachable>, ProbeError> {
     let tls = request.tls.or(&cx.tls);
-    let client = cx
-        .clients
-        .get(&tls, request.follow_redirects, &cx.base_dir)?;
+    let client = cx.clients.get_limited(&tls, redirects, &cx.base_dir)?;
     let mut headers = HeaderMap::with_capacity(request.headers.len());
     for (name, value) in &request.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -316,7 +356,6 @@ pub async fn send(
     if let Some(body) = &request.body {
         builder = builder.body(body.clone());
     }
-    let started = Instant::now();
     let mut response = match builder.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -332,25 +371,18 @@ pub async fn send(
     let final_url = response.url().clone();
     let response_headers = std::mem::take(response.headers_mut());
     let limit = usize::try_from(cx.body_limit).unwrap_or(usize::MAX);
-    // One allocation when the length is announced: a body growing by
-    // doubling to a large cap (32 MiB for `metrics`) would hold about three
-    // times the cap at its peak.
     let announced = response
         .content_length()
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0);
-    let mut body = BytesMut::with_capacity(announced.min(limit));
-    let mut truncated = false;
+    let mut body = Capped::new(limit, announced);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = limit.saturating_sub(body.len());
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = true;
+                body.keep(&chunk);
+                if body.truncated {
                     break;
                 }
-                body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
             Err(e) => {
@@ -365,12 +397,55 @@ pub async fn send(
         status,
         version,
         headers: response_headers,
-        body: body.freeze(),
-        truncated,
+        truncated: body.truncated,
+        body: body.body.freeze(),
         final_url,
         headers_after,
         elapsed: started.elapsed(),
     }))
+}
+
+/// Body bytes up to a cap; what goes beyond is dropped and noted.
+struct Capped {
+    body: BytesMut,
+    limit: usize,
+    truncated: bool,
+}
+
+impl Capped {
+    /// An empty body; one allocation when the length is announced: a body
+    /// growing by doubling to a large cap (32 MiB for `metrics`) would hold
+    /// about three times the cap at its peak.
+    fn new(limit: usize, announced: usize) -> Capped {
+        Capped {
+            body: BytesMut::with_capacity(announced.min(limit)),
+            limit,
+            truncated: false,
+        }
+    }
+
+    /// Keeps what fits of `data`.
+    fn keep(&mut self, data: &[u8]) {
+        let room = self.limit.saturating_sub(self.body.len());
+        if data.len() > room {
+            self.body.extend_from_slice(&data[..room]);
+            self.truncated = true;
+        } else {
+            self.body.extend_from_slice(data);
+        }
+    }
+}
+
+/// For decoders that write what they decode.
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.keep(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A reqwest error as people read it: the innermost causes, not "error sending request".
