@@ -500,10 +500,18 @@ fn tidy(text: &str) -> String {
 /// Response headers as a JSON object (multi-valued headers as arrays),
 /// credential headers already masked.
 pub fn headers_json(headers: &HeaderMap) -> serde_json::Value {
+    headers_json_where(headers, &|_| true)
+}
+
+/// [`headers_json`] of the headers `keep` accepts (by lowercase name).
+pub fn headers_json_where(headers: &HeaderMap, keep: &dyn Fn(&str) -> bool) -> serde_json::Value {
     use serde_json::Value;
     // One pass in wire order; a repeated header becomes an array.
-    let mut map = serde_json::Map::with_capacity(headers.keys_len());
+    let mut map = serde_json::Map::new();
     for (name, value) in headers {
+        if !keep(name.as_str()) {
+            continue;
+        }
         let value: Value = if redact::is_credential_header(name.as_str()) {
             Value::String(redact::REDACTED.to_owned())
         } else {

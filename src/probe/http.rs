@@ -330,10 +330,21 @@ impl Probe for Http {
             Ok(response) => {
                 let checks = check_response(&self.expect, &response, cx.body_limit);
                 let summary = summarize(&line, &response, &checks);
-                let mut record = evidence(&request, Some(&response), cx);
-                if checks.iter().all(|c| c.passed) {
+                let record = if checks.iter().all(|c| c.passed) {
+                    // Only the headers a pass keeps are turned into JSON.
+                    let named = |name: &str| {
+                        self.expect
+                            .headers
+                            .keys()
+                            .any(|h| h.eq_ignore_ascii_case(name))
+                    };
+                    let keep = |name: &str| SELECTED_HEADERS.contains(&name) || named(name);
+                    let mut record = evidence_with(&request, Some(&response), cx, &keep);
                     slim(&mut record, self.expect.headers.keys());
-                }
+                    record
+                } else {
+                    evidence(&request, Some(&response), cx)
+                };
                 Findings {
                     checks,
                     summary,
@@ -369,6 +380,16 @@ pub fn unreachable_findings(
 
 /// The structured record of an exchange.
 pub fn evidence(request: &fetch::Request, response: Option<&Response>, cx: &Context) -> Json {
+    evidence_with(request, response, cx, &|_| true)
+}
+
+/// [`evidence`] with only the response headers `keep` accepts.
+fn evidence_with(
+    request: &fetch::Request,
+    response: Option<&Response>,
+    cx: &Context,
+    keep: &dyn Fn(&str) -> bool,
+) -> Json {
     // Built by hand rather than with `json!`: this runs once per probe, and
     // thousands of probes are the common case.
     fn object(entries: Vec<(&str, Json)>) -> Json {
@@ -411,7 +432,7 @@ pub fn evidence(request: &fetch::Request, response: Option<&Response>, cx: &Cont
             object(vec![
                 ("status", Json::from(r.status)),
                 ("version", Json::from(r.version.as_str())),
-                ("headers", fetch::headers_json(&r.headers)),
+                ("headers", fetch::headers_json_where(&r.headers, keep)),
                 (
                     "body_excerpt",
                     Json::from(expect::excerpt(&r.text(), 512).into_owned()),
