@@ -257,6 +257,22 @@ pub struct Request {
     pub tls: TlsSettings,
 }
 
+impl Request {
+    /// The request's headers as a header map; an invalid name or value is a
+    /// setup error.
+    fn header_map(&self) -> Result<HeaderMap, ProbeError> {
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 4);
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
+            headers.append(name, value);
+        }
+        Ok(headers)
+    }
+}
+
 /// What came back.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -342,14 +358,7 @@ async fn send_pooled(
 ) -> Result<Result<Response, Unreachable>, ProbeError> {
     let tls = request.tls.or(&cx.tls);
     let client = cx.clients.get_limited(&tls, redirects, &cx.base_dir)?;
-    let mut headers = HeaderMap::with_capacity(request.headers.len());
-    for (name, value) in &request.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
-        headers.append(name, value);
-    }
+    let headers = request.header_map()?;
     let mut builder = client
         .request(request.method.clone(), request.url.clone())
         .headers(headers);

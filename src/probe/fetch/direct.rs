@@ -110,14 +110,7 @@ struct Hop {
 
 impl Hop {
     fn first(request: &Request) -> Result<Hop, ProbeError> {
-        let mut headers = HeaderMap::with_capacity(request.headers.len() + 4);
-        for (name, value) in &request.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
-            headers.append(name, value);
-        }
+        let headers = request.header_map()?;
         let method = Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|_| ProbeError::Setup(format!("invalid method `{}`", request.method)))?;
         Ok(Hop {
