@@ -239,6 +239,7 @@ pub fn load_str(
     let mut cx = Loader {
         path,
         source,
+        lines: None,
         diagnostics: Vec::new(),
         secrets: Secrets::default(),
     };
@@ -272,14 +273,25 @@ pub fn load_str(
 struct Loader<'a> {
     path: &'a Path,
     source: &'a str,
+    /// The lines of `source`, once a diagnostic quotes one.
+    lines: Option<diag::Lines<'a>>,
     diagnostics: Vec<Diagnostic>,
     secrets: Secrets,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        let line = self.line(pos.line);
         self.diagnostics
-            .push(Diagnostic::new(self.path, self.source, pos, message));
+            .push(Diagnostic::quoting(self.path, line, pos, message));
+    }
+
+    /// Source line `number` (1-based), as `str::lines` gives it.
+    fn line(&mut self, number: usize) -> Option<&'a str> {
+        let source = self.source;
+        self.lines
+            .get_or_insert_with(|| diag::Lines::new(source))
+            .get(number)
     }
 
     fn de_error(&mut self, fallback: Pos, error: de::DeError) {
@@ -295,7 +307,7 @@ impl Loader<'_> {
         }
     }
 
-    fn parse<'n, T: Deserialize<'n>>(&mut self, node: &'n Node) -> Option<T> {
+    fn parse<'n, T: Deserialize<'n>>(&mut self, node: &'n Node<'_>) -> Option<T> {
         match de::from_node(node) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -305,7 +317,7 @@ impl Loader<'_> {
         }
     }
 
-    fn file(&mut self, root: &mut Node, options: &LoadOptions<'_>) -> Option<ProbeFile> {
+    fn file(&mut self, root: &mut Node<'_>, options: &LoadOptions<'_>) -> Option<ProbeFile> {
         let Value::Map(entries) = &mut root.value else {
             let shape = root.shape();
             self.error(
@@ -325,12 +337,13 @@ impl Loader<'_> {
             "items",
         ];
         for (key, _) in entries.iter() {
-            if !TOP.contains(&key.name.as_str()) {
+            if !TOP.contains(&key.name.as_ref()) {
                 self.unknown_key(key, "field", TOP);
             }
         }
-        let find =
-            |entries: &[(Key, Node)], name: &str| entries.iter().position(|(k, _)| k.name == name);
+        let find = |entries: &[(Key<'_>, Node<'_>)], name: &str| {
+            entries.iter().position(|(k, _)| k.name == name)
+        };
 
         // vars first: they may read the environment, and everything else may read them.
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
@@ -356,7 +369,7 @@ impl Loader<'_> {
                                 _ => None,
                             }) {
                             Some(text) => {
-                                vars.insert(key.name.clone(), text);
+                                vars.insert(key.name.to_string(), text);
                             }
                             None => self.error(
                                 value.pos,
@@ -428,12 +441,11 @@ impl Loader<'_> {
             target: target.as_ref().map(|u| u.as_str().trim_end_matches('/')),
         };
         for (key, node) in entries.iter_mut() {
-            if !matches!(key.name.as_str(), "vars" | "target") {
+            if !matches!(key.name.as_ref(), "vars" | "target") {
                 self.interpolate(node, &scope);
             }
         }
 
-        let entries: &[(Key, Node)] = entries;
         let mut version_seen = false;
         let mut file = ProbeFile {
             path: self.path.to_owned(),
@@ -446,8 +458,8 @@ impl Loader<'_> {
             secrets: Secrets::default(),
         };
         let mut items_seen = false;
-        for (key, node) in entries {
-            match key.name.as_str() {
+        for (key, node) in entries.iter_mut() {
+            match key.name.as_ref() {
                 "version" => {
                     version_seen = true;
                     if let Some(v) = self.parse::<u32>(node)
@@ -491,7 +503,16 @@ impl Loader<'_> {
     /// at the first, so the offending entry is removed and the rest tried
     /// again (a few times at most; never reporting a "missing field" that the
     /// removal itself caused).
-    fn settings(&mut self, mut one: Node) -> Option<ProbeSpec> {
+    fn settings(&mut self, pos: Pos, key: &Key<'_>, value: &Node<'_>) -> Option<ProbeSpec> {
+        // A valid probe, the common case, is read in place; only mistakes
+        // need the copy they are taken out of.
+        if let Some(spec) = de::enum_from_entry(key, value) {
+            return Some(spec);
+        }
+        let mut one = Node {
+            pos,
+            value: Value::Map(vec![(key.clone(), value.clone())]),
+        };
         let mut reported = 0;
         // Where entries were removed: an error there now is our doing.
         let mut touched: Vec<Pos> = Vec::new();
@@ -517,7 +538,7 @@ impl Loader<'_> {
         }
     }
 
-    fn weights(&mut self, node: &Node) -> Vec<Weight> {
+    fn weights(&mut self, node: &Node<'_>) -> Vec<Weight> {
         let Some(entries) = node.as_map() else {
             let shape = node.shape();
             self.error(
@@ -535,7 +556,7 @@ impl Loader<'_> {
             };
             if weight.is_finite() && weight >= 0.0 {
                 weights.push(Weight {
-                    section: key.name.clone(),
+                    section: key.name.to_string(),
                     weight,
                     pos: key.pos,
                 });
@@ -550,7 +571,7 @@ impl Loader<'_> {
         weights
     }
 
-    fn unknown_key(&mut self, key: &Key, what: &str, expected: &[&str]) {
+    fn unknown_key(&mut self, key: &Key<'_>, what: &str, expected: &[&str]) {
         self.error(
             key.pos,
             format!(
@@ -561,15 +582,15 @@ impl Loader<'_> {
         );
     }
 
-    fn interpolate(&mut self, node: &mut Node, scope: &vars::Scope<'_>) {
+    fn interpolate(&mut self, node: &mut Node<'_>, scope: &vars::Scope<'_>) {
         match &mut node.value {
+            // Most strings refer to nothing: leave them as they are.
+            Value::Str(text) if !text.contains("${") => {}
             Value::Str(text) => match vars::interpolate(text, scope, &mut self.secrets) {
-                Ok(out) => *text = out,
+                Ok(out) => *text = out.into(),
                 Err(errors) => {
                     let quoted = self
-                        .source
-                        .lines()
-                        .nth(node.pos.line.saturating_sub(1))
+                        .line(node.pos.line.max(1))
                         .and_then(|l| l.chars().nth(node.pos.column.saturating_sub(1)))
                         .is_some_and(|c| c == '"' || c == '\'');
                     for e in errors {
@@ -606,16 +627,20 @@ impl Loader<'_> {
         }
     }
 
-    fn items(&mut self, node: &Node) -> Vec<Item> {
-        let Value::Seq(nodes) = &node.value else {
+    fn items(&mut self, node: &mut Node<'_>) -> Vec<Item> {
+        let Value::Seq(nodes) = &mut node.value else {
             let shape = node.shape();
             self.error(node.pos, format!("`items` must be a list, found {shape}"));
             return Vec::new();
         };
-        nodes.iter().filter_map(|n| self.item(n)).collect()
+        // Each item's nodes are freed once it is read, for the next items to reuse.
+        let nodes = std::mem::take(nodes);
+        let mut items = Vec::with_capacity(nodes.len());
+        items.extend(nodes.into_iter().filter_map(|n| self.item(&n)));
+        items
     }
 
-    fn item(&mut self, node: &Node) -> Option<Item> {
+    fn item(&mut self, node: &Node<'_>) -> Option<Item> {
         let Some(entries) = node.as_map() else {
             let shape = node.shape();
             self.error(
@@ -631,7 +656,7 @@ impl Loader<'_> {
         let mut pos = node.pos;
         let mut ok = true;
         for (key, value) in entries {
-            match key.name.as_str() {
+            match key.name.as_ref() {
                 "item" => {
                     pos = value.pos;
                     name = self.parse::<String>(value);
@@ -639,6 +664,7 @@ impl Loader<'_> {
                 }
                 "probes" => match &value.value {
                     Value::Seq(list) => {
+                        probes.reserve_exact(list.len());
                         for p in list {
                             match self.probe(p) {
                                 Some(p) => probes.push(p),
@@ -696,7 +722,7 @@ impl Loader<'_> {
         })
     }
 
-    fn probe(&mut self, node: &Node) -> Option<ProbeEntry> {
+    fn probe(&mut self, node: &Node<'_>) -> Option<ProbeEntry> {
         let Some(entries) = node.as_map() else {
             let shape = node.shape();
             self.error(
@@ -706,10 +732,10 @@ impl Loader<'_> {
             return None;
         };
         let (mut name, mut timeout, mut retries, mut spec) = (None, None, None, None);
-        let mut kind: Option<&Key> = None;
+        let mut kind: Option<&Key<'_>> = None;
         let mut ok = true;
         for (key, value) in entries {
-            match key.name.as_str() {
+            match key.name.as_ref() {
                 "name" => {
                     name = self.parse(value);
                     ok &= name.is_some();
@@ -739,11 +765,7 @@ impl Loader<'_> {
                         continue;
                     }
                     kind = Some(key);
-                    let one = Node {
-                        pos: node.pos,
-                        value: Value::Map(vec![(key.clone(), value.clone())]),
-                    };
-                    match self.settings(one) {
+                    match self.settings(node.pos, key, value) {
                         Some(parsed) => spec = Some(parsed),
                         None => ok = false,
                     }
@@ -808,7 +830,7 @@ fn plain_types(message: &str) -> String {
 
 /// Removes the innermost mapping entry or list element written at `pos`,
 /// returning where the collection that held it starts.
-fn remove_at(node: &mut Node, pos: Pos) -> Option<Pos> {
+fn remove_at(node: &mut Node<'_>, pos: Pos) -> Option<Pos> {
     let here = node.pos;
     match &mut node.value {
         Value::Map(entries) => {

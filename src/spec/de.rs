@@ -41,16 +41,26 @@ impl DeError {
 }
 
 /// Deserializes a `T` from a node.
-pub fn from_node<'a, T: de::Deserialize<'a>>(node: &'a Node) -> Result<T, DeError> {
+pub fn from_node<'a, T: de::Deserialize<'a>>(node: &'a Node<'a>) -> Result<T, DeError> {
     T::deserialize(NodeDe(node)).map_err(|e| e.at(node.pos))
 }
 
 /// Deserializes a `T` from a node with a seed.
 pub fn from_node_seed<'a, S: DeserializeSeed<'a>>(
     seed: S,
-    node: &'a Node,
+    node: &'a Node<'a>,
 ) -> Result<S::Value, DeError> {
     seed.deserialize(NodeDe(node)).map_err(|e| e.at(node.pos))
+}
+
+/// Deserializes an enum written as the one-entry mapping `key: value` without
+/// building that mapping: what [`from_node`] gives for it when that is a
+/// value; `None` when it is an error, which `from_node` then tells.
+pub fn enum_from_entry<'a, T: de::Deserialize<'a>>(
+    key: &'a Key<'a>,
+    value: &'a Node<'a>,
+) -> Option<T> {
+    T::deserialize(EntryDe { key, value }).ok()
 }
 
 /// Parses YAML text and deserializes it, errors as text: for unit tests of
@@ -63,12 +73,12 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(yaml: &str) -> Result<T, String
 
 /// The deserializer for one node.
 #[derive(Clone, Copy)]
-pub struct NodeDe<'a>(pub &'a Node);
+pub struct NodeDe<'a>(pub &'a Node<'a>);
 
 impl<'a> NodeDe<'a> {
     fn scalar_text(&self) -> Option<String> {
         match &self.0.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(f.to_string()),
             Value::Bool(b) => Some(b.to_string()),
@@ -152,7 +162,7 @@ impl<'a> Deserializer<'a> for NodeDe<'a> {
     ) -> Result<V::Value, DeError> {
         let pos = self.0.pos;
         match &self.0.value {
-            Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            Value::Str(s) => visitor.visit_enum(s.as_ref().into_deserializer()),
             Value::Map(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
                 visitor.visit_enum(EnumDe { key, value })
@@ -164,7 +174,7 @@ impl<'a> Deserializer<'a> for NodeDe<'a> {
                     entries.len(),
                     entries
                         .iter()
-                        .map(|(k, _)| k.name.as_str())
+                        .map(|(k, _)| k.name.as_ref())
                         .collect::<Vec<_>>()
                         .join("`, `")
                 ),
@@ -233,7 +243,7 @@ impl<'a> Deserializer<'a> for NodeDe<'a> {
 }
 
 struct SeqDe<'a> {
-    iter: std::slice::Iter<'a, Node>,
+    iter: std::slice::Iter<'a, Node<'a>>,
 }
 
 impl<'a> de::SeqAccess<'a> for SeqDe<'a> {
@@ -255,8 +265,8 @@ impl<'a> de::SeqAccess<'a> for SeqDe<'a> {
 }
 
 struct MapDe<'a> {
-    iter: std::slice::Iter<'a, (Key, Node)>,
-    value: Option<&'a Node>,
+    iter: std::slice::Iter<'a, (Key<'a>, Node<'a>)>,
+    value: Option<&'a Node<'a>>,
 }
 
 impl<'a> de::MapAccess<'a> for MapDe<'a> {
@@ -291,7 +301,7 @@ impl<'a> de::MapAccess<'a> for MapDe<'a> {
 }
 
 /// Keys deserialize as strings (or parsed numbers, for maps keyed by numbers).
-struct KeyDe<'a>(&'a Key);
+struct KeyDe<'a>(&'a Key<'a>);
 
 impl<'de> Deserializer<'de> for KeyDe<'de> {
     type Error = DeError;
@@ -313,7 +323,7 @@ impl<'de> Deserializer<'de> for KeyDe<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        visitor.visit_enum(self.0.name.as_str().into_deserializer())
+        visitor.visit_enum(self.0.name.as_ref().into_deserializer())
     }
 
     serde::forward_to_deserialize_any! {
@@ -323,9 +333,42 @@ impl<'de> Deserializer<'de> for KeyDe<'de> {
     }
 }
 
+/// A one-entry mapping read as an enum, as [`NodeDe::deserialize_enum`]
+/// reads it; asked for anything else, it fails.
+struct EntryDe<'a> {
+    key: &'a Key<'a>,
+    value: &'a Node<'a>,
+}
+
+impl<'de> Deserializer<'de> for EntryDe<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, DeError> {
+        Err(<DeError as de::Error>::custom("expected an enum"))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_enum(EnumDe {
+            key: self.key,
+            value: self.value,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
 struct EnumDe<'a> {
-    key: &'a Key,
-    value: &'a Node,
+    key: &'a Key<'a>,
+    value: &'a Node<'a>,
 }
 
 impl<'a> de::EnumAccess<'a> for EnumDe<'a> {

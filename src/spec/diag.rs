@@ -24,12 +24,23 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `pos` in `file`, quoting the line from `source`.
     pub fn new(file: &Path, source: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        let line = (pos.line > 0)
+            .then(|| source.lines().nth(pos.line - 1))
+            .flatten();
+        Diagnostic::quoting(file, line, pos, message)
+    }
+
+    /// A diagnostic at `pos` in `file` quoting `line`, the source line
+    /// `pos.line` (from [`Lines::get`] when there may be many diagnostics).
+    pub fn quoting(
+        file: &Path,
+        line: Option<&str>,
+        pos: Pos,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let message = message.into();
         let help = did_you_mean(&message);
-        let source_line = (pos.line > 0)
-            .then(|| source.lines().nth(pos.line - 1))
-            .flatten()
-            .map(|line| line.trim_end_matches('\r').to_owned());
+        let source_line = line.map(|line| line.trim_end_matches('\r').to_owned());
         Diagnostic {
             file: file.to_owned(),
             pos,
@@ -53,6 +64,40 @@ impl Diagnostic {
         } else {
             format!("{}:{}", self.file.display(), self.pos)
         }
+    }
+}
+
+/// The lines of a source text, found in one pass: a file with a problem in
+/// every item would otherwise have each quoted line searched from the start.
+pub struct Lines<'s> {
+    source: &'s str,
+    /// Where each line starts, and after the last `\n`.
+    starts: Vec<usize>,
+}
+
+impl<'s> Lines<'s> {
+    /// Indexes the lines of `source`.
+    pub fn new(source: &'s str) -> Lines<'s> {
+        let breaks = source.match_indices('\n').map(|(at, _)| at + 1);
+        Lines {
+            source,
+            starts: std::iter::once(0).chain(breaks).collect(),
+        }
+    }
+
+    /// Line `number` (1-based) as `str::lines` gives it, or `None`.
+    pub fn get(&self, number: usize) -> Option<&'s str> {
+        let start = *self.starts.get(number.checked_sub(1)?)?;
+        if start >= self.source.len() {
+            return None;
+        }
+        Some(match self.starts.get(number) {
+            Some(next) => {
+                let line = &self.source[start..next - 1];
+                line.strip_suffix('\r').unwrap_or(line)
+            }
+            None => &self.source[start..],
+        })
     }
 }
 
@@ -170,6 +215,27 @@ mod tests {
             "error: unknown field `timout`, expected one of `item`, `probes`, `timeout`\n \
              --> p.yaml:3:5\n  |\n3 |     timout: 5s\n  |     ^^^^^^\n  = help: did you mean `timeout`?\n"
         );
+    }
+
+    #[test]
+    fn indexed_lines_are_those_of_str_lines() {
+        for source in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a\n\n",
+            "a\r\nb\r\n",
+            "a\r",
+            "\r\n\nx\r\ry",
+            "é\nü",
+        ] {
+            let lines = Lines::new(source);
+            for number in 0..6_usize {
+                let expected = number.checked_sub(1).and_then(|i| source.lines().nth(i));
+                assert_eq!(lines.get(number), expected, "{source:?} line {number}");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A YAML document as a tree of nodes that remember where they were written,
 //! so every later error can name `file:line:column`. Built in one pass over
-//! granit-parser events, with depth, size and alias expansion bounded.
+//! granit-parser events, with depth, size and alias expansion bounded; plain
+//! block-style documents take a faster path to the same tree (`node/block.rs`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -10,6 +11,8 @@ use std::hash::{BuildHasher, RandomState};
 use serde_saphyr::granit_parser::{
     ErrorKind, Event, Marker, Options, Parser, ScalarStyle, ScanError, Span, Tag,
 };
+
+mod block;
 
 /// Deepest nesting of collections accepted, aliases expanded.
 const MAX_DEPTH: usize = 64;
@@ -37,18 +40,19 @@ impl fmt::Display for Pos {
     }
 }
 
-/// One YAML node and where it starts.
+/// One YAML node and where it starts. Its text borrows from the source
+/// where it is written as it reads (no escapes, folding or interpolation).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub struct Node<'s> {
     /// Where the node starts.
     pub pos: Pos,
     /// What the node holds.
-    pub value: Value,
+    pub value: Value<'s>,
 }
 
 /// The shapes a node can take.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'s> {
     /// `~`, `null` or nothing.
     Null,
     /// `true` / `false`.
@@ -58,23 +62,23 @@ pub enum Value {
     /// Any other number.
     Float(f64),
     /// A string scalar.
-    Str(String),
+    Str(Cow<'s, str>),
     /// A sequence.
-    Seq(Vec<Node>),
+    Seq(Vec<Node<'s>>),
     /// A mapping, in source order.
-    Map(Vec<(Key, Node)>),
+    Map(Vec<(Key<'s>, Node<'s>)>),
 }
 
 /// A mapping key and where it was written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
+pub struct Key<'s> {
     /// The key's text (non-string keys are turned into text).
-    pub name: String,
+    pub name: Cow<'s, str>,
     /// Where the key starts.
     pub pos: Pos,
 }
 
-impl Node {
+impl<'s> Node<'s> {
     /// A short name of the node's shape, for "expected X, found Y" messages.
     pub fn shape(&self) -> &'static str {
         match self.value {
@@ -88,7 +92,7 @@ impl Node {
     }
 
     /// The entries of a mapping node, or `None`.
-    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+    pub fn as_map(&self) -> Option<&[(Key<'s>, Node<'s>)]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
             _ => None,
@@ -111,12 +115,12 @@ impl Node {
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            Value::Str(s) => J::String(s.clone()),
+            Value::Str(s) => J::String(s.to_string()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .map(|(k, v)| (k.name.to_string(), v.to_json()))
                     .collect(),
             ),
         }
@@ -174,7 +178,15 @@ impl std::error::Error for ParseError {}
 /// strings); aliases and `<<` merge keys are expanded. Hostile input fails
 /// fast: nesting is capped at 64 levels, and the expanded document at a
 /// million nodes and 64 MiB of scalar text.
-pub fn parse(source: &str) -> Result<Node, ParseError> {
+pub fn parse(source: &str) -> Result<Node<'_>, ParseError> {
+    match block::parse(source) {
+        Some(node) => Ok(node),
+        None => parse_events(source),
+    }
+}
+
+/// Parses with granit's events: every document the fast path leaves.
+fn parse_events(source: &str) -> Result<Node<'_>, ParseError> {
     let mut options = Options::default();
     options.flow_nesting_limit = MAX_DEPTH;
     options.block_nesting_limit = MAX_DEPTH;
@@ -235,21 +247,21 @@ fn alias_at(source: &str, marker: Marker) -> Option<&str> {
 /// arithmetic before anything is copied.
 struct Builder<'s> {
     source: &'s str,
-    frames: Vec<Frame>,
-    items: Vec<Node>,
-    entries: Vec<(Key, Node)>,
-    anchors: HashMap<usize, Anchored>,
+    frames: Vec<Frame<'s>>,
+    items: Vec<Node<'s>>,
+    entries: Vec<(Key<'s>, Node<'s>)>,
+    anchors: HashMap<usize, Anchored<'s>>,
     /// Placeholder `i` (a null node at line 0, column `i`) stands for a copy
     /// of anchor `refs[i].0` written at `refs[i].1`.
     refs: Vec<(usize, Pos)>,
     nodes: usize,
     scalar_bytes: usize,
     hasher: RandomState,
-    root: Option<Node>,
+    root: Option<Node<'s>>,
 }
 
 /// An open collection.
-struct Frame {
+struct Frame<'s> {
     pos: Pos,
     anchor: usize,
     /// Where its children start on `items` or `entries`.
@@ -259,17 +271,17 @@ struct Frame {
     /// Nesting levels of its tallest child so far.
     height: usize,
     /// `None` for a sequence.
-    map: Option<MapState>,
+    map: Option<MapState<'s>>,
 }
 
 #[derive(Default)]
-struct MapState {
+struct MapState<'s> {
     /// The key waiting for its value.
-    key: Option<Key>,
+    key: Option<Key<'s>>,
     /// The waiting key is `<<`.
     merging: bool,
     /// Values of `<<`, merged when the mapping closes.
-    merges: Vec<Node>,
+    merges: Vec<Node<'s>>,
     /// Where merged entries go: where `<<` was written.
     merge_at: Option<usize>,
     /// Hashes of the first `hashed` key names, once the mapping is large.
@@ -278,11 +290,11 @@ struct MapState {
 }
 
 /// An anchored node and what a copy of it costs.
-struct Anchored {
+struct Anchored<'s> {
     /// May hold placeholders.
-    node: Node,
+    node: Node<'s>,
     /// A scalar's text as written, should an alias use it as a key.
-    text: Option<String>,
+    text: Option<Cow<'s, str>>,
     nodes: usize,
     bytes: usize,
     height: usize,
@@ -391,7 +403,7 @@ impl<'s> Builder<'s> {
 
     fn scalar(
         &mut self,
-        text: Cow<'_, str>,
+        text: Cow<'s, str>,
         style: ScalarStyle,
         anchor: usize,
         tag: Option<&Tag>,
@@ -400,15 +412,14 @@ impl<'s> Builder<'s> {
         self.count(1, text.len(), pos)?;
         if self.expects_key() {
             let is_merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
-            let name = text.into_owned();
             if anchor != 0 {
-                let value = scalar_value(Cow::Borrowed(&name), style, tag)
+                let value = scalar_value(text.clone(), style, tag)
                     .map_err(|message| ParseError::new(pos, message))?;
-                self.anchor_scalar(anchor, Node { pos, value }, name.clone());
+                self.anchor_scalar(anchor, Node { pos, value }, text.clone());
             }
-            return self.key(Key { name, pos }, is_merge);
+            return self.key(Key { name: text, pos }, is_merge);
         }
-        let written = (anchor != 0).then(|| text.clone().into_owned());
+        let written = (anchor != 0).then(|| text.clone());
         let value =
             scalar_value(text, style, tag).map_err(|message| ParseError::new(pos, message))?;
         let node = Node { pos, value };
@@ -418,7 +429,7 @@ impl<'s> Builder<'s> {
         self.place(node, pos, 0)
     }
 
-    fn anchor_scalar(&mut self, anchor: usize, node: Node, text: String) {
+    fn anchor_scalar(&mut self, anchor: usize, node: Node<'s>, text: Cow<'s, str>) {
         let anchored = Anchored {
             node,
             nodes: 1,
@@ -444,10 +455,7 @@ impl<'s> Builder<'s> {
             return Err(ParseError::too_deep(pos));
         }
         if self.expects_key() {
-            let name = anchored
-                .text
-                .clone()
-                .unwrap_or_else(|| COMPLEX_KEY.to_owned());
+            let name = anchored.text.clone().unwrap_or(Cow::Borrowed(COMPLEX_KEY));
             self.count(nodes, bytes, pos)?;
             return self.key(Key { name, pos }, false);
         }
@@ -463,7 +471,7 @@ impl<'s> Builder<'s> {
         self.place(node, pos, height)
     }
 
-    fn placeholder(&mut self, anchor: usize, pos: Pos) -> Node {
+    fn placeholder(&mut self, anchor: usize, pos: Pos) -> Node<'s> {
         self.refs.push((anchor, pos));
         Node {
             pos: Pos {
@@ -475,7 +483,7 @@ impl<'s> Builder<'s> {
     }
 
     /// Puts a complete node where the innermost open collection expects one.
-    fn place(&mut self, node: Node, pos: Pos, height: usize) -> Result<(), ParseError> {
+    fn place(&mut self, node: Node<'s>, pos: Pos, height: usize) -> Result<(), ParseError> {
         let Some(frame) = self.frames.last_mut() else {
             self.root = Some(node);
             return Ok(());
@@ -494,7 +502,7 @@ impl<'s> Builder<'s> {
             Some(key) => self.entries.push((key, node)),
             None => {
                 let key = Key {
-                    name: COMPLEX_KEY.to_owned(),
+                    name: Cow::Borrowed(COMPLEX_KEY),
                     pos,
                 };
                 return self.key(key, false);
@@ -504,7 +512,7 @@ impl<'s> Builder<'s> {
     }
 
     /// Makes `key` the key waiting for its value, unless it is a duplicate.
-    fn key(&mut self, key: Key, is_merge: bool) -> Result<(), ParseError> {
+    fn key(&mut self, key: Key<'s>, is_merge: bool) -> Result<(), ParseError> {
         let Some(frame) = self.frames.last_mut() else {
             return Ok(());
         };
@@ -520,11 +528,10 @@ impl<'s> Builder<'s> {
             own.iter().any(|(k, _)| k.name == key.name)
         } else {
             for (k, _) in own.get(map.hashed..).unwrap_or_default() {
-                map.hashes.insert(self.hasher.hash_one(k.name.as_str()));
+                map.hashes.insert(self.hasher.hash_one(&*k.name));
             }
             map.hashed = own.len();
-            map.hashes
-                .contains(&self.hasher.hash_one(key.name.as_str()))
+            map.hashes.contains(&self.hasher.hash_one(&*key.name))
                 && own.iter().any(|(k, _)| k.name == key.name)
         };
         if duplicate {
@@ -542,13 +549,13 @@ impl<'s> Builder<'s> {
     /// merged mappings the earlier wins.
     fn merge(
         &self,
-        own: &mut Vec<(Key, Node)>,
+        own: &mut Vec<(Key<'s>, Node<'s>)>,
         at: usize,
-        sources: Vec<Node>,
+        sources: Vec<Node<'s>>,
     ) -> Result<(), ParseError> {
-        let mut names: HashSet<String> = own.iter().map(|(k, _)| k.name.clone()).collect();
+        let mut names: HashSet<Cow<'s, str>> = own.iter().map(|(k, _)| k.name.clone()).collect();
         let mut merged = Vec::new();
-        let mut take = |entries: Vec<(Key, Node)>| {
+        let mut take = |entries: Vec<(Key<'s>, Node<'s>)>| {
             for (key, value) in entries {
                 if names.insert(key.name.clone()) {
                     merged.push((key, value));
@@ -577,7 +584,7 @@ impl<'s> Builder<'s> {
     }
 
     /// A placeholder's anchored node (one level deep), or the node itself.
-    fn resolved(&self, node: Node) -> Node {
+    fn resolved(&self, node: Node<'s>) -> Node<'s> {
         match self.reference(&node) {
             Some((anchored, pos)) => Node {
                 pos,
@@ -587,7 +594,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn reference(&self, node: &Node) -> Option<(&Anchored, Pos)> {
+    fn reference(&self, node: &Node<'s>) -> Option<(&Anchored<'s>, Pos)> {
         if node.pos.line != 0 {
             return None;
         }
@@ -595,7 +602,7 @@ impl<'s> Builder<'s> {
         Some((self.anchors.get(&anchor)?, pos))
     }
 
-    fn finish(mut self) -> Node {
+    fn finish(mut self) -> Node<'s> {
         let mut root = self.root.take().unwrap_or(Node {
             pos: Pos { line: 1, column: 1 },
             value: Value::Null,
@@ -607,7 +614,7 @@ impl<'s> Builder<'s> {
     }
 
     /// Replaces every placeholder in `node` by a copy of its anchored node.
-    fn materialize(&self, node: &mut Node) {
+    fn materialize(&self, node: &mut Node<'s>) {
         if let Some(copy) = self.expanded_reference(node) {
             *node = copy;
             return;
@@ -619,7 +626,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn expanded_reference(&self, node: &Node) -> Option<Node> {
+    fn expanded_reference(&self, node: &Node<'s>) -> Option<Node<'s>> {
         let (anchored, pos) = self.reference(node)?;
         let mut copy = self.expanded(&anchored.node);
         copy.pos = pos;
@@ -628,7 +635,7 @@ impl<'s> Builder<'s> {
 
     /// A copy of `node` without placeholders. Anchors only refer to earlier,
     /// complete anchors, and depth was checked, so this terminates shallowly.
-    fn expanded(&self, node: &Node) -> Node {
+    fn expanded(&self, node: &Node<'s>) -> Node<'s> {
         if let Some(copy) = self.expanded_reference(node) {
             return copy;
         }
@@ -658,14 +665,14 @@ fn not_mergeable(pos: Pos) -> ParseError {
 
 /// Resolves a scalar: an explicit core tag decides, quoted and block
 /// scalars (and `! x`) are strings, plain ones follow the YAML 1.2 core schema.
-fn scalar_value(
-    text: Cow<'_, str>,
+fn scalar_value<'s>(
+    text: Cow<'s, str>,
     style: ScalarStyle,
     tag: Option<&Tag>,
-) -> Result<Value, String> {
+) -> Result<Value<'s>, String> {
     let invalid = |kind: &str, text: &str| format!("invalid `!!{kind}` value `{text}`");
     match tag.and_then(Tag::core_suffix) {
-        Some("str") => Ok(Value::Str(text.into_owned())),
+        Some("str") => Ok(Value::Str(text)),
         Some("null") => match text.as_ref() {
             "" | "~" | "null" | "Null" | "NULL" => Ok(Value::Null),
             other => Err(invalid("null", other)),
@@ -683,7 +690,7 @@ fn scalar_value(
             .map(Value::Float)
             .ok_or_else(|| invalid("float", &text)),
         _ if style != ScalarStyle::Plain || tag.is_some_and(is_non_specific) => {
-            Ok(Value::Str(text.into_owned()))
+            Ok(Value::Str(text))
         }
         _ => Ok(resolve_plain(text)),
     }
@@ -694,7 +701,7 @@ fn is_non_specific(tag: &Tag) -> bool {
     tag.parts() == ("", "!")
 }
 
-fn resolve_plain(text: Cow<'_, str>) -> Value {
+fn resolve_plain(text: Cow<'_, str>) -> Value<'_> {
     let Some(first) = text.bytes().next() else {
         return Value::Null;
     };
@@ -717,7 +724,7 @@ fn resolve_plain(text: Cow<'_, str>) -> Value {
             return Value::Float(f);
         }
     }
-    Value::Str(text.into_owned())
+    Value::Str(text)
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -729,7 +736,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// `[-+]?[0-9]+`, `0x[0-9a-fA-F]+` or `0o[0-7]+`; too big for `i64` is a float.
-fn parse_int(text: &str) -> Option<Value> {
+fn parse_int(text: &str) -> Option<Value<'static>> {
     if let Some(hex) = text.strip_prefix("0x") {
         return parse_radix(hex, 16);
     }
@@ -746,7 +753,7 @@ fn parse_int(text: &str) -> Option<Value> {
     }
 }
 
-fn parse_radix(digits: &str, radix: u32) -> Option<Value> {
+fn parse_radix(digits: &str, radix: u32) -> Option<Value<'static>> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
@@ -832,7 +839,7 @@ mod tests {
         );
     }
 
-    fn value(source: &str) -> Value {
+    fn value(source: &str) -> Value<'_> {
         parse(source).expect("valid yaml").value
     }
 
@@ -845,7 +852,7 @@ mod tests {
     }
 
     /// The values of a flow sequence of plain scalars.
-    fn scalars(source: &str) -> Vec<Value> {
+    fn scalars(source: &str) -> Vec<Value<'_>> {
         match value(source) {
             Value::Seq(items) => items.into_iter().map(|n| n.value).collect(),
             other => panic!("expected a list, got {other:?}"),
@@ -855,7 +862,7 @@ mod tests {
     #[test]
     fn resolves_plain_scalars_by_the_core_schema() {
         use Value::{Bool, Float, Int, Map, Null, Str};
-        let s = |t: &str| Str(t.to_owned());
+        let s = |t: &'static str| Str(t.into());
         assert_eq!(
             scalars("[null, Null, NULL, ~, true, True, TRUE, false, False, FALSE]"),
             [Null, Null, Null, Null, Bool(true), Bool(true), Bool(true)]
@@ -978,7 +985,7 @@ mod tests {
             .as_map()
             .expect("map")
             .iter()
-            .map(|(k, _)| k.name.as_str())
+            .map(|(k, _)| k.name.as_ref())
             .collect();
         assert_eq!(
             names,
@@ -1064,7 +1071,7 @@ mod tests {
             })
         );
         let one = node.as_map().expect("map")[2].1.as_map().expect("map");
-        assert_eq!((one[1].0.name.as_str(), one[1].0.pos), ("x", at(1, 11)));
+        assert_eq!((one[1].0.name.as_ref(), one[1].0.pos), ("x", at(1, 11)));
         let e = error("a: {<<: 1}\n");
         assert_eq!(
             e.message,
