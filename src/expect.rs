@@ -630,6 +630,20 @@ pub fn format_number(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// A measured rate with the digits that mean something: `31825`, `48.6`,
+/// `0.35` (a rate written in a probe file keeps its own, [`format_number`]).
+pub fn format_measured(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 100.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 10.0 {
+        let text = format!("{value:.1}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format_number(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,6 +651,16 @@ mod tests {
 
     fn matcher(value: Json) -> Matcher {
         serde_json::from_value(value).expect("valid matcher")
+    }
+
+    #[test]
+    fn measured_rates_keep_three_digits_or_so() {
+        assert_eq!(format_measured(31_825.21), "31825");
+        assert_eq!(format_measured(149.5), "150");
+        assert_eq!(format_measured(48.63), "48.6");
+        assert_eq!(format_measured(20.04), "20");
+        assert_eq!(format_measured(0.354), "0.35");
+        assert_eq!(format_measured(0.0), "0");
     }
 
     #[test]

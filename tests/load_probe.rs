@@ -196,6 +196,54 @@ fn max_requests_stops_a_fast_closed_run() {
 }
 
 #[test]
+fn a_fast_target_cannot_spend_the_whole_cap_in_the_warm_up() {
+    // 300 requests would be gone long before the 5 s warm-up ends: the
+    // warm-up stops at half the cap and the rest is measured.
+    let server = Server::http(|_: Request| text(200, "ok"));
+    let items = r#"  - item: capped warm-up
+    probes:
+      - load: { get: /x, concurrency: 4, duration: 20s, warmup: 5s, max_requests: 300 }
+"#;
+    let (out, report) = run(&server.url(), items, &[]);
+    let probe = probe_of(&report, "capped warm-up");
+    assert_eq!(probe["verdict"], "pass", "{}", out.dump());
+    assert_eq!(probe["evidence"]["warmup_requests"], 150, "{probe:#}");
+    assert_eq!(probe["evidence"]["sent"], 150, "{probe:#}");
+    assert_eq!(probe["evidence"]["stopped_at_cap"], true);
+    assert_eq!(server.requests(), 300);
+    let summary = probe["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("150 requests in") && summary.contains("stopped at the cap of 300"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_cap_spent_in_the_warm_up_is_said_so() {
+    // Open model: 50 tickets at 100/s are all due within the 1 s warm-up.
+    let server = Server::http(|_: Request| text(200, "ok"));
+    let items = r#"  - item: all warm-up
+    probes:
+      - load: { get: /x, rate: 100/s, duration: 1s, warmup: 1s, max_requests: 50 }
+"#;
+    let (out, report) = run(&server.url(), items, &[]);
+    let probe = probe_of(&report, "all warm-up");
+    assert_eq!(probe["verdict"], "fail", "{}", out.dump());
+    let requests = check_of(probe, "requests");
+    assert!(
+        requests["actual"]
+            .as_str()
+            .is_some_and(|a| a.contains("the warm-up spent the cap of 50 requests")),
+        "{requests:#}"
+    );
+    assert_eq!(
+        check_of(probe, "error rate")["actual"],
+        "no measured request"
+    );
+    assert_eq!(server.requests(), 50);
+}
+
+#[test]
 fn a_target_that_never_answers_stops_the_run_early() {
     let target = server::closed_port_url();
     let items = r#"  - item: nothing there

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::fetch::{format_latency, millis};
 use super::traffic::{Connection, Endpoint, Failure};
 use super::{Budget, Check, Context, Findings, Phase, Probe, ProbeError};
-use crate::expect::{Dur, Matcher, Percent, Rate, format_number};
+use crate::expect::{Dur, Matcher, Percent, Rate, format_measured, format_number};
 
 /// Without `max_requests`, a run whose plan does not fix its count stops here.
 pub const DEFAULT_MAX_REQUESTS: u64 = super::MAX_REQUESTS;
@@ -302,6 +302,14 @@ impl Load {
         format!("load {} {}: {shape}", self.method, self.url)
     }
 
+    /// `requests: N` of the closed model.
+    fn requests_fixed(&self) -> Option<u64> {
+        match self.model {
+            Model::Closed { requests, .. } => requests,
+            Model::Open { .. } => None,
+        }
+    }
+
     fn warmup(&self) -> Duration {
         self.s.warmup.map_or(Duration::ZERO, |d| d.0)
     }
@@ -338,7 +346,8 @@ struct Tally {
     successes: u64,
     statuses: BTreeMap<u16, u64>,
     failures: BTreeMap<Failure, u64>,
-    /// End of the last measured answer.
+    /// Start of the first measured request, and end of the last answer.
+    first_start: Option<Instant>,
     last_end: Option<Instant>,
     /// Open model: tickets due before the end that were never sent.
     unsent: u64,
@@ -354,6 +363,7 @@ impl Tally {
             successes: 0,
             statuses: BTreeMap::new(),
             failures: BTreeMap::new(),
+            first_start: None,
             last_end: None,
             unsent: 0,
             max_lag: Duration::ZERO,
@@ -370,6 +380,10 @@ impl Tally {
         for (failure, n) in other.failures {
             *self.failures.entry(failure).or_default() += n;
         }
+        self.first_start = match (self.first_start, other.first_start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.last_end = self.last_end.max(other.last_end);
         self.unsent += other.unsent;
         self.max_lag = self.max_lag.max(other.max_lag);
@@ -389,6 +403,10 @@ struct Plan {
     measure_from: Instant,
     stop_at: Instant,
     cap: u64,
+    /// Closed model: the warm-up ends at `measure_from` or after this many
+    /// requests, whichever comes first, so a fast target cannot spend the
+    /// whole cap before anything is measured.
+    warmup_cap: u64,
     timeout: Duration,
     /// Closed model with `requests: N`: the measured requests still to start.
     requests: Option<u64>,
@@ -431,10 +449,11 @@ impl Plan {
         &self,
         tally: &mut Tally,
         result: Result<u16, Failure>,
+        (start, end): (Instant, Instant),
         latency: Duration,
-        end: Instant,
     ) {
         tally.sent += 1;
+        tally.first_start = Some(tally.first_start.map_or(start, |first| first.min(start)));
         tally.last_end = tally.last_end.max(Some(end));
         match result {
             Ok(status) => {
@@ -458,17 +477,18 @@ impl Plan {
         let mut tally = Tally::new();
         let mut connection: Option<Connection> = None;
         loop {
-            if self.gave_up()
-                || self.cancelled.load(Ordering::Relaxed)
-                || self.tickets.fetch_add(1, Ordering::Relaxed) >= self.cap
-            {
+            if self.gave_up() || self.cancelled.load(Ordering::Relaxed) {
+                break;
+            }
+            let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
+            if ticket >= self.cap {
                 break;
             }
             let start = Instant::now();
             if start >= self.stop_at {
                 break;
             }
-            let measured = start >= self.measure_from;
+            let measured = start >= self.measure_from || ticket >= self.warmup_cap;
             if measured
                 && let Some(n) = self.requests
                 && self.measured.fetch_add(1, Ordering::Relaxed) >= n
@@ -479,7 +499,12 @@ impl Plan {
             let end = Instant::now();
             let go_on = self.count(&result);
             if measured {
-                self.record(&mut tally, result.map(|a| a.status), end - start, end);
+                self.record(
+                    &mut tally,
+                    result.map(|a| a.status),
+                    (start, end),
+                    end - start,
+                );
             }
             if !go_on {
                 break;
@@ -518,7 +543,12 @@ impl Plan {
             let go_on = self.count(&result);
             if measured {
                 tally.max_lag = tally.max_lag.max(start - scheduled);
-                self.record(&mut tally, result.map(|a| a.status), end - scheduled, end);
+                self.record(
+                    &mut tally,
+                    result.map(|a| a.status),
+                    (scheduled, end),
+                    end - scheduled,
+                );
             }
             if !go_on {
                 break;
@@ -603,11 +633,13 @@ impl Probe for Load {
             measure_from: started + self.warmup(),
             stop_at: started + self.send_time(),
             cap: self.cap(),
-            timeout: cx.timeout,
-            requests: match self.model {
-                Model::Closed { requests, .. } => requests,
-                Model::Open { .. } => None,
+            warmup_cap: if self.warmup().is_zero() {
+                0
+            } else {
+                self.cap() / 2
             },
+            timeout: cx.timeout,
+            requests: self.requests_fixed(),
             rate,
             tickets: AtomicU64::new(0),
             measured: AtomicU64::new(0),
@@ -651,9 +683,10 @@ impl Load {
         let expect = &self.s.expect;
         let window = match (plan.rate, self.model) {
             (Some(_), Model::Open { duration, .. }) => duration,
-            _ => tally.last_end.map_or(Duration::ZERO, |end| {
-                end.saturating_duration_since(plan.measure_from)
-            }),
+            _ => match (tally.first_start, tally.last_end) {
+                (Some(first), Some(end)) => end.saturating_duration_since(first),
+                _ => Duration::ZERO,
+            },
         };
         let seconds = window.as_secs_f64().max(1e-9);
         let failed = tally.sent - tally.successes;
@@ -678,26 +711,40 @@ impl Load {
             .collect();
         causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
+        let exchanges = plan.answered.load(Ordering::Relaxed) + plan.failed.load(Ordering::Relaxed);
+        let warmup_requests = exchanges.saturating_sub(tally.sent);
+        let at_cap = plan.tickets.load(Ordering::Relaxed) >= plan.cap;
         let mut checks = Vec::new();
         checks.push(Check::new(
             "requests",
             "at least one measured request",
-            format!("{} sent", tally.sent),
+            if tally.sent == 0 && at_cap && warmup_requests > 0 {
+                format!(
+                    "0 sent: the warm-up spent the cap of {} requests (raise `max_requests` or shorten `warmup`)",
+                    plan.cap
+                )
+            } else {
+                format!("{} sent", tally.sent)
+            },
             tally.sent > 0,
         ));
         let max_errors = expect.error_rate.map_or(Percent(0.0), |e| e.max);
         checks.push(Check::new(
             "error rate",
             format!("<= {max_errors}"),
-            format!(
-                "{} ({failed} of {}{})",
-                Percent(error_rate),
-                tally.sent,
-                causes
-                    .first()
-                    .map(|(c, n)| format!("; most: {c} ×{n}"))
-                    .unwrap_or_default()
-            ),
+            if tally.sent == 0 {
+                "no measured request".to_owned()
+            } else {
+                format!(
+                    "{} ({failed} of {}{})",
+                    Percent(error_rate),
+                    tally.sent,
+                    causes
+                        .first()
+                        .map(|(c, n)| format!("; most: {c} ×{n}"))
+                        .unwrap_or_default()
+                )
+            },
             tally.sent > 0 && error_rate <= max_errors.0 + 1e-12,
         ));
         for (name, bound, q) in [
@@ -725,7 +772,7 @@ impl Load {
             checks.push(Check::new(
                 "throughput",
                 format!(">= {} successful", t.min),
-                format!("{}/s", format_number(success_rate)),
+                format!("{}/s", format_measured(success_rate)),
                 success_rate >= t.min.0,
             ));
         }
@@ -744,7 +791,7 @@ impl Load {
                 ),
                 format!(
                     "{}/s ({:.0}%, {} never sent{})",
-                    format_number(achieved),
+                    format_measured(achieved),
                     share * 100.0,
                     tally.unsent,
                     if share < KEPT_UP {
@@ -776,7 +823,7 @@ impl Load {
                 why.clone(),
                 false,
             ));
-            let summary = format!("{} → {why}", self.describe_line(plan, users));
+            let summary = format!("{} → {why}", self.describe_line(users));
             return Findings {
                 checks,
                 summary,
@@ -791,10 +838,10 @@ impl Load {
         }
         let mut summary = format!(
             "{} → {} requests in {}, {}/s",
-            self.describe_line(plan, users),
+            self.describe_line(users),
             tally.sent,
             format_latency(window),
-            format_number(throughput)
+            format_measured(throughput)
         );
         if has_latency {
             summary.push_str(&format!(
@@ -804,6 +851,12 @@ impl Load {
             ));
         }
         summary.push_str(&format!(", errors {}", Percent(error_rate)));
+        if at_cap && plan.rate.is_none() && self.requests_fixed().is_none() {
+            summary.push_str(&format!(
+                " (stopped at the cap of {} requests, warm-up included)",
+                plan.cap
+            ));
+        }
         if let Some((cause, n)) = causes.first() {
             summary.push_str(&format!(" ({cause} ×{n})"));
         }
@@ -819,8 +872,8 @@ impl Load {
             "warmup_ms": ms(self.warmup()),
             "duration_ms": ms(window),
             "max_requests": plan.cap,
-            "stopped_at_cap": plan.tickets.load(Ordering::Relaxed) >= plan.cap
-                && plan.rate.is_none(),
+            "stopped_at_cap": at_cap && plan.rate.is_none(),
+            "warmup_requests": warmup_requests,
             "sent": tally.sent,
             "answered": answered,
             "successes": tally.successes,
@@ -853,12 +906,14 @@ impl Load {
         }
     }
 
-    fn describe_line(&self, plan: &Plan, users: usize) -> String {
+    /// `GET /api × 16 users`: the request as written, like the other kinds'
+    /// summaries (the evidence has the full URL).
+    fn describe_line(&self, users: usize) -> String {
         match self.model {
             Model::Open { rate, .. } => {
-                format!("{} at {}/s", plan.endpoint.line(), format_number(rate))
+                format!("{} {} at {}/s", self.method, self.url, format_number(rate))
             }
-            Model::Closed { .. } => format!("{} × {users} users", plan.endpoint.line()),
+            Model::Closed { .. } => format!("{} {} × {users} users", self.method, self.url),
         }
     }
 }

@@ -470,8 +470,9 @@ impl RateLimit {
         }
 
         let mut summary = format!(
-            "{} ×{sent} → {}",
-            endpoint.line(),
+            "{} {} ×{sent} → {}",
+            self.method,
+            self.url,
             match (first_failure, &limited_line) {
                 (Some(Failure(reason)), _) => format!("{reason} after {answered} answers"),
                 (None, Some(line)) => format!("{line}; {counts}"),
