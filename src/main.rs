@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 /// Turns transparent huge pages off for this process. Where the kernel
 /// hands them out always (a common distribution default), every 2 MiB the
 /// allocator touches becomes resident at once and is zeroed in one fault:
-/// measured on the 10,000-probe benchmark, peak RSS went from 96 to 69 MiB
+/// measured on the 10,000-probe benchmark, peak RSS went from 96 to 71 MiB
 /// and loading the file took half the time. vouch is short-lived and holds
 /// many small records, which gain nothing from huge pages. The flag is
 /// inherited by the servers vouch starts (an MCP server over stdio).

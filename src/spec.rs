@@ -279,6 +279,22 @@ struct Loader<'a> {
     secrets: Secrets,
 }
 
+/// For "unknown field `timout`, expected one of …" inside a kind's settings
+/// (they have an `expect`; MCP and JSON-RPC calls too, but they name their
+/// tool or method and take `arguments` or `params`), the probe entry's field
+/// it is a typo of.
+fn misspelt_probe_key(message: &str) -> Option<&'static str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (given, expected) = rest.split_once('`')?;
+    let is_kind = expected.contains("`expect`")
+        && !expected.contains("`arguments`")
+        && !expected.contains("`params`");
+    if !is_kind {
+        return None;
+    }
+    diag::closest(given, PROBE_KEYS)
+}
+
 impl<'a> Loader<'a> {
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
         let line = self.line(pos.line);
@@ -300,9 +316,18 @@ impl<'a> Loader<'a> {
             .iter()
             .find(|k| error.message.starts_with(&format!("unknown field `{k}`")));
         self.error(pos, plain_types(&error.message));
-        if let (Some(key), Some(last)) = (misplaced, self.diagnostics.last_mut()) {
+        let Some(last) = self.diagnostics.last_mut() else {
+            return;
+        };
+        if let Some(key) = misplaced {
             last.help = Some(format!(
                 "`{key}` belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
+            ));
+        } else if last.help.is_none()
+            && let Some(key) = misspelt_probe_key(&error.message)
+        {
+            last.help = Some(format!(
+                "did you mean `{key}`? It belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
             ));
         }
     }

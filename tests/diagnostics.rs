@@ -127,6 +127,32 @@ fn two_mistakes_in_one_probe_are_both_reported() {
 }
 
 #[test]
+fn a_misspelt_timeout_inside_the_kind_is_pointed_beside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = "  - item: Health\n    probes:\n      - http: { get: /health, timout: 5s }\n  - item: Tools\n    probes:\n      - mcp:\n          url: /mcp\n          expect:\n            call:\n              - { tool: echo, nme: x }\n";
+    write_file(
+        dir.path(),
+        "p.yaml",
+        &probe_file("http://127.0.0.1:9", items),
+    );
+    let out = check_in(dir.path(), &["p.yaml"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(
+            "= help: did you mean `timeout`? It belongs to the probe entry, beside the kind"
+        ),
+        "{}",
+        out.dump()
+    );
+    // A tool call's fields are not the probe's: no hint towards `name`.
+    assert!(
+        out.stderr.contains("unknown field `nme`") && !out.stderr.contains("did you mean `name`"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
 fn deep_nesting_is_rejected_fast() {
     let dir = tempfile::tempdir().expect("temp dir");
     let yaml = format!("version: 1\nitems: {}\n", "[".repeat(100_000));

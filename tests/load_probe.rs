@@ -219,6 +219,22 @@ fn a_fast_target_cannot_spend_the_whole_cap_in_the_warm_up() {
 }
 
 #[test]
+fn a_fixed_request_count_is_measured_in_full_after_a_warm_up() {
+    // 80 measured out of a cap of 100: the warm-up gets the other 20.
+    let server = Server::http(|_: Request| text(200, "ok"));
+    let items = r#"  - item: counted
+    probes:
+      - load: { get: /x, concurrency: 4, requests: 80, duration: 20s, warmup: 5s, max_requests: 100 }
+"#;
+    let (out, report) = run(&server.url(), items, &[]);
+    let probe = probe_of(&report, "counted");
+    assert_eq!(probe["verdict"], "pass", "{}", out.dump());
+    assert_eq!(probe["evidence"]["sent"], 80, "{probe:#}");
+    assert_eq!(probe["evidence"]["warmup_requests"], 20, "{probe:#}");
+    assert_eq!(server.requests(), 100);
+}
+
+#[test]
 fn a_cap_spent_in_the_warm_up_is_said_so() {
     // Open model: 50 tickets at 100/s are all due within the 1 s warm-up.
     let server = Server::http(|_: Request| text(200, "ok"));

@@ -264,17 +264,21 @@ impl TryFrom<LoadSettings> for Load {
             model,
             ok,
         };
-        if let (
-            Model::Closed {
-                requests: Some(n), ..
-            },
-            Some(cap),
-        ) = (model, load.s.max_requests)
-            && n > cap
+        if let Model::Closed {
+            requests: Some(n), ..
+        } = model
         {
-            return Err(format!(
-                "`requests` ({n}) is more than `max_requests` ({cap})"
-            ));
+            let cap = load.cap();
+            if n > cap {
+                return Err(format!(
+                    "`requests` ({n}) is more than `max_requests` ({cap})"
+                ));
+            }
+            if !load.warmup().is_zero() && n >= cap {
+                return Err(format!(
+                    "`requests` ({n}) leaves no room for the warm-up under `max_requests` ({cap}): raise `max_requests` or drop `warmup`"
+                ));
+            }
         }
         Ok(load)
     }
@@ -407,6 +411,8 @@ struct Plan {
     /// requests, whichever comes first, so a fast target cannot spend the
     /// whole cap before anything is measured.
     warmup_cap: u64,
+    /// Closed model: a user found the cap reached before the end.
+    capped: std::sync::atomic::AtomicBool,
     timeout: Duration,
     /// Closed model with `requests: N`: the measured requests still to start.
     requests: Option<u64>,
@@ -481,11 +487,12 @@ impl Plan {
                 break;
             }
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
-            if ticket >= self.cap {
-                break;
-            }
             let start = Instant::now();
             if start >= self.stop_at {
+                break;
+            }
+            if ticket >= self.cap {
+                self.capped.store(true, Ordering::Relaxed);
                 break;
             }
             let measured = start >= self.measure_from || ticket >= self.warmup_cap;
@@ -633,14 +640,16 @@ impl Probe for Load {
             measure_from: started + self.warmup(),
             stop_at: started + self.send_time(),
             cap: self.cap(),
-            warmup_cap: if self.warmup().is_zero() {
-                0
-            } else {
-                self.cap() / 2
+            warmup_cap: match (self.warmup().is_zero(), self.requests_fixed()) {
+                (true, _) => 0,
+                // The measured `requests: N` come first.
+                (false, Some(n)) => (self.cap() / 2).min(self.cap().saturating_sub(n)),
+                (false, None) => self.cap() / 2,
             },
             timeout: cx.timeout,
             requests: self.requests_fixed(),
             rate,
+            capped: std::sync::atomic::AtomicBool::new(false),
             tickets: AtomicU64::new(0),
             measured: AtomicU64::new(0),
             answered: AtomicU64::new(0),
@@ -713,12 +722,12 @@ impl Load {
 
         let exchanges = plan.answered.load(Ordering::Relaxed) + plan.failed.load(Ordering::Relaxed);
         let warmup_requests = exchanges.saturating_sub(tally.sent);
-        let at_cap = plan.tickets.load(Ordering::Relaxed) >= plan.cap;
+        let at_cap = plan.capped.load(Ordering::Relaxed);
         let mut checks = Vec::new();
         checks.push(Check::new(
             "requests",
             "at least one measured request",
-            if tally.sent == 0 && at_cap && warmup_requests > 0 {
+            if tally.sent == 0 && warmup_requests >= plan.cap {
                 format!(
                     "0 sent: the warm-up spent the cap of {} requests (raise `max_requests` or shorten `warmup`)",
                     plan.cap
@@ -772,7 +781,8 @@ impl Load {
             checks.push(Check::new(
                 "throughput",
                 format!(">= {} successful", t.min),
-                format!("{}/s", format_measured(success_rate)),
+                // Two decimals: 149.6/s shown as 150/s would seem to pass `min: 150/s`.
+                format!("{}/s", format_number(success_rate)),
                 success_rate >= t.min.0,
             ));
         }
@@ -851,7 +861,7 @@ impl Load {
             ));
         }
         summary.push_str(&format!(", errors {}", Percent(error_rate)));
-        if at_cap && plan.rate.is_none() && self.requests_fixed().is_none() {
+        if at_cap && self.requests_fixed().is_none() {
             summary.push_str(&format!(
                 " (stopped at the cap of {} requests, warm-up included)",
                 plan.cap
@@ -872,7 +882,7 @@ impl Load {
             "warmup_ms": ms(self.warmup()),
             "duration_ms": ms(window),
             "max_requests": plan.cap,
-            "stopped_at_cap": at_cap && plan.rate.is_none(),
+            "stopped_at_cap": at_cap,
             "warmup_requests": warmup_requests,
             "sent": tally.sent,
             "answered": answered,
@@ -961,6 +971,14 @@ mod tests {
             (
                 "get: /\nrequests: 50\nmax_requests: 10\n",
                 "more than `max_requests`",
+            ),
+            (
+                "get: /\nrequests: 100\nwarmup: 1s\nmax_requests: 100\n",
+                "leaves no room for the warm-up",
+            ),
+            (
+                "get: /\nrequests: 10000\nwarmup: 1s\n",
+                "leaves no room for the warm-up",
             ),
             (
                 "get: /\nduration: 1s\nexpect: { error_rate: { max: 1 } }\n",

@@ -162,27 +162,8 @@ fn did_you_mean(message: &str) -> Option<String> {
     let mut names = backticked(rest);
     let given = names.next()?;
     let candidates: Vec<&str> = names.collect();
-    if let Some(best) = closest(given, &candidates) {
-        return Some(format!("did you mean `{best}`?"));
-    }
-    // `timeout:` written inside `http: {…}` rather than beside it (a
-    // kind's settings are the mappings with an `expect`).
-    if !candidates.contains(&"expect") {
-        return None;
-    }
-    let beside = closest(given, ENTRY_FIELDS)?;
-    let named = if given.eq_ignore_ascii_case(beside) {
-        String::new()
-    } else {
-        format!("did you mean `{beside}`? ")
-    };
-    Some(format!(
-        "{named}`{beside}` is set on the probe, beside its kind (`- http: …` then `{beside}: …` at the indentation of `http:`), not inside it"
-    ))
+    closest(given, &candidates).map(|best| format!("did you mean `{best}`?"))
 }
-
-/// The fields a probe entry has beside its kind.
-const ENTRY_FIELDS: &[&str] = &["name", "timeout", "retries"];
 
 fn backticked(text: &str) -> impl Iterator<Item = &str> {
     text.split('`').skip(1).step_by(2)
@@ -234,29 +215,6 @@ mod tests {
             "error: unknown field `timout`, expected one of `item`, `probes`, `timeout`\n \
              --> p.yaml:3:5\n  |\n3 |     timout: 5s\n  |     ^^^^^^\n  = help: did you mean `timeout`?\n"
         );
-    }
-
-    #[test]
-    fn a_probe_field_inside_its_kind_is_pointed_beside_it() {
-        let hint = |message: &str| did_you_mean(message);
-        let kind = "expected one of `get`, `url`, `expect`, `insecure`";
-        assert_eq!(
-            hint(&format!("unknown field `timeout`, {kind}")).as_deref(),
-            Some(
-                "`timeout` is set on the probe, beside its kind (`- http: …` then `timeout: …` at the indentation of `http:`), not inside it"
-            )
-        );
-        assert!(
-            hint(&format!("unknown field `retires`, {kind}")).is_some_and(
-                |h| h.starts_with("did you mean `retries`? `retries` is set on the probe")
-            )
-        );
-        // Elsewhere (no `expect` among the fields) there is no such hint.
-        assert_eq!(
-            hint("unknown field `timeout`, expected one of `by`, `on`, `note`"),
-            None
-        );
-        assert_eq!(hint(&format!("unknown field `zzz`, {kind}")), None);
     }
 
     #[test]
