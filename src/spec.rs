@@ -319,17 +319,18 @@ impl<'a> Loader<'a> {
         let Some(last) = self.diagnostics.last_mut() else {
             return;
         };
-        if let Some(key) = misplaced {
-            last.help = Some(format!(
-                "`{key}` belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
-            ));
-        } else if last.help.is_none()
-            && let Some(key) = misspelt_probe_key(&error.message)
-        {
-            last.help = Some(format!(
-                "did you mean `{key}`? It belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
-            ));
-        }
+        // The exact name, or a typo of it that no field of the kind is nearer to.
+        let (key, subject) = match misplaced {
+            Some(key) => (*key, format!("`{key}`")),
+            None if last.help.is_none() => match misspelt_probe_key(&error.message) {
+                Some(key) => (key, format!("did you mean `{key}`? It")),
+                None => return,
+            },
+            None => return,
+        };
+        last.help = Some(format!(
+            "{subject} belongs to the probe entry, beside the kind: `- {key}: …` then `http: {{…}}`"
+        ));
     }
 
     fn parse<'n, T: Deserialize<'n>>(&mut self, node: &'n Node<'_>) -> Option<T> {

@@ -384,10 +384,7 @@ impl Tally {
         for (failure, n) in other.failures {
             *self.failures.entry(failure).or_default() += n;
         }
-        self.first_start = match (self.first_start, other.first_start) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        self.first_start = self.first_start.into_iter().chain(other.first_start).min();
         self.last_end = self.last_end.max(other.last_end);
         self.unsent += other.unsent;
         self.max_lag = self.max_lag.max(other.max_lag);
