@@ -17,6 +17,7 @@ use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 use crate::runner::Run;
 use crate::spec::ProbeFile;
 
+pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;
