@@ -69,33 +69,49 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
 }
 
 /// Whether markdown's inline syntax gives `c` a meaning vouch escapes: HTML
-/// (`<`, `>`, `&`), links and images (`[`, `]`), code spans (`` ` ``) and
-/// the backslash that would undo an escape.
+/// (`<`, `>`, `&`), links and images (`[`, `]`) and code spans (`` ` ``).
 fn is_markdown_syntax(c: char) -> bool {
-    matches!(c, '<' | '>' | '&' | '[' | ']' | '`' | '\\')
+    matches!(c, '<' | '>' | '&' | '[' | ']' | '`')
 }
 
 /// One line of target text inside a markdown line vouch writes (the evidence
 /// under a checklist item): what [`terminal`] escapes, plus HTML as entities
-/// (`&lt;script&gt;`) and link, code and escape characters with a backslash.
-/// With no line break and no `<` left, the text can start no list item, box,
-/// heading or `<!-- vouch -->` marker of its own, and renders as written.
+/// (`&lt;script&gt;`) and link and code characters with a backslash. With no
+/// line break and no `<` left, the text can start no list item, box, heading
+/// or `<!-- vouch -->` marker of its own, and renders as written.
+///
+/// A backslash is doubled only where markdown would read it as an escape
+/// (before punctuation, or last), so `\d+` and `\r` read as sent.
 pub fn markdown(text: &str) -> Cow<'_, str> {
-    rewrite(
-        text,
-        |c| is_unsafe_for_terminal(c) || is_markdown_syntax(c),
-        |out, c| match c {
+    let needs = |c: char| is_unsafe_for_terminal(c) || is_markdown_syntax(c) || c == '\\';
+    let Some(first) = text.find(needs) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..first]);
+    let mut chars = text[first..].chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '[' | ']' | '`' | '\\' => {
+            '[' | ']' | '`' => {
                 out.push('\\');
                 out.push(c);
             }
-            c if is_unsafe_for_terminal(c) => push_visible(out, c),
+            '\\' => {
+                // What follows in the output starts with punctuation when
+                // the next character is punctuation or gets escaped itself.
+                let escapes_next = chars
+                    .peek()
+                    .is_none_or(|&n| n.is_ascii_punctuation() || is_unsafe_for_terminal(n));
+                out.push_str(if escapes_next { "\\\\" } else { "\\" });
+            }
+            c if is_unsafe_for_terminal(c) => push_visible(&mut out, c),
             c => out.push(c),
-        },
-    )
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Target text for an XML document (JUnit): every character XML 1.0 forbids
@@ -164,9 +180,13 @@ mod tests {
             "x\\n- \\[x\\] forged\\r\\n# heading"
         );
         assert_eq!(
-            markdown("\\![pixel](http://t/p.png) `code`"),
-            "\\\\!\\[pixel\\](http://t/p.png) \\`code\\`"
+            markdown("\\![pixel](http://t/p.png) `code` \\[x]"),
+            "\\\\!\\[pixel\\](http://t/p.png) \\`code\\` \\\\\\[x\\]"
         );
+        // Backslashes markdown reads literally stay single.
+        assert_eq!(markdown("^\\d+$ \\r\\n"), "^\\d+$ \\r\\n");
+        assert_eq!(markdown("end\\"), "end\\\\");
+        assert_eq!(markdown("\\\x1b"), "\\\\\\x1b");
         assert_eq!(markdown("\u{202e}"), "\\u{202e}");
     }
 

@@ -1,7 +1,7 @@
 //! `--format junit`: JUnit XML for CI dashboards. With a checklist, one
 //! testsuite per top-level section and one testcase per bound item; without,
 //! one testsuite per probe file. Failures carry the evidence; manual items are
-//! skipped. Every text crosses [`field`] or [`escape::xml`] on its way in,
+//! skipped. Every text crosses [`escape::terminal`] and [`escape::xml`] on its way in,
 //! so whatever a target sent, the file parses.
 
 use std::borrow::Cow;
