@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::checklist::Checklist;
 use crate::checklist::bind::Binding;
+use crate::report::output::ReportFile;
 use crate::report::{ChecklistInput, FailOnSet, Format, Report};
 use crate::runner::{self, RunOptions};
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
@@ -33,20 +34,22 @@ pub enum Exit {
 /// Errors that stop a command: vouch's side, exit 3.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    // The messages carry their cause, which is therefore not also a
+    // `source`: `main` prints the whole chain, and would print it twice.
     /// The report could not be written.
-    #[error("cannot write the report to `{path}`: {source}")]
+    #[error("cannot write the report to `{path}`: {error}")]
     Output {
         /// Where.
         path: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Writing to stdout failed (a broken pipe is not reported).
     #[error("cannot write to stdout: {0}")]
-    Stdout(#[source] std::io::Error),
+    Stdout(std::io::Error),
     /// The demo deployment could not start.
     #[error("cannot start the demo deployment: {0}")]
-    Demo(#[source] std::io::Error),
+    Demo(std::io::Error),
 }
 
 /// vouch: verify production-readiness checklists against live deployments.
@@ -365,13 +368,12 @@ async fn run_and_report(
     flags: &RunFlags,
 ) -> Result<Report, CliError> {
     // Open the report file first: an unwritable path should not cost a run.
+    // It is a temporary file beside FILE until the report is complete.
     let output = match &flags.output {
-        Some(path) => Some(
-            std::fs::File::create(path).map_err(|source| CliError::Output {
-                path: path.display().to_string(),
-                source,
-            })?,
-        ),
+        Some(path) => Some(ReportFile::create(path).map_err(|error| CliError::Output {
+            path: path.display().to_string(),
+            error,
+        })?),
         None => None,
     };
     let options = run_options(flags);
@@ -534,19 +536,14 @@ fn exit_for(report: &Report) -> Exit {
     }
 }
 
-fn emit(report: &Report, flags: &RunFlags, file: Option<std::fs::File>) -> Result<(), CliError> {
+fn emit(report: &Report, flags: &RunFlags, file: Option<ReportFile>) -> Result<(), CliError> {
     match (&flags.output, file) {
-        (Some(path), Some(file)) => {
-            let output_error = |source| CliError::Output {
+        (Some(path), Some(file)) => file
+            .commit(|out| report.write(flags.format, false, out))
+            .map_err(|error| CliError::Output {
                 path: path.display().to_string(),
-                source,
-            };
-            let mut out = std::io::BufWriter::new(file);
-            report
-                .write(flags.format, false, &mut out)
-                .and_then(|()| out.flush())
-                .map_err(output_error)
-        }
+                error,
+            }),
         _ => {
             let stdout = std::io::stdout();
             let color =
@@ -597,10 +594,10 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
     deployment.stop().await;
     let written = dir.join("demo-checklist.verified.md");
-    std::fs::write(&written, report.render(Format::Markdown, false)).map_err(|source| {
+    std::fs::write(&written, report.render(Format::Markdown, false)).map_err(|error| {
         CliError::Output {
             path: written.display().to_string(),
-            source,
+            error,
         }
     })?;
     if let Some(c) = &report.checklist {
@@ -639,10 +636,12 @@ fn init(args: &InitArgs) -> Result<Exit, CliError> {
     let text = crate::checklist::init::propose(&checklist, &relative);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|source| CliError::Output {
-                path: path.display().to_string(),
-                source,
-            })?;
+            ReportFile::create(path)
+                .and_then(|file| file.commit(|out| out.write_all(text.as_bytes())))
+                .map_err(|error| CliError::Output {
+                    path: path.display().to_string(),
+                    error,
+                })?;
             eprintln!(
                 "wrote {} ({} items); check it with `vouch check {}`",
                 path.display(),

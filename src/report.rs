@@ -17,10 +17,12 @@ use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 use crate::runner::Run;
 use crate::spec::ProbeFile;
 
+pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod output;
 
 /// The JSON report's schema identifier.
 pub const SCHEMA_ID: &str = "vouch.report/v1";
@@ -121,7 +123,7 @@ pub struct Report {
     pub finished_at: String,
     /// How long it took, in milliseconds.
     pub duration_ms: f64,
-    /// Whether Ctrl-C cut it short (unfinished probes are `skip`).
+    /// Whether Ctrl-C, SIGTERM or SIGHUP cut it short (unfinished probes are `skip`).
     pub interrupted: bool,
     /// The probe files and their targets.
     pub files: Vec<FileInfo>,

@@ -3,8 +3,8 @@
 //! policy. Then the probes whose kind asks for the isolated phase (bursts,
 //! load) run one at a time, a cool-down before each, never retried, under a
 //! deadline of their planned traffic plus one timeout. Outcomes are redacted,
-//! stamped and put back in file order whatever finished first. Ctrl-C stops
-//! the run and keeps what finished.
+//! stamped and put back in file order whatever finished first. Ctrl-C (and
+//! SIGTERM or SIGHUP) stops the run and keeps what finished.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -47,7 +47,7 @@ pub struct RunOptions {
     pub body_limit: Option<u64>,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
-    /// Stop on Ctrl-C and keep what finished.
+    /// Stop on Ctrl-C, SIGTERM or SIGHUP and keep what finished.
     pub handle_ctrl_c: bool,
     /// The pause before each probe of the isolated phase, so a limiter or a
     /// queue left by the previous burst does not colour the next one.
@@ -84,7 +84,7 @@ pub struct Run {
     pub finished_at: SystemTime,
     /// How long it took.
     pub duration: Duration,
-    /// Whether Ctrl-C cut it short.
+    /// Whether Ctrl-C, SIGTERM or SIGHUP cut it short.
     pub interrupted: bool,
 }
 
@@ -197,6 +197,9 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     files.iter().for_each(|f| secrets.extend(&f.secrets));
     let redactor = Arc::new(Redactor::new(&secrets));
 
+    // Installed before any traffic, so a signal from here on ends the run
+    // with a report rather than with the default action.
+    let mut stop_signals = options.handle_ctrl_c.then(StopSignals::install);
     // Items in order, with a slot per probe.
     let mut items: Vec<ItemOutcome> = Vec::new();
     let mut slots: Vec<Vec<Option<ProbeOutcome>>> = Vec::new();
@@ -301,24 +304,20 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     }
 
     let mut interrupted = false;
-    let ctrl_c = async {
-        if options.handle_ctrl_c {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        } else {
-            std::future::pending::<()>().await;
+    let stop = async {
+        match &mut stop_signals {
+            Some(signals) => signals.recv().await,
+            None => std::future::pending().await,
         }
     };
-    tokio::pin!(ctrl_c);
     tokio::select! {
         _ = workers.join_next() => {}
-        () = &mut ctrl_c => {
+        why = stop => {
             interrupted = true;
             // Probes in flight finish on their threads; none starts after this.
             collector.stop();
             workers.abort_all();
-            collector.progress.println("interrupted: reporting what finished");
+            collector.progress.println(format!("{why}: reporting what finished"));
         }
     }
     let results = collector.take();
@@ -437,6 +436,70 @@ struct Collector {
     results: Mutex<Vec<Option<ProbeOutcome>>>,
     stopped: AtomicBool,
     progress: ProgressBar,
+}
+
+/// The signals that stop a run the way Ctrl-C does: SIGINT, SIGTERM (a CI
+/// cancel, `timeout(1)`, Kubernetes stopping a pod) and SIGHUP (the terminal
+/// went away). Each gets a partial report and exit 3, not the default
+/// action's death with no report (exit 143).
+struct StopSignals {
+    #[cfg(unix)]
+    streams: Vec<(&'static str, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    /// Installs the handlers now; a signal that cannot be handled keeps its
+    /// default action.
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = [
+                ("interrupted", SignalKind::interrupt()),
+                ("terminated (SIGTERM)", SignalKind::terminate()),
+                ("hung up (SIGHUP)", SignalKind::hangup()),
+            ]
+            .into_iter()
+            .filter_map(|(why, kind)| match signal(kind) {
+                Ok(stream) => Some((why, stream)),
+                Err(e) => {
+                    tracing::debug!("cannot handle a signal ({why}): {e}");
+                    None
+                }
+            })
+            .collect();
+            StopSignals { streams }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for the first signal and says which it was.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            if self.streams.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self.streams.iter_mut().map(|(why, stream)| {
+                Box::pin(async move {
+                    // A closed stream never fires.
+                    if stream.recv().await.is_none() {
+                        std::future::pending::<()>().await;
+                    }
+                    *why
+                })
+            });
+            futures_util::future::select_all(waits).await.0
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "interrupted"
+        }
+    }
 }
 
 impl Collector {

@@ -151,14 +151,15 @@ pub fn annotate(checklist: &Checklist, outcome: &ChecklistOutcome, headline: &st
 }
 
 fn evidence_line(item: &crate::outcome::ChecklistItemOutcome) -> String {
-    let reason = item.reason.as_deref().unwrap_or("");
-    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    // Target text is shown, never markup: one line that can forge no item,
+    // box or marker, so the line still ends in ours and `strip` finds it.
+    let reason = crate::report::escape::markdown(item.reason.as_deref().unwrap_or(""));
     match item.verdict {
-        ItemVerdict::Verified => format!("✔ {}", one_line(reason)),
-        ItemVerdict::Attested => format!("≈ {}", one_line(reason)),
-        ItemVerdict::Failed if item.refuted => format!("✘ refuted: {}", one_line(reason)),
-        ItemVerdict::Failed => format!("✘ {}", one_line(reason)),
-        ItemVerdict::Error => format!("! could not verify: {}", one_line(reason)),
+        ItemVerdict::Verified => format!("✔ {reason}"),
+        ItemVerdict::Attested => format!("≈ {reason}"),
+        ItemVerdict::Failed if item.refuted => format!("✘ refuted: {reason}"),
+        ItemVerdict::Failed => format!("✘ {reason}"),
+        ItemVerdict::Error => format!("! could not verify: {reason}"),
         ItemVerdict::Skipped => "- not run".to_owned(),
         ItemVerdict::Partial | ItemVerdict::Manual => format!("· {}", item.verdict.as_str()),
     }
@@ -232,6 +233,14 @@ mod tests {
     const LIST: &str = "# Ready\n\nIntro prose.\n\n## Core\n\n- [x] Health works\n- [ ] Orders work\n1. [ ] Numbered\n\n> - [ ] Quoted\n";
 
     fn written(source: &str, verdicts: &[(usize, ItemVerdict)]) -> String {
+        written_with(source, verdicts, |index| format!("GET /{index} → evidence"))
+    }
+
+    fn written_with(
+        source: &str,
+        verdicts: &[(usize, ItemVerdict)],
+        reason: impl Fn(usize) -> String,
+    ) -> String {
         let checklist = parse(source);
         let mut binding = Binding::default();
         let mut outcomes = Vec::new();
@@ -243,7 +252,7 @@ mod tests {
                 file: "p.yaml".to_owned(),
                 location,
                 verdict: *verdict,
-                reason: Some(format!("GET /{index} → evidence")),
+                reason: Some(reason(*index)),
                 flaky: false,
                 attestation: None,
                 probes: Vec::new(),
@@ -297,6 +306,34 @@ mod tests {
         let twice = written(&strip(&once), &verdicts);
         assert_eq!(once, twice);
         assert_eq!(strip(&once), LIST);
+    }
+
+    /// A target's text in an evidence line: no markup, no forged item, box,
+    /// marker or line, and a re-run on the written file is stable.
+    #[test]
+    fn hostile_evidence_is_escaped_and_writing_back_stays_stable() {
+        let hostile = |_| {
+            "500; body: \x1b[2J<script>x</script>\n- [x] forged <!-- vouch: was [ ] -->\r\n## Done\n* [ ] also\u{202e} <!-- vouch -->"
+                .to_owned()
+        };
+        let verdicts = [(0, ItemVerdict::Failed), (1, ItemVerdict::Verified)];
+        let once = written_with(LIST, &verdicts, hostile);
+        assert!(
+            once.contains(
+                "- [ ] Health works\n  - ✘ refuted: 500; body: \\x1b\\[2J&lt;script&gt;x&lt;/script&gt;\\n- \\[x\\] forged &lt;!-- vouch: was \\[ \\] --&gt;\\r\\n## Done\\n* \\[ \\] also\\u{202e} &lt;!-- vouch --&gt; <!-- vouch: was [x] -->\n"
+            ),
+            "{once}"
+        );
+        assert!(!once.contains(['\x1b', '\r', '\u{202e}']), "{once}");
+        assert_eq!(
+            once.lines().count(),
+            written(LIST, &verdicts).lines().count()
+        );
+        assert_eq!(strip(&once), LIST);
+        let twice = written_with(&strip(&once), &verdicts, hostile);
+        assert_eq!(once, twice);
+        let reparsed = parse(&strip(&once));
+        assert_eq!(reparsed.items.len(), parse(LIST).items.len());
     }
 
     #[test]

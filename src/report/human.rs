@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::escape::terminal as esc;
 use super::{FailOnSet, Report};
 use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 
@@ -45,14 +46,15 @@ pub fn render(report: &Report, color: bool) -> String {
     let p = Paint { color };
     let mut out = String::new();
     for file in &report.files {
-        let name = file.name.as_deref().unwrap_or(&file.path);
-        let target = file.target.as_deref().unwrap_or("(no target)");
-        let _ = writeln!(out, "{} {} {}", p.bold(name), p.dim("→"), target);
+        let name = esc(file.name.as_deref().unwrap_or(&file.path));
+        let target = esc(file.target.as_deref().unwrap_or("(no target)"));
+        let _ = writeln!(out, "{} {} {target}", p.bold(&name), p.dim("→"));
     }
     if let Some(checklist) = &report.checklist {
-        let path = checklist.path.as_deref().unwrap_or("(checklist)");
+        let path = esc(checklist.path.as_deref().unwrap_or("(checklist)"));
         match &checklist.title {
             Some(title) => {
+                let title = esc(title);
                 let _ = writeln!(out, "{} {path} ({title})", p.dim("checklist:"));
             }
             None => {
@@ -93,11 +95,11 @@ fn render_refutations(out: &mut String, p: &Paint, checklist: &ChecklistOutcome)
             out,
             "  {} {} {}",
             p.red("✘"),
-            item.text,
+            esc(&item.text),
             p.dim(&format!("(line {})", item.line))
         );
         if let Some(reason) = &item.reason {
-            let _ = writeln!(out, "      {reason}");
+            let _ = writeln!(out, "      {}", esc(reason));
         }
     }
     out.push('\n');
@@ -108,7 +110,7 @@ fn render_sections(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
     let width = checklist
         .sections
         .iter()
-        .map(|s| s.name.width())
+        .map(|s| esc(&s.name).width())
         .max()
         .unwrap_or(7)
         .clamp(7, 48);
@@ -128,7 +130,7 @@ fn render_sections(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
     for section in &checklist.sections {
         let c = &section.counts;
         let mut name = String::new();
-        for c in section.name.chars() {
+        for c in esc(&section.name).chars() {
             if name.width() + c.width().unwrap_or(0) > width {
                 break;
             }
@@ -204,28 +206,28 @@ fn render_item(out: &mut String, p: &Paint, item: &ItemOutcome) {
         out,
         "{} {}  {}{flaky}",
         mark(p, item.verdict),
-        item.item,
+        esc(&item.item),
         verdict_word(p, item.verdict)
     );
     if let Some(a) = &item.attestation {
         let note = a
             .note
             .as_deref()
-            .map(|n| format!("; {n}"))
+            .map(|n| format!("; {}", esc(n)))
             .unwrap_or_default();
         let line = if a.stale {
             format!(
                 "attested by {} on {}: stale since {}{note}",
-                a.by,
-                a.on,
-                &a.expires[..10]
+                esc(&a.by),
+                esc(&a.on),
+                esc(a.expires.get(..10).unwrap_or(&a.expires))
             )
         } else {
             format!(
                 "attested by {} on {}, valid until {}{note}",
-                a.by,
-                a.on,
-                &a.expires[..10]
+                esc(&a.by),
+                esc(&a.on),
+                esc(a.expires.get(..10).unwrap_or(&a.expires))
             )
         };
         let _ = writeln!(
@@ -241,18 +243,19 @@ fn render_item(out: &mut String, p: &Paint, item: &ItemOutcome) {
             Verdict::Error => p.yellow("!"),
             Verdict::Skip => p.dim("-"),
         };
-        let _ = writeln!(out, "    {probe_mark} {}", probe.summary);
+        let _ = writeln!(out, "    {probe_mark} {}", esc(&probe.summary));
         if probe.verdict == Verdict::Fail {
             for check in probe.checks.iter().filter(|c| !c.passed) {
                 let _ = writeln!(
                     out,
                     "        {} expected {}, got {}",
-                    p.dim(&format!("{}:", check.name)),
-                    check.expected,
-                    check.actual
+                    p.dim(&format!("{}:", esc(&check.name))),
+                    esc(&check.expected),
+                    esc(&check.actual)
                 );
             }
-            let _ = writeln!(out, "        {}", p.dim(&format!("at {}", probe.location)));
+            let at = format!("at {}", esc(&probe.location));
+            let _ = writeln!(out, "        {}", p.dim(&at));
         }
         if probe.attempts.len() > 1 {
             let trail: Vec<&str> = probe.attempts.iter().map(|a| a.verdict.as_str()).collect();

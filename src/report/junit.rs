@@ -1,13 +1,15 @@
 //! `--format junit`: JUnit XML for CI dashboards. With a checklist, one
 //! testsuite per top-level section and one testcase per bound item; without,
 //! one testsuite per probe file. Failures carry the evidence; manual items are
-//! skipped.
+//! skipped. Every text crosses [`escape::terminal`] and [`escape::xml`] on its way in,
+//! so whatever a target sent, the file parses.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use super::Report;
+use super::{Report, escape};
 use crate::outcome::{ItemOutcome, ItemVerdict};
 
 /// Renders the report as JUnit XML.
@@ -17,7 +19,7 @@ pub fn render(report: &Report) -> String {
     match &report.checklist {
         Some(checklist) => {
             for section in &checklist.sections {
-                let mut suite = TestSuite::new(section.name.as_str());
+                let mut suite = TestSuite::new(field(&section.name));
                 for item in checklist.items.iter().filter(|i| {
                     i.section
                         .as_deref()
@@ -31,10 +33,10 @@ pub fn render(report: &Report) -> String {
                         .collect();
                     let detail = evidence(&outcomes);
                     let mut case = TestCase::new(
-                        item.text.as_str(),
+                        field(&item.text),
                         status(item.verdict, item.refuted, item.reason.as_deref(), &detail),
                     );
-                    case.set_classname(format!("{}.{}", section.name, item.id));
+                    case.set_classname(field(&format!("{}.{}", section.name, item.id)));
                     case.set_time(Duration::from_secs_f64(
                         outcomes
                             .iter()
@@ -53,14 +55,14 @@ pub fn render(report: &Report) -> String {
         }
         None => {
             for file in &report.files {
-                let mut suite = TestSuite::new(file.name.as_deref().unwrap_or(&file.path));
+                let mut suite = TestSuite::new(field(file.name.as_deref().unwrap_or(&file.path)));
                 for item in report.items.iter().filter(|i| i.file == file.path) {
                     let detail = evidence(&[item]);
                     let mut case = TestCase::new(
-                        item.item.as_str(),
+                        field(&item.item),
                         status(item.verdict, false, item.reason.as_deref(), &detail),
                     );
-                    case.set_classname(item.location.as_str());
+                    case.set_classname(field(&item.location));
                     case.set_time(Duration::from_secs_f64(
                         item.probes.iter().map(|p| p.duration_ms).sum::<f64>() / 1000.0,
                     ));
@@ -70,9 +72,25 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
-    junit
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- vouch: cannot write JUnit XML: {e} -->\n"))
+    match junit.to_string() {
+        // Every field went through `field` already; this pass keeps the
+        // file valid should a new one be added without it.
+        Ok(xml) => match escape::xml(&xml) {
+            Cow::Borrowed(_) => xml,
+            Cow::Owned(clean) => clean,
+        },
+        Err(e) => format!("<!-- vouch: cannot write JUnit XML: {e} -->\n"),
+    }
+}
+
+/// One line of text for the XML: controls and bidirectional overrides
+/// written visibly, as in the human report (CI pages and logs show these
+/// fields to people), then what XML 1.0 forbids replaced.
+fn field(text: &str) -> String {
+    match escape::terminal(text) {
+        Cow::Borrowed(text) => escape::xml(text).into_owned(),
+        Cow::Owned(text) => escape::xml(&text).into_owned(),
+    }
 }
 
 fn status(
@@ -81,7 +99,7 @@ fn status(
     reason: Option<&str>,
     detail: &str,
 ) -> TestCaseStatus {
-    let reason = reason.unwrap_or("");
+    let reason = field(reason.unwrap_or(""));
     match verdict {
         ItemVerdict::Verified | ItemVerdict::Attested => TestCaseStatus::success(),
         ItemVerdict::Failed => {
@@ -89,7 +107,7 @@ fn status(
             status.set_message(if refuted {
                 format!("refuted: {reason}")
             } else {
-                reason.to_owned()
+                reason
             });
             status.set_type(if refuted { "refuted" } else { "failed" });
             status.set_description(detail);
@@ -109,27 +127,32 @@ fn status(
     }
 }
 
-/// Every probe's summary and failing checks, one per line.
+/// Every probe's summary and failing checks, one per line, each field
+/// through [`field`].
 fn evidence(outcomes: &[&ItemOutcome]) -> String {
     let mut lines = Vec::new();
     for outcome in outcomes {
         if let Some(a) = &outcome.attestation {
             lines.push(format!(
                 "attested by {} on {} (until {})",
-                a.by, a.on, a.expires
+                field(&a.by),
+                field(&a.on),
+                field(&a.expires)
             ));
         }
         for probe in &outcome.probes {
             lines.push(format!(
                 "[{}] {} ({})",
                 probe.verdict.as_str(),
-                probe.summary,
-                probe.location
+                field(&probe.summary),
+                field(&probe.location)
             ));
             for check in probe.checks.iter().filter(|c| !c.passed) {
                 lines.push(format!(
                     "  {}: expected {}, got {}",
-                    check.name, check.expected, check.actual
+                    field(&check.name),
+                    field(&check.expected),
+                    field(&check.actual)
                 ));
             }
         }
