@@ -527,9 +527,9 @@ impl<'a> Loader<'a> {
         if let Some(i) = find(entries, "defaults") {
             let node = &entries[i].1;
             file.defaults = self.parse(node).unwrap_or_default();
-            self.defaults_identity = self.tls_files(node);
-            let identity = self.defaults_identity.clone();
-            self.check_identity(&identity, None);
+            let identity = self.tls_files(node);
+            self.check_identity(&identity, false);
+            self.defaults_identity = identity;
         }
         for (key, node) in entries.iter_mut() {
             match key.name.as_ref() {
@@ -842,8 +842,7 @@ impl<'a> Loader<'a> {
                     kind = Some((key, value));
                     // Files are checked even when other settings are wrong.
                     let identity = self.tls_files(value);
-                    let defaults = self.defaults_identity.clone();
-                    self.check_identity(&identity, Some(&defaults));
+                    self.check_identity(&identity, true);
                     match self.settings(node.pos, key, value) {
                         Some((parsed, clean)) => {
                             spec = Some(parsed);

@@ -63,16 +63,20 @@ impl Loader<'_> {
     }
 
     /// Checks a client identity: `client_cert` and `client_key` together, and
-    /// belonging together. A probe's own fields complete those of `defaults:`;
-    /// `defaults:` (given as `None`) is checked on its own.
-    pub(super) fn check_identity(&mut self, own: &Identity, defaults: Option<&Identity>) {
+    /// belonging together. A probe's own fields complete those of `defaults:`
+    /// when `inherit`; `defaults:` itself is checked on its own.
+    pub(super) fn check_identity(&mut self, own: &Identity, inherit: bool) {
         if own.cert.is_none() && own.key.is_none() {
             return;
         }
-        let inherited = defaults.cloned().unwrap_or_default();
+        let inherited = if inherit {
+            self.defaults_identity.clone()
+        } else {
+            Identity::default()
+        };
         let cert = own.cert.as_ref().or(inherited.cert.as_ref());
         let key = own.key.as_ref().or(inherited.key.as_ref());
-        let where_ = if defaults.is_some() {
+        let where_ = if inherit {
             " (here or in `defaults:`)"
         } else {
             ""
@@ -117,13 +121,13 @@ impl Loader<'_> {
             if path.contains("${") || absolute_url(path).is_some() {
                 continue;
             }
-            let pos = find_str(settings, path).unwrap_or(kind.pos);
+            let pos = || find_str(settings, path).unwrap_or(kind.pos);
             if has_scheme(path) {
                 let why = match url::Url::parse(path) {
                     Ok(_) => "it has no host".to_owned(),
                     Err(e) => e.to_string(),
                 };
-                self.error(pos, format!("invalid URL `{path}`: {why}"));
+                self.error(pos(), format!("invalid URL `{path}`: {why}"));
                 continue;
             }
             if self.has_target {
@@ -148,7 +152,7 @@ impl Loader<'_> {
                     "an absolute URL here",
                 )
             };
-            self.error(pos, message);
+            self.error(pos(), message);
             if let Some(last) = self.diagnostics.last_mut() {
                 last.help = Some(format!(
                     "give `target: https://…` at the top of the file or `--target URL` on the command line, or {own}"
