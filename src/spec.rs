@@ -527,9 +527,7 @@ impl<'a> Loader<'a> {
         if let Some(i) = find(entries, "defaults") {
             let node = &entries[i].1;
             file.defaults = self.parse(node).unwrap_or_default();
-            let identity = self.tls_files(node);
-            self.check_identity(&identity, false);
-            self.defaults_identity = identity;
+            self.defaults_identity = self.tls_files(node);
         }
         for (key, node) in entries.iter_mut() {
             match key.name.as_ref() {
@@ -842,7 +840,6 @@ impl<'a> Loader<'a> {
                     kind = Some((key, value));
                     // Files are checked even when other settings are wrong.
                     let identity = self.tls_files(value);
-                    self.check_identity(&identity, true);
                     match self.settings(node.pos, key, value) {
                         Some((parsed, clean)) => {
                             spec = Some(parsed);
@@ -850,6 +847,7 @@ impl<'a> Loader<'a> {
                         }
                         None => ok = false,
                     }
+                    self.check_identity(&identity);
                 }
                 _ => {
                     let mut expected: Vec<&str> = KINDS.to_vec();
@@ -1237,7 +1235,59 @@ mod tests {
         );
         assert_eq!(
             errs[3],
-            "9:38: `client_cert` is given without `client_key`: mTLS needs both (here or in `defaults:`)"
+            "9:38: `client_cert` is given without `client_key`: mTLS needs both"
+        );
+    }
+
+    #[test]
+    fn a_client_identity_may_be_split_between_defaults_and_a_probe_but_must_match() {
+        let dir = tempfile::tempdir().expect("dir");
+        let identity = |name: &str| {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let params = rcgen::CertificateParams::new(vec!["client".to_owned()]).expect("params");
+            let cert = params.self_signed(&key).expect("cert");
+            std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem()).expect("write");
+            std::fs::write(
+                dir.path().join(format!("{name}-key.pem")),
+                key.serialize_pem(),
+            )
+            .expect("write");
+        };
+        identity("a");
+        identity("b");
+        let load_in = |source: &str| {
+            load_str(
+                &dir.path().join("p.yaml"),
+                source,
+                &LoadOptions {
+                    target: None,
+                    sets: &[],
+                    env: &|_: &str| None,
+                },
+            )
+        };
+        let head = "version: 1\ntarget: https://x\ndefaults:\n  client_cert: a.pem\nitems:\n  - item: A\n    probes:\n";
+        load_in(&format!(
+            "{head}      - http: {{get: /a, client_key: a-key.pem}}\n"
+        ))
+        .expect("a pair across defaults and the probe");
+        let errs = load_in(&format!(
+            "{head}      - http: {{get: /a, client_key: b-key.pem}}\n      - tls: {{client_cert: a.pem}}\n"
+        ))
+        .expect_err("a stranger key, a cert alone");
+        let shown: Vec<String> = errs
+            .iter()
+            .map(|d| format!("{}: {}", d.pos, d.message))
+            .collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("8:37: the client certificate `a.pem` and the client key `b-key.pem` do not belong together"),
+            "{shown:?}"
+        );
+        // The `tls` kind says it itself: once.
+        assert!(
+            shown[1].ends_with("`client_cert` and `client_key` must be given together"),
+            "{shown:?}"
         );
     }
 

@@ -62,39 +62,43 @@ impl Loader<'_> {
         identity
     }
 
-    /// Checks a client identity: `client_cert` and `client_key` together, and
-    /// belonging together. A probe's own fields complete those of `defaults:`
-    /// when `inherit`; `defaults:` itself is checked on its own.
-    pub(super) fn check_identity(&mut self, own: &Identity, inherit: bool) {
-        if own.cert.is_none() && own.key.is_none() {
+    /// Checks a probe's client identity: its own `client_cert` and
+    /// `client_key` complete those of `defaults:`; the two must come together
+    /// and belong together. A mistake in `defaults:` is reported once, there.
+    pub(super) fn check_identity(&mut self, own: &Identity) {
+        let given = |i: &Identity| i.cert.is_some() || i.key.is_some();
+        if !given(own) && !given(&self.defaults_identity) {
             return;
         }
-        let inherited = if inherit {
-            self.defaults_identity.clone()
-        } else {
-            Identity::default()
-        };
+        let inherited = self.defaults_identity.clone();
         let cert = own.cert.as_ref().or(inherited.cert.as_ref());
         let key = own.key.as_ref().or(inherited.key.as_ref());
-        let where_ = if inherit {
+        let where_ = if given(own) && given(&inherited) {
             " (here or in `defaults:`)"
         } else {
             ""
         };
+        // A kind that checks the pair itself (`tls`) has said so on this line.
+        let said = |diagnostics: &[super::Diagnostic], pos: &Pos| {
+            diagnostics
+                .iter()
+                .any(|d| d.pos.line == pos.line && d.message.contains("must be given together"))
+        };
         match (cert, key) {
-            (Some((_, pos)), None) => self.error(
+            (Some((_, pos)), None) if !said(&self.diagnostics, pos) => self.error_once(
                 *pos,
                 format!("`client_cert` is given without `client_key`: mTLS needs both{where_}"),
             ),
-            (None, Some((_, pos))) => self.error(
+            (None, Some((_, pos))) if !said(&self.diagnostics, pos) => self.error_once(
                 *pos,
                 format!("`client_key` is given without `client_cert`: mTLS needs both{where_}"),
             ),
+            (Some(_), None) | (None, Some(_)) | (None, None) => {}
             (Some((cert, cert_pos)), Some((key, key_pos))) => {
-                let pos = if own.cert.is_some() {
-                    *cert_pos
-                } else {
+                let pos = if own.cert.is_none() && own.key.is_some() {
                     *key_pos
+                } else {
+                    *cert_pos
                 };
                 let (cert, key) = (cert.clone(), key.clone());
                 let base_dir = self.base_dir.clone();
@@ -104,12 +108,23 @@ impl Loader<'_> {
                 match result {
                     // An unreadable file is reported where it is named.
                     Err(message) if !message.starts_with("cannot read ") => {
-                        self.error(pos, message);
+                        self.error_once(pos, message);
                     }
                     _ => {}
                 }
             }
-            (None, None) => {}
+        }
+    }
+
+    /// An error, unless the same one is already reported at `pos` (a
+    /// mistake in `defaults:` seen from every probe).
+    fn error_once(&mut self, pos: Pos, message: String) {
+        if !self
+            .diagnostics
+            .iter()
+            .any(|d| d.pos == pos && d.message == message)
+        {
+            self.error(pos, message);
         }
     }
 
