@@ -221,21 +221,6 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn load(
-    files: &[PathBuf],
-    target: Option<&str>,
-    sets: &[(String, String)],
-) -> Result<Vec<ProbeFile>, Vec<Diagnostic>> {
-    spec::load_all(
-        files,
-        &LoadOptions {
-            target,
-            sets,
-            env: &env_var,
-        },
-    )
-}
-
 fn print_diagnostics(diagnostics: &[Diagnostic]) {
     let mut stderr = std::io::stderr().lock();
     for d in diagnostics {
@@ -262,9 +247,12 @@ fn load_run(
     sets: &[(String, String)],
     checklist: Option<&std::path::Path>,
 ) -> Result<(Vec<ProbeFile>, Option<BoundChecklist>), Vec<Diagnostic>> {
-    let files = load(files, target, sets)?;
-    let checklist = crate::checklist::load_for(&files, checklist)?;
-    Ok((files, checklist))
+    let options = LoadOptions {
+        target,
+        sets,
+        env: &env_var,
+    };
+    crate::checklist::bind::load_bound(files, &options, checklist)
 }
 
 fn check(args: &CheckArgs) -> Exit {
@@ -344,6 +332,16 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         );
         return Ok(Exit::Invalid);
     }
+    if let Some(ca) = &args.run.ca_file
+        && let Err(message) = spec::pem::check(
+            spec::pem::Role::Ca,
+            &absolute(ca),
+            std::path::Path::new("."),
+        )
+    {
+        eprintln!("error: --ca-file: {message}; nothing was run");
+        return Ok(Exit::Invalid);
+    }
     let options = run_options(&args.run);
     if args.dry_run {
         write_stdout(&render_plan(&files, &options))?;
@@ -415,13 +413,19 @@ fn run_options(flags: &RunFlags) -> RunOptions {
         concurrency: flags.concurrency,
         timeout: flags.timeout,
         only: flags.only.clone(),
-        ca_file: flags.ca_file.clone(),
+        // Relative to where vouch runs, not to each probe file.
+        ca_file: flags.ca_file.as_deref().map(absolute),
         body_limit: flags.body_limit,
         progress: !flags.no_progress,
         handle_ctrl_c: true,
         cool_down: flags.cool_down,
         allow_heavy: flags.allow_heavy,
     }
+}
+
+/// `path` made absolute against the current directory (as given when that fails).
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// Probes over the traffic caps, as diagnostics: without `--allow-heavy`,

@@ -373,7 +373,25 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))
+        .map_err(|e| format!("invalid regex `{pattern}`: {}", regex_reason(&e)))
+}
+
+/// The reason of a regex error in one line: the crate's syntax errors quote
+/// the pattern over several lines, which a diagnostic already shows.
+fn regex_reason(error: &regex::Error) -> String {
+    match error {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("error: "))
+            .unwrap_or(text)
+            .to_owned(),
+        regex::Error::CompiledTooBig(limit) => format!(
+            "it compiles to more than {}; simplify it",
+            format_size(*limit as u64)
+        ),
+        other => other.to_string(),
+    }
 }
 
 impl JsonSchema for Matcher {
@@ -727,7 +745,7 @@ mod tests {
         let err = serde_json::from_value::<Matcher>(json!({"maxx": 1})).expect_err("unknown");
         assert!(err.to_string().contains("unknown variant `maxx`"), "{err}");
         let err = serde_json::from_value::<Matcher>(json!({"matches": "("})).expect_err("regex");
-        assert!(err.to_string().contains("invalid regex"), "{err}");
+        assert_eq!(err.to_string(), "invalid regex `(`: unclosed group");
     }
 
     #[test]

@@ -269,6 +269,29 @@ impl ProbeSpec {
         }
     }
 
+    /// The paths and URLs the probe resolves against the target, as written
+    /// (`""` for the target itself). Loading checks that a target is set for
+    /// each one that is a path, so a missing `--target` is a load error (exit 2)
+    /// before any traffic, not a probe error after it.
+    pub fn target_paths(&self) -> Vec<&str> {
+        match self {
+            ProbeSpec::Http(p) => p.target_paths(),
+            ProbeSpec::Health(p) => vec![p.url.as_str()],
+            ProbeSpec::Headers(p) => vec![p.url.as_str()],
+            ProbeSpec::Cors(p) => vec![p.url.as_str()],
+            ProbeSpec::Auth(p) => p.target_paths(),
+            ProbeSpec::Tcp(p) => p.target_paths(),
+            ProbeSpec::Websocket(p) => vec![p.url.as_str()],
+            ProbeSpec::Tls(p) => p.target_paths(),
+            ProbeSpec::Jsonrpc(p) => p.target_paths(),
+            ProbeSpec::Mcp(p) => vec![p.url.as_str()],
+            ProbeSpec::Metrics(p) => vec![p.url.as_str()],
+            ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
+            ProbeSpec::RateLimit(p) => p.target_paths(),
+            ProbeSpec::Load(p) => p.target_paths(),
+        }
+    }
+
     /// The kind's declared traffic: phase, most requests, planned duration.
     pub fn budget(&self) -> Budget {
         match self {
@@ -323,9 +346,7 @@ impl Context {
     /// Resolves a path or URL against the target. A path is appended to the
     /// target's own path, so `/health` on `https://h/api` is `https://h/api/health`.
     pub fn resolve(&self, path_or_url: &str) -> Result<Url, ProbeError> {
-        if let Ok(url) = Url::parse(path_or_url)
-            && url.has_host()
-        {
+        if let Some(url) = absolute_url(path_or_url) {
             return Ok(url);
         }
         let Some(target) = &self.target else {
@@ -353,6 +374,12 @@ impl Context {
         }
         Ok(base)
     }
+}
+
+/// `path_or_url` as a URL when it is one with a host; `None` for a path,
+/// which [`Context::resolve`] appends to the target.
+pub fn absolute_url(path_or_url: &str) -> Option<Url> {
+    Url::parse(path_or_url).ok().filter(Url::has_host)
 }
 
 /// TLS trust and client identity for HTTPS probes.

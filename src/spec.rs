@@ -2,7 +2,7 @@
 //! diagnostics. Loading never touches the network; every problem in every
 //! file is collected before anything runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,6 +18,8 @@ use crate::redact::{Redactor, Secrets, is_credential_header};
 pub mod de;
 pub mod diag;
 pub mod node;
+pub mod pem;
+mod preflight;
 pub mod vars;
 
 pub use diag::Diagnostic;
@@ -53,10 +55,7 @@ pub struct ProbeFile {
 impl ProbeFile {
     /// The directory relative paths in this file are resolved against.
     pub fn base_dir(&self) -> PathBuf {
-        self.path
-            .parent()
-            .map(Path::to_owned)
-            .unwrap_or_else(|| PathBuf::from("."))
+        preflight::base_dir(&self.path)
     }
 }
 
@@ -203,6 +202,29 @@ pub fn load_all(
     paths: &[PathBuf],
     options: &LoadOptions<'_>,
 ) -> Result<Vec<ProbeFile>, Vec<Diagnostic>> {
+    let Loaded { files, diagnostics } = load_every(paths, options);
+    if diagnostics.is_empty() {
+        Ok(files)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+/// What loading found: every file as far as it could be read, and every
+/// diagnostic of every file.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The files that parsed. When there are diagnostics, a file may lack
+    /// the items and probes that had mistakes: use them only to find more
+    /// mistakes (binding to the checklist), never to run.
+    pub files: Vec<ProbeFile>,
+    /// Every problem, each file's in source order, files in the order given.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads every file and keeps what parsed even when some did not, so that
+/// later checks (binding) can report their problems in the same pass.
+pub fn load_every(paths: &[PathBuf], options: &LoadOptions<'_>) -> Loaded {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {
@@ -218,16 +240,11 @@ pub fn load_all(
                 continue;
             }
         };
-        match load_str(path, &source, options) {
-            Ok(file) => files.push(file),
-            Err(mut d) => diagnostics.append(&mut d),
-        }
+        let (file, mut found) = read_str(path, &source, options);
+        files.extend(file);
+        diagnostics.append(&mut found);
     }
-    if diagnostics.is_empty() {
-        Ok(files)
-    } else {
-        Err(diagnostics)
-    }
+    Loaded { files, diagnostics }
 }
 
 /// Loads one probe file from its text.
@@ -236,27 +253,39 @@ pub fn load_str(
     source: &str,
     options: &LoadOptions<'_>,
 ) -> Result<ProbeFile, Vec<Diagnostic>> {
+    match read_str(path, source, options) {
+        (Some(file), diagnostics) if diagnostics.is_empty() => Ok(file),
+        (_, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// Reads one probe file: the file as far as it parsed, and its diagnostics.
+fn read_str(
+    path: &Path,
+    source: &str,
+    options: &LoadOptions<'_>,
+) -> (Option<ProbeFile>, Vec<Diagnostic>) {
     let mut cx = Loader {
         path,
         source,
         lines: None,
         diagnostics: Vec::new(),
         secrets: Secrets::default(),
+        base_dir: preflight::base_dir(path),
+        has_target: false,
+        defaults_identity: preflight::Identity::default(),
+        checked: HashMap::new(),
     };
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let mut root = match node::parse(source) {
         Ok(root) => root,
         Err(e) => {
             let message = format!("invalid YAML: {}", e.message);
-            return Err(vec![Diagnostic::new(path, source, e.pos, message)]);
+            return (None, vec![Diagnostic::new(path, source, e.pos, message)]);
         }
     };
     let file = cx.file(&mut root, options);
-    if cx.diagnostics.is_empty()
-        && let Some(file) = file
-    {
-        Ok(file)
-    } else {
+    if !cx.diagnostics.is_empty() {
         cx.diagnostics.sort_by_key(|d| d.pos);
         // A message may quote an interpolated value (`invalid duration `…``).
         let redactor = Redactor::new(&cx.secrets);
@@ -266,8 +295,8 @@ pub fn load_str(
                 redactor.string(help);
             }
         }
-        Err(cx.diagnostics)
     }
+    (file, cx.diagnostics)
 }
 
 struct Loader<'a> {
@@ -277,6 +306,14 @@ struct Loader<'a> {
     lines: Option<diag::Lines<'a>>,
     diagnostics: Vec<Diagnostic>,
     secrets: Secrets,
+    /// Where relative paths (`ca: certs/ca.pem`) are read from.
+    base_dir: PathBuf,
+    /// Whether a target is given (`target:` or `--target`), valid or not.
+    has_target: bool,
+    /// `client_cert` / `client_key` of `defaults:`, which probes complete.
+    defaults_identity: preflight::Identity,
+    /// Files read and pairs matched, with their answers.
+    checked: HashMap<preflight::Checked, Result<(), String>>,
 }
 
 /// For "unknown field `timout`, expected one of …" inside a kind's settings
@@ -445,6 +482,8 @@ impl<'a> Loader<'a> {
         if let Some(t) = options.target {
             target_text = Some((t.to_owned(), Pos::default()));
         }
+        // An invalid target is its own error, not one per probe.
+        self.has_target = target_text.is_some();
         let target = match target_text {
             Some((text, pos)) => match parse_target(&text) {
                 Ok(url) => Some(url),
@@ -484,6 +523,12 @@ impl<'a> Loader<'a> {
             secrets: Secrets::default(),
         };
         let mut items_seen = false;
+        // Defaults before items: probes inherit their TLS files.
+        if let Some(i) = find(entries, "defaults") {
+            let node = &entries[i].1;
+            file.defaults = self.parse(node).unwrap_or_default();
+            self.defaults_identity = self.tls_files(node);
+        }
         for (key, node) in entries.iter_mut() {
             match key.name.as_ref() {
                 "version" => {
@@ -499,7 +544,6 @@ impl<'a> Loader<'a> {
                 }
                 "name" => file.name = self.parse(node),
                 "checklist" => file.checklist = self.parse(node),
-                "defaults" => file.defaults = self.parse(node).unwrap_or_default(),
                 "weights" => file.weights = self.weights(node),
                 "items" => {
                     items_seen = true;
@@ -528,12 +572,14 @@ impl<'a> Loader<'a> {
     /// Deserializes a probe's settings, reporting every mistake: serde stops
     /// at the first, so the offending entry is removed and the rest tried
     /// again (a few times at most; never reporting a "missing field" that the
-    /// removal itself caused).
-    fn settings(&mut self, pos: Pos, key: &Key<'_>, value: &Node<'_>) -> Option<ProbeSpec> {
+    /// removal itself caused). The settings read without the wrong entries
+    /// come back too, marked not clean: checks that need the settings (a
+    /// target for their paths) still run on them in the same pass.
+    fn settings(&mut self, pos: Pos, key: &Key<'_>, value: &Node<'_>) -> Option<(ProbeSpec, bool)> {
         // A valid probe, the common case, is read in place; only mistakes
         // need the copy they are taken out of.
         if let Some(spec) = de::enum_from_entry(key, value) {
-            return Some(spec);
+            return Some((spec, true));
         }
         let mut one = Node {
             pos,
@@ -544,7 +590,7 @@ impl<'a> Loader<'a> {
         let mut touched: Vec<Pos> = Vec::new();
         loop {
             match de::from_node::<ProbeSpec>(&one) {
-                Ok(spec) => return (reported == 0).then_some(spec),
+                Ok(spec) => return Some((spec, reported == 0)),
                 Err(e) => {
                     let caused_by_removal = e.message.starts_with("missing field")
                         || e.pos.is_some_and(|p| touched.contains(&p));
@@ -738,9 +784,10 @@ impl<'a> Loader<'a> {
                 pos,
                 "an item is either probed or attested: remove `attested:` or `probes:`",
             );
-            return None;
         }
-        ok.then_some(Item {
+        // Kept with a mistake too (the file is then rejected): its name is
+        // still bound to the checklist, so a typo there shows in the same pass.
+        Some(Item {
             name,
             pos,
             probes,
@@ -758,7 +805,7 @@ impl<'a> Loader<'a> {
             return None;
         };
         let (mut name, mut timeout, mut retries, mut spec) = (None, None, None, None);
-        let mut kind: Option<&Key<'_>> = None;
+        let mut kind: Option<(&Key<'_>, &Node<'_>)> = None;
         let mut ok = true;
         for (key, value) in entries {
             match key.name.as_ref() {
@@ -779,7 +826,7 @@ impl<'a> Loader<'a> {
                     ok &= retries.is_some();
                 }
                 name if KINDS.contains(&name) => {
-                    if let Some(first) = kind {
+                    if let Some((first, _)) = kind {
                         self.error(
                             key.pos,
                             format!(
@@ -790,11 +837,17 @@ impl<'a> Loader<'a> {
                         ok = false;
                         continue;
                     }
-                    kind = Some(key);
+                    kind = Some((key, value));
+                    // Files are checked even when other settings are wrong.
+                    let identity = self.tls_files(value);
                     match self.settings(node.pos, key, value) {
-                        Some(parsed) => spec = Some(parsed),
+                        Some((parsed, clean)) => {
+                            spec = Some(parsed);
+                            ok &= clean;
+                        }
                         None => ok = false,
                     }
+                    self.check_identity(&identity);
                 }
                 _ => {
                     let mut expected: Vec<&str> = KINDS.to_vec();
@@ -820,6 +873,9 @@ impl<'a> Loader<'a> {
                 ),
             );
             return None;
+        }
+        if let (Some((key, value)), Some(spec)) = (kind, &spec) {
+            self.check_target(spec, key, value);
         }
         let spec = spec.filter(|_| ok)?;
         Some(ProbeEntry {
@@ -1006,19 +1062,19 @@ mod tests {
     #[test]
     fn collects_every_error_with_positions() {
         let errs = errors(
-            "version: 1\nitems:\n  - item: A\n    probes:\n      - http: {get: /a, timout: 5s}\n  - item: B\n    probes:\n      - htp: {get: /b}\n      - http: {get: /c, expect: {latency: {max: soon}}}\n",
+            "version: 1\ntarget: http://x\nitems:\n  - item: A\n    probes:\n      - http: {get: /a, timout: 5s}\n  - item: B\n    probes:\n      - htp: {get: /b}\n      - http: {get: /c, expect: {latency: {max: soon}}}\n",
         );
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(
-            errs[0].starts_with("p.yaml:5:25: unknown field `timout`"),
+            errs[0].starts_with("p.yaml:6:25: unknown field `timout`"),
             "{errs:?}"
         );
         assert!(
-            errs[1].starts_with("p.yaml:8:9: unknown probe kind `htp`"),
+            errs[1].starts_with("p.yaml:9:9: unknown probe kind `htp`"),
             "{errs:?}"
         );
         assert!(
-            errs[2].starts_with("p.yaml:9:49: invalid duration `soon`"),
+            errs[2].starts_with("p.yaml:10:49: invalid duration `soon`"),
             "{errs:?}"
         );
     }
@@ -1083,6 +1139,156 @@ mod tests {
         let a = file.items[0].attested.as_ref().expect("attested");
         assert_eq!(a.by, "ops");
         assert!(a.expires() > a.on.0);
+    }
+
+    fn load_with_target(source: &str, target: Option<&str>) -> Result<ProbeFile, Vec<Diagnostic>> {
+        load_str(
+            Path::new("p.yaml"),
+            source,
+            &LoadOptions {
+                target,
+                sets: &[],
+                env: &|_: &str| None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_path_without_a_target_is_a_load_error_at_the_path() {
+        let source = "version: 1\nitems:\n  - item: A\n    probes:\n      - http: {get: /health}\n      - http: {get: \"http://127.0.0.1:9/x\"}\n      - tcp: {}\n      - health: {}\n";
+        let errs = load_with_target(source, None).expect_err("no target");
+        let shown: Vec<String> = errs
+            .iter()
+            .map(|d| format!("{}: {}", d.location(), d.message))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                "p.yaml:5:21: `/health` is a path on the target, but no target is set",
+                "p.yaml:7:9: this `tcp` probe connects to the target, but no target is set",
+                "p.yaml:8:9: `/health` is a path on the target, but no target is set",
+            ]
+        );
+        let help = errs[0].help.as_deref().unwrap_or_default();
+        assert!(
+            help.contains("`--target URL`") && help.contains("`target:"),
+            "{help}"
+        );
+        assert!(
+            errs[1]
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("`address: host:port`")
+        );
+        // `--target` satisfies every one of them.
+        load_with_target(source, Some("http://127.0.0.1:9")).expect("a target");
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_a_load_error() {
+        let errs = errors(
+            "version: 1\ntarget: http://x\nitems:\n  - item: A\n    probes:\n      - http: {get: \"https://exa mple.com/\"}\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("p.yaml:6:21: invalid URL `https://exa mple.com/`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn tls_files_are_read_at_load_relative_to_the_probe_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("junk.pem"), "not pem\n").expect("write");
+        let path = dir.path().join("p.yaml");
+        let source = "version: 1\ntarget: https://x\ndefaults:\n  ca: missing.pem\nitems:\n  - item: A\n    probes:\n      - http: {get: /a, ca: junk.pem}\n      - http: {get: /b, client_cert: junk.pem}\n";
+        let errs: Vec<String> = load_str(
+            &path,
+            source,
+            &LoadOptions {
+                target: None,
+                sets: &[],
+                env: &|_: &str| None,
+            },
+        )
+        .expect_err("bad files")
+        .iter()
+        .map(|d| format!("{}: {}", d.pos, d.message))
+        .collect();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        let tried = dir.path().join("missing.pem");
+        assert_eq!(
+            errs[0],
+            format!(
+                "4:7: cannot read the CA file `missing.pem`: no such file (tried `{}`, relative to the probe file)",
+                tried.display()
+            )
+        );
+        assert!(
+            errs[1].starts_with("8:29: the CA file `junk.pem` holds no PEM certificate"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].starts_with("9:38: the client certificate `junk.pem` holds no PEM"),
+            "{errs:?}"
+        );
+        assert_eq!(
+            errs[3],
+            "9:38: `client_cert` is given without `client_key`: mTLS needs both"
+        );
+    }
+
+    #[test]
+    fn a_client_identity_may_be_split_between_defaults_and_a_probe_but_must_match() {
+        let dir = tempfile::tempdir().expect("dir");
+        let identity = |name: &str| {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let params = rcgen::CertificateParams::new(vec!["client".to_owned()]).expect("params");
+            let cert = params.self_signed(&key).expect("cert");
+            std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem()).expect("write");
+            std::fs::write(
+                dir.path().join(format!("{name}-key.pem")),
+                key.serialize_pem(),
+            )
+            .expect("write");
+        };
+        identity("a");
+        identity("b");
+        let load_in = |source: &str| {
+            load_str(
+                &dir.path().join("p.yaml"),
+                source,
+                &LoadOptions {
+                    target: None,
+                    sets: &[],
+                    env: &|_: &str| None,
+                },
+            )
+        };
+        let head = "version: 1\ntarget: https://x\ndefaults:\n  client_cert: a.pem\nitems:\n  - item: A\n    probes:\n";
+        load_in(&format!(
+            "{head}      - http: {{get: /a, client_key: a-key.pem}}\n"
+        ))
+        .expect("a pair across defaults and the probe");
+        let errs = load_in(&format!(
+            "{head}      - http: {{get: /a, client_key: b-key.pem}}\n      - tls: {{client_cert: a.pem}}\n"
+        ))
+        .expect_err("a stranger key, a cert alone");
+        let shown: Vec<String> = errs
+            .iter()
+            .map(|d| format!("{}: {}", d.pos, d.message))
+            .collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("8:37: the client certificate `a.pem` and the client key `b-key.pem` do not belong together"),
+            "{shown:?}"
+        );
+        // The `tls` kind says it itself: once.
+        assert!(
+            shown[1].ends_with("`client_cert` and `client_key` must be given together"),
+            "{shown:?}"
+        );
     }
 
     #[test]

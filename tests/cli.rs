@@ -228,3 +228,49 @@ fn an_unknown_subcommand_is_an_invalid_argument() {
         out.dump()
     );
 }
+
+#[test]
+fn a_ca_file_flag_that_does_not_exist_is_invalid_input_and_sends_nothing() {
+    let server = Server::http(|_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = "  - item: Health\n    probes:\n      - http: { get: /health }\n";
+    write_file(dir.path(), "p.yaml", &probe_file(&server.url(), items));
+    let out = server::Vouch::new(["run", "--ca-file", "nope.pem", "p.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: --ca-file: cannot read the CA file `")
+            && out
+                .stderr
+                .contains("nope.pem`: no such file; nothing was run"),
+        "{}",
+        out.dump()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.requests(), 0, "nothing was sent");
+}
+
+/// `--ca-file` was read relative to each probe file's directory, so a path
+/// given from the shell's directory was not found once the probe file sat
+/// elsewhere.
+#[test]
+fn a_relative_ca_file_flag_is_read_from_the_current_directory() {
+    let pki = server::Pki::new();
+    let server = Server::https(&pki, |_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    pki.write_ca(&dir.path().join("ca.pem"));
+    std::fs::create_dir(dir.path().join("probes")).expect("mkdir");
+    let items = "  - item: Health\n    probes:\n      - http: { get: /health }\n";
+    write_file(
+        &dir.path().join("probes"),
+        "p.yaml",
+        &probe_file(&server.url(), items),
+    );
+    let out = server::Vouch::new(["run", "--ca-file", "ca.pem", "probes/p.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(0);
+    assert_eq!(server.requests(), 1, "{}", out.dump());
+}

@@ -250,3 +250,169 @@ fn a_bad_target_on_the_command_line_is_an_invalid_argument() {
         out.dump()
     );
 }
+
+/// The checklist the one-pass file below binds to.
+const CHECKLIST: &str = "# Ready\n\n- [ ] Health endpoint returns 200\n- [ ] Private CA is trusted\n- [ ] Metrics are exposed\n";
+
+/// Every mistake a load can find before any traffic, one of each, in one
+/// file: a missing CA file, a CA file that is not PEM, a regex and a
+/// JSONPath that do not compile, an item name that binds to nothing, a
+/// structural typo, and a path with no target to resolve it against.
+const EVERY_KIND: &str = r#"version: 1
+name: one pass
+checklist: list.md
+defaults:
+  ca: certs/missing-ca.pem
+items:
+  - item: Helth endpoint returns 200
+    probes:
+      - http:
+          get: /health
+          expect:
+            body: { matches: "(unclosed" }
+  - item: Private CA is trusted
+    probes:
+      - http:
+          get: https://127.0.0.1:9/
+          ca: not-pem.pem
+          hedaers: { accept: text/plain }
+  - item: Metrics are exposed
+    probes:
+      - http:
+          get: https://127.0.0.1:9/metrics
+          expect:
+            json:
+              "$.[": 1
+"#;
+
+/// Issue 15: regex, JSONPath, file and binding mistakes showed one round of
+/// fixes after the structural ones; now one run reports them all.
+#[test]
+fn every_kind_of_mistake_in_one_file_is_reported_in_one_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "list.md", CHECKLIST);
+    write_file(dir.path(), "not-pem.pem", "just some text\n");
+    write_file(dir.path(), "api.yaml", EVERY_KIND);
+    let out = check_in(dir.path(), &["api.yaml"]);
+    out.assert_code(2);
+    // The tried path is absolute: pin it as `$DIR`.
+    let root = std::fs::canonicalize(dir.path()).expect("canonical temp dir");
+    let stderr = out
+        .stderr
+        .replace(&root.display().to_string(), "$DIR")
+        .replace(&dir.path().display().to_string(), "$DIR");
+    golden::assert_golden("check_every_kind_of_mistake.stderr", &stderr);
+    for needle in [
+        "api.yaml:5:7",
+        "cannot read the CA file `certs/missing-ca.pem`: no such file (tried `$DIR/certs/missing-ca.pem`, relative to the probe file)",
+        "api.yaml:7:11",
+        "no item of checklist `list.md` matches `Helth endpoint returns 200`; did you mean `Health endpoint returns 200`",
+        "api.yaml:10:16",
+        "`/health` is a path on the target, but no target is set",
+        "api.yaml:12:30",
+        "invalid regex `(unclosed`: unclosed group",
+        "api.yaml:17:15",
+        "the CA file `not-pem.pem` holds no PEM certificate",
+        "api.yaml:18:11",
+        "unknown field `hedaers`",
+        "api.yaml:25:15",
+        "invalid JSONPath `$.[`",
+        "error: 7 problems in 1 file; nothing was run",
+    ] {
+        assert!(stderr.contains(needle), "missing `{needle}`:\n{stderr}");
+    }
+}
+
+/// A file with no `target:`, as a new user writes it (issue 15).
+const NO_TARGET: &str =
+    "version: 1\nitems:\n  - item: Health\n    probes:\n      - http: { get: /health }\n";
+
+#[test]
+fn a_path_without_any_target_fails_check_naming_the_probe() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "p.yaml", NO_TARGET);
+    let out = check_in(dir.path(), &["p.yaml"]);
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: `/health` is a path on the target, but no target is set\n \
+         --> p.yaml:5:22\n  |\n5 |       - http: { get: /health }\n  |                      ^^^^^^^\n  \
+         = help: give `target: https://…` at the top of the file or `--target URL` on the command line, or an absolute URL here\n\n\
+         error: 1 problem in 1 file; nothing was run\n",
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn run_without_a_target_exits_2_and_sends_nothing() {
+    let server = Server::http(|_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    // One probe the run could send (an absolute URL), one it could not.
+    let items = format!(
+        "{NO_TARGET}  - item: Home\n    probes:\n      - http: {{ get: \"{}/\" }}\n",
+        server.url()
+    );
+    write_file(dir.path(), "p.yaml", &items);
+    let out = Vouch::new(["run", "p.yaml"]).current_dir(dir.path()).run();
+    out.assert_code(2);
+    assert!(out.stdout.is_empty(), "no report: {}", out.dump());
+    assert!(
+        out.stderr.contains("p.yaml:5:22") && out.stderr.contains("no target is set"),
+        "{}",
+        out.dump()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.requests(), 0, "nothing was sent");
+}
+
+#[test]
+fn a_target_on_the_command_line_satisfies_every_probe() {
+    let server = Server::http(|_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "p.yaml", NO_TARGET);
+    let check = Vouch::new(["check", "--target", &server.url(), "p.yaml"])
+        .current_dir(dir.path())
+        .run();
+    check.assert_code(0);
+    let run = Vouch::new(["run", "--target", &server.url(), "p.yaml"])
+        .current_dir(dir.path())
+        .run();
+    run.assert_code(0);
+    assert_eq!(server.requests(), 1, "{}", run.dump());
+}
+
+/// Issue 15: a `ca:` file that does not exist passed `check`, then `run`
+/// reported probe errors and exit 1, as if the deployment had failed.
+#[test]
+fn a_missing_ca_file_stops_run_with_exit_2_before_any_traffic() {
+    let server = Server::http(|_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = "  - item: Health\n    probes:\n      - http: { get: /health, ca: certs/ca.pem }\n";
+    std::fs::create_dir(dir.path().join("probes")).expect("mkdir");
+    write_file(
+        &dir.path().join("probes"),
+        "p.yaml",
+        &probe_file(&server.url(), items),
+    );
+    // The path is relative to the probe file, not to where vouch runs.
+    std::fs::create_dir(dir.path().join("certs")).expect("mkdir");
+    write_file(&dir.path().join("certs"), "ca.pem", "not a certificate\n");
+    let out = Vouch::new(["run", "probes/p.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("--> probes/p.yaml:7:35")
+            && out
+                .stderr
+                .contains("cannot read the CA file `certs/ca.pem`: no such file (tried `")
+            && out
+                .stderr
+                .contains("probes/certs/ca.pem`, relative to the probe file)"),
+        "{}",
+        out.dump()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.requests(), 0, "nothing was sent");
+}

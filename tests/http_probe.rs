@@ -871,8 +871,10 @@ fn mtls_passes_with_a_client_certificate_and_fails_without_one() {
     );
 }
 
+/// Issue 15: a user's mistake in the probe file is invalid input (exit 2,
+/// at the field), found before any traffic; not a probe error (exit 1).
 #[test]
-fn a_client_certificate_without_its_key_is_an_error_not_a_failure() {
+fn a_client_certificate_without_its_key_is_invalid_input() {
     let pki = Pki::new();
     let (cert, _) = pki.client_identity();
     let server = Server::mtls(&pki, |_| text(200, "ok"));
@@ -882,18 +884,19 @@ fn a_client_certificate_without_its_key_is_an_error_not_a_failure() {
         pki.ca_path().display(),
         cert.display()
     );
-    let (out, report) = run_json(
+    let file = write_file(
         dir.path(),
+        "probes.yaml",
         &probe_file(&server.url(), &tls_items(&server.url(), &settings)),
-        &[],
     );
-    out.assert_code(1);
-    let item = item_of(&report, "HTTPS answers");
-    assert_eq!(item["verdict"], "error", "{item:#}");
+    let out = run_file(&file, "json", &[]);
+    out.assert_code(2);
     assert!(
-        evidence_error(&item["probes"][0])
-            .contains("`client_cert` and `client_key` must be given together"),
-        "{item:#}"
+        out.stderr
+            .contains("`client_cert` is given without `client_key`: mTLS needs both")
+            && out.stderr.contains("probes.yaml:10:24"),
+        "{}",
+        out.dump()
     );
     assert_eq!(server.requests(), 0);
 }

@@ -90,9 +90,9 @@ items:
     probes:
       - retries: 2
         http: { get: /warm, expect: { status: 200 } }
-  - item: TLS bundle is readable
+  - item: Custom request headers are sent
     probes:
-      - http: { get: /health, ca: missing-ca.pem }
+      - http: { get: /health, headers: { "bad header": x } }
   - item: Restore from backup rehearsed
     attested: { by: ops@example.com, on: 2026-11-01, valid_for: 3650d, note: restore drill OPS-123 }
   - item: Disaster recovery drill
@@ -187,7 +187,7 @@ fn the_human_report_summarises_every_verdict() {
         "✘ Orders API responds  failed\n",
         "✔ Cache warms up  verified (flaky)\n",
         "        attempts: fail → pass\n",
-        "! TLS bundle is readable  error\n",
+        "! Custom request headers are sent  error\n",
         "≈ Restore from backup rehearsed  attested\n",
         "    attested by ops@example.com on 2026-11-01, valid until 2036-10-29; restore drill OPS-123\n",
         "✘ Disaster recovery drill  failed\n",

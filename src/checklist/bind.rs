@@ -4,10 +4,48 @@
 //! candidates and their checklist lines.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{Checklist, normalize, slug};
 use crate::spec::diag::levenshtein;
-use crate::spec::{Diagnostic, ProbeFile};
+use crate::spec::{Diagnostic, LoadOptions, Loaded, ProbeFile};
+
+/// Probe files with their checklist and binding, when one is named.
+pub type LoadedRun = (Vec<ProbeFile>, Option<(Arc<Checklist>, Binding)>);
+
+/// Loads probe files and their checklist and binds them, with every problem
+/// of the three steps in one pass: binding runs on the items that parsed
+/// even when others did not, so a typo in an item's name shows beside a
+/// typo in its probe (not one round of fixes later).
+pub fn load_bound(
+    paths: &[PathBuf],
+    options: &LoadOptions<'_>,
+    checklist: Option<&Path>,
+) -> Result<LoadedRun, Vec<Diagnostic>> {
+    let Loaded {
+        files,
+        mut diagnostics,
+    } = crate::spec::load_every(paths, options);
+    let checklist = match super::load_for(&files, checklist) {
+        Ok(checklist) => checklist,
+        Err(mut found) => {
+            diagnostics.append(&mut found);
+            None
+        }
+    };
+    if diagnostics.is_empty() {
+        return Ok((files, checklist));
+    }
+    // File by file in the order given (the checklist's own last), each in
+    // source order.
+    let order = |d: &Diagnostic| {
+        let file = paths.iter().position(|p| *p == d.file);
+        (file.unwrap_or(paths.len()), d.pos)
+    };
+    diagnostics.sort_by_key(order);
+    Err(diagnostics)
+}
 
 /// Which checklist item each probe-file item verifies.
 #[derive(Debug, Clone, Default)]

@@ -661,6 +661,14 @@ impl Probe for Auth {
     }
 }
 
+impl Auth {
+    /// The paths and URLs this probe resolves against the target, as
+    /// written: loading checks a target is set for each that is a path.
+    pub fn target_paths(&self) -> Vec<&str> {
+        self.paths.iter().map(String::as_str).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

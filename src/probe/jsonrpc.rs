@@ -1025,6 +1025,14 @@ impl Expected {
     }
 }
 
+impl Jsonrpc {
+    /// The paths and URLs this probe resolves against the target, as
+    /// written: loading checks a target is set for each that is a path.
+    pub fn target_paths(&self) -> Vec<&str> {
+        vec![self.url.as_str()]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

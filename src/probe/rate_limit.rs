@@ -624,6 +624,14 @@ fn retry_after_seconds(value: &str) -> Option<f64> {
     )
 }
 
+impl RateLimit {
+    /// The paths and URLs this probe resolves against the target, as
+    /// written: loading checks a target is set for each that is a path.
+    pub fn target_paths(&self) -> Vec<&str> {
+        vec![self.url.as_str()]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1074,6 +1074,18 @@ impl Probe for Tcp {
     }
 }
 
+impl Tcp {
+    /// `[""]` when the host or port comes from the target (`""` is the target
+    /// itself): loading checks a target is set.
+    pub fn target_paths(&self) -> Vec<&str> {
+        if self.host.is_none() || self.ports.is_empty() {
+            vec![""]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

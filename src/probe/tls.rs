@@ -1007,6 +1007,18 @@ impl Probe for Tls {
     }
 }
 
+impl Tls {
+    /// `[""]` when the host comes from the target (`""` is the target
+    /// itself): loading checks a target is set.
+    pub fn target_paths(&self) -> Vec<&str> {
+        if self.host.is_none() {
+            vec![""]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
