@@ -75,6 +75,20 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Notes in the probe's progress that the session is initialized, so a
+    /// later call that hangs says so (`initialized, session 3f9c2a1b…`).
+    pub fn initialized(&self) {
+        let progress = self.cx.progress();
+        match &self.protocol {
+            Some(version) => progress.fact(format!("initialized ({version})")),
+            None => progress.fact("initialized"),
+        }
+        if let Some(id) = &self.session_id {
+            let head: String = id.chars().take(8).collect();
+            progress.fact(format!("session {head}…"));
+        }
+    }
+
     /// The endpoint.
     pub fn url(&self) -> &Url {
         &self.url
@@ -144,6 +158,9 @@ impl<'a> Session<'a> {
             record["id"] = id.clone();
         }
         let started = Instant::now();
+        let progress = self.cx.progress();
+        progress.exchange();
+        progress.phase(format!("waiting for {method}"));
         let sent = self
             .builder(reqwest::Method::POST)
             .header("content-type", "application/json")
@@ -153,7 +170,10 @@ impl<'a> Session<'a> {
             .await;
         let outcome = match sent {
             Err(e) => Err(fetch::error_chain(&e)),
-            Ok(response) => self.read(response, id.as_ref(), started, &mut record).await,
+            Ok(response) => {
+                progress.phase(format!("reading the {method} answer"));
+                self.read(response, id.as_ref(), started, &mut record).await
+            }
         };
         record["latency_ms"] = json!(fetch::millis(started.elapsed()));
         if let Err(reason) = &outcome {
@@ -176,6 +196,11 @@ impl<'a> Session<'a> {
         record: &mut Json,
     ) -> Result<(u16, HeaderMap, Option<Json>), String> {
         let status = response.status().as_u16();
+        let progress = self.cx.progress();
+        progress.step(format!(
+            "{status} received after {}",
+            fetch::format_latency(started.elapsed())
+        ));
         let headers = std::mem::take(response.headers_mut());
         let media = headers
             .get("content-type")
