@@ -4,6 +4,8 @@
 # and chunked gzip); vouch reads it with --body-limit 64MiB and 256MiB, and
 # `/usr/bin/time -v` gives the process's peak resident set. vouch's own
 # footprint (runtime, TLS roots, allocator) is measured with a 1 KiB limit.
+# A last run reads four such bodies at once (--concurrency 4): the worst case
+# is concurrency × body limit.
 #
 #   scripts/bench-body.sh            (uses target/release/vouch, else target/debug/vouch;
 #                                     VOUCH=path overrides)
@@ -88,10 +90,22 @@ items:
           get: /${env:BODY_PATH}
 YAML
 
-peak_kib() { # path limit
-    BODY_PATH=$1 /usr/bin/time -v "$vouch" run "$dir/probe.yaml" \
+cat >"$dir/four.yaml" <<'YAML'
+version: 1
+name: body memory, four at once
+items:
+  - item: Four huge bodies are read at once
+    probes:
+      - http: {get: /chunked}
+      - http: {get: /chunked}
+      - http: {get: /chunked}
+      - http: {get: /chunked}
+YAML
+
+peak_kib() { # path limit [file] [extra args]
+    BODY_PATH=$1 /usr/bin/time -v "$vouch" run "${3:-$dir/probe.yaml}" \
         --target "http://127.0.0.1:$port" --body-limit "$2" --timeout 120s \
-        --format json -o "$dir/report.json" 2>"$dir/time" >/dev/null || true
+        --format json -o "$dir/report.json" "${@:4}" 2>"$dir/time" >/dev/null || true
     sed -nE 's/.*Maximum resident set size \(kbytes\): ([0-9]+)/\1/p' "$dir/time"
 }
 
@@ -107,3 +121,6 @@ for path in length chunked gzip; do
             "$(echo "($kib - $base) * 1024 / $bytes" | bc -l)"
     done
 done
+kib=$(peak_kib chunked 64MiB "$dir/four.yaml" --concurrency 4)
+printf '%-8s  %-8s  %9d MB  %10.2f x limit (4 probes at once)\n' chunked 64MiB $((kib / 1024)) \
+    "$(echo "($kib - $base) * 1024 / (64 * 1024 * 1024)" | bc -l)"
