@@ -307,6 +307,22 @@ fn a_redirect_to_a_refused_port_names_the_hop() {
     );
 }
 
+#[test]
+fn a_redirect_to_https_that_refuses_names_the_hop() {
+    let refused = format!("{}/", closed_port_url().replace("http://", "https://"));
+    let location = refused.clone();
+    let server = Server::http(move |_| {
+        server::with_header(respond(301, "text/plain", ""), "location", &location)
+    });
+    let (_, probe) = run_probe(&server.url(), "http: {get: /start}", &[]);
+    assert_eq!(probe["verdict"], "fail");
+    let summary = summary(&probe);
+    assert!(
+        summary.contains(&format!("301 → {refused}: ")) && summary.contains("connection refused"),
+        "{summary}"
+    );
+}
+
 /// A raw response with `count` header fields of `value_len` bytes each.
 fn many_headers(count: usize, value_len: usize) -> &'static [u8] {
     let mut head = String::from("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n");

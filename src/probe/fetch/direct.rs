@@ -234,7 +234,14 @@ pub async fn send(
         redirected_by = Some(status);
         if !serves(&hop.url) {
             let left = MAX_REDIRECTS - redirects;
-            return super::send_pooled(cx, &hop.into_request(request), Some(left), started).await;
+            let from = format!("{} → {}", status.as_u16(), hop.url);
+            let onward = hop.into_request(request);
+            let sent = super::send_pooled(cx, &onward, Some(left), started).await?;
+            // A hop that fails is named, as on this path.
+            return Ok(sent.map_err(|mut unreachable| {
+                unreachable.reason = format!("{from}: {}", unreachable.reason);
+                unreachable
+            }));
         }
     }
 }
