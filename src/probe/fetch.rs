@@ -318,14 +318,9 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The body as text (lossy). Borrowed when the body is UTF-8; a body
-    /// that is not is copied whole, so evidence takes [`Response::excerpt`].
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.body)
-    }
-
     /// The first `max` characters of the body as text (lossy), marked when
-    /// cut; decodes only as much of the body as it shows.
+    /// cut; decodes only as much of the body as it shows (a lossy copy of a
+    /// whole body that is not UTF-8 is up to three times its size).
     pub fn excerpt(&self, max: usize) -> String {
         body_excerpt(&self.body, max)
     }

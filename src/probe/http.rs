@@ -723,6 +723,31 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_is_not_utf8_is_matched_as_bytes() {
+        let h = http("get: /a\nexpect:\n  body:\n    contains: [\"needle\", \"absent\"]\n    matches: \"ne+dle\"\n")
+            .expect("valid");
+        let mut body = vec![0xff_u8; 1000];
+        body.extend_from_slice(b"a needle");
+        let response = Response {
+            status: 200,
+            version: "HTTP/1.1".to_owned(),
+            headers: reqwest::header::HeaderMap::new(),
+            body: Bytes::from(body),
+            truncated: false,
+            final_url: url::Url::parse("http://h/a").expect("url"),
+            headers_after: std::time::Duration::ZERO,
+            elapsed: std::time::Duration::ZERO,
+        };
+        let checks = check_response(&h.expect, &response, 1 << 20);
+        let body_checks: Vec<bool> = checks
+            .iter()
+            .filter(|c| c.name == "body")
+            .map(|c| c.passed)
+            .collect();
+        assert_eq!(body_checks, vec![true, false, true]);
+    }
+
+    #[test]
     fn bare_absent_means_header_must_be_missing() {
         let h = http("get: /a\nexpect:\n  headers:\n    x-powered-by: absent\n").expect("valid");
         assert!(h.expect.headers["x-powered-by"].0.wants_absent());
