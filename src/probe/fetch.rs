@@ -529,6 +529,11 @@ impl Capped {
     pub(crate) fn into_bytes(self) -> Bytes {
         Bytes::from(self.body)
     }
+
+    /// The kept bytes as a vector, without a copy.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        self.body
+    }
 }
 
 /// For decoders that write what they decode.

@@ -322,17 +322,21 @@ pub fn shorten_id(id: &str) -> String {
     format!("{head}… ({} chars)", id.chars().count())
 }
 
+/// Reads a body up to `limit` into one buffer reserved once (see
+/// [`fetch::Capped`]); whether it was cut.
 async fn read_capped(response: &mut reqwest::Response, limit: usize) -> (Vec<u8>, bool) {
-    let mut body = Vec::new();
+    let announced = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok());
+    let mut body = fetch::Capped::new(limit, announced);
     while let Ok(Some(chunk)) = response.chunk().await {
-        let room = limit.saturating_sub(body.len());
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return (body, true);
+        body.keep(&chunk);
+        if body.truncated() {
+            break;
         }
-        body.extend_from_slice(&chunk);
     }
-    (body, false)
+    let truncated = body.truncated();
+    (body.into_vec(), truncated)
 }
 
 /// Reads SSE events until the one carrying the response to `id`; other
