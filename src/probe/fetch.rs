@@ -484,8 +484,12 @@ impl Capped {
     /// An empty body; one allocation when the length is announced (a lying
     /// length costs at most the limit, reserved, not touched).
     pub(crate) fn new(limit: usize, announced: Option<usize>) -> Capped {
+        let mut body = Vec::new();
+        // A reservation the system refuses (a huge limit and a lying
+        // length) is not made: the body then grows as it comes.
+        let _ = body.try_reserve_exact(announced.unwrap_or(0).min(limit));
         Capped {
-            body: Vec::with_capacity(announced.unwrap_or(0).min(limit)),
+            body,
             limit,
             truncated: false,
         }
@@ -494,17 +498,19 @@ impl Capped {
     /// Keeps what fits of `data`.
     pub(crate) fn keep(&mut self, data: &[u8]) {
         let room = self.limit.saturating_sub(self.body.len());
-        let take = data.len().min(room);
-        if take > self.body.capacity() - self.body.len() {
-            self.grow(take);
+        let mut take = data.len().min(room);
+        let spare = self.body.capacity() - self.body.len();
+        if take > spare && !self.grow(take) {
+            // Out of memory before the limit: keep what fits, as if cut there.
+            take = spare;
         }
         self.body.extend_from_slice(&data[..take]);
         self.truncated |= take < data.len();
     }
 
     /// Makes room for `more` bytes: doubling while the body is small, then
-    /// the whole limit at once.
-    fn grow(&mut self, more: usize) {
+    /// the whole limit at once, or as needed when the system refuses that.
+    fn grow(&mut self, more: usize) -> bool {
         let needed = self.body.len() + more;
         let target = if needed <= SMALL_BODY {
             needed.max(self.body.capacity() * 2).clamp(1024, SMALL_BODY)
@@ -512,7 +518,10 @@ impl Capped {
             self.limit
         };
         let target = target.min(self.limit).max(needed);
-        self.body.reserve_exact(target - self.body.len());
+        self.body
+            .try_reserve_exact(target - self.body.len())
+            .or_else(|_| self.body.try_reserve(more))
+            .is_ok()
     }
 
     /// Bytes kept so far.
@@ -761,6 +770,15 @@ mod tests {
         body.keep(&[0; SMALL_BODY]);
         // Past the small size, the whole limit is reserved at once.
         assert_eq!(body.body.capacity(), 1 << 20);
+        assert!(!body.truncated());
+    }
+
+    #[test]
+    fn a_limit_too_large_to_reserve_grows_as_the_body_comes() {
+        let huge = usize::MAX / 2;
+        let mut body = Capped::new(huge, Some(huge));
+        body.keep(&[7; 3 * SMALL_BODY]);
+        assert_eq!(body.len(), 3 * SMALL_BODY);
         assert!(!body.truncated());
     }
 
