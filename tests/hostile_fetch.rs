@@ -277,6 +277,28 @@ fn an_mcp_server_silent_after_initialize_names_the_call_and_the_session() {
 }
 
 #[test]
+fn an_endless_sse_stream_without_the_answer_names_the_call() {
+    let server = RawServer::start(|mut stream| async move {
+        read_head(&mut stream).await;
+        let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let _ = stream.write_all(head).await;
+        let event = "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n";
+        let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+        while stream.write_all(chunk.as_bytes()).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let (_, probe) = run_probe(&server.url(), "mcp: {url: /mcp}", &[]);
+    assert_eq!(probe["verdict"], "fail");
+    let summary = summary(&probe);
+    assert!(
+        summary.contains("timed out after 1s reading the initialize answer (200 received after "),
+        "{summary}"
+    );
+    assert!(summary.contains(" read)"), "{summary}");
+}
+
+#[test]
 fn a_redirect_loop_fails_and_names_the_last_hop() {
     let server = Server::http(|request| {
         let next = if request.path() == "/a" { "/b" } else { "/a" };

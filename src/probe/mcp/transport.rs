@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::super::fetch;
+use super::super::progress::Progress;
 use super::super::{Context, ProbeError, TlsSettings};
 use crate::expect;
 use crate::redact;
@@ -256,7 +257,15 @@ impl<'a> Session<'a> {
         match media.as_deref() {
             Some("text/event-stream") => {
                 record["transport"] = json!("sse");
-                let found = read_sse(&mut response, id, limit, started, record).await?;
+                let found = read_sse(
+                    &mut response,
+                    id,
+                    limit,
+                    started,
+                    record,
+                    self.cx.progress(),
+                )
+                .await?;
                 Ok((status, headers, Some(found)))
             }
             Some("application/json") => {
@@ -347,6 +356,7 @@ async fn read_sse(
     limit: usize,
     started: Instant,
     record: &mut Json,
+    progress: &Progress,
 ) -> Result<Json, String> {
     let mut parser = SseParser::default();
     let mut total = 0usize;
@@ -372,6 +382,7 @@ async fn read_sse(
             }
         };
         total += chunk.len();
+        progress.body_read(total);
         if total > limit {
             record["events"] = json!(events);
             return Err(format!(
