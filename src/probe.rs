@@ -64,6 +64,7 @@ pub mod jsonrpc;
 pub mod load;
 pub mod mcp;
 pub mod metrics;
+pub mod progress;
 pub mod prometheus;
 pub mod rate_limit;
 pub mod tcp;
@@ -329,9 +330,19 @@ pub struct Context {
     /// The attempt's timeout. The runner enforces it around single-exchange
     /// probes; probes that send many requests apply it to each request.
     pub timeout: Duration,
+    /// How far the attempt got: kinds name each phase they enter (connect,
+    /// TLS handshake, response headers, body, a protocol call) and what they
+    /// reached, so a timeout can say where it struck. The runner gives every
+    /// attempt a fresh one.
+    pub progress: progress::Progress,
 }
 
 impl Context {
+    /// The attempt's progress record (see [`progress::Progress`]).
+    pub fn progress(&self) -> &progress::Progress {
+        &self.progress
+    }
+
     /// This context with a kind's body cap: its own `body_limit` when given,
     /// else the run's cap but at least `floor` (for kinds whose answers are
     /// routinely large).
@@ -507,6 +518,7 @@ mod tests {
             base_dir: PathBuf::from("."),
             clients: Arc::new(fetch::Clients::default()),
             timeout: DEFAULT_TIMEOUT,
+            progress: progress::Progress::default(),
         }
     }
 

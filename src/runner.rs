@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
 use crate::probe::fetch::Clients;
+use crate::probe::progress::{Progress, Reached};
 use crate::probe::{Budget, Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, Phase};
 use crate::redact::{Redactor, Secrets};
 use crate::spec::{Item, ProbeEntry, ProbeFile};
@@ -224,6 +225,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 .unwrap_or(DEFAULT_BODY_LIMIT),
             base_dir,
             clients: Arc::clone(&clients),
+            progress: Default::default(),
         });
         let file_name = file.path.display().to_string();
         for item in &file.items {
@@ -709,7 +711,13 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
 async fn attempt(job: &Job) -> (Verdict, Findings) {
     let describe = || job.entry.spec.describe();
     let deadline = deadline_of(job.budget, job.timeout);
-    match tokio::time::timeout(deadline, job.entry.spec.run(&job.cx)).await {
+    // A fresh progress record per attempt: what the probe reached is all
+    // that is left of it when the timeout drops it.
+    let cx = Context {
+        progress: Progress::default(),
+        ..Context::clone(&job.cx)
+    };
+    match tokio::time::timeout(deadline, job.entry.spec.run(&cx)).await {
         Ok(Ok(findings)) => {
             let verdict = if findings.passed() {
                 Verdict::Pass
@@ -726,24 +734,39 @@ async fn attempt(job: &Job) -> (Verdict, Findings) {
                 evidence: serde_json::json!({"probe": describe(), "error": e.to_string()}),
             },
         ),
-        Err(_) => {
-            let limit = humantime::format_duration(deadline).to_string();
-            let findings = Findings {
-                checks: vec![Check::new(
-                    "response",
-                    format!("a complete response within {limit}"),
-                    format!("timed out after {limit}"),
-                    false,
-                )],
-                summary: format!("{} → timed out after {limit}", describe()),
-                evidence: serde_json::json!({
-                    "probe": describe(),
-                    "error": format!("timed out after {limit}"),
-                    "timeout_ms": millis(deadline),
-                }),
-            };
-            (Verdict::Fail, findings)
-        }
+        Err(_) => (
+            Verdict::Fail,
+            timed_out(&describe(), deadline, &cx.progress.reached()),
+        ),
+    }
+}
+
+/// Findings of an attempt the timeout ended: the phase it was in and what it
+/// had reached (`timed out after 2s waiting for the TLS ServerHello
+/// (connected in 1 ms)`).
+fn timed_out(probe: &str, deadline: Duration, reached: &Reached) -> Findings {
+    let limit = humantime::format_duration(deadline).to_string();
+    let error = match reached.describe() {
+        Some(phase) => format!("timed out after {limit} {phase}"),
+        None => format!("timed out after {limit}"),
+    };
+    let mut evidence = serde_json::json!({
+        "probe": probe,
+        "error": error,
+        "timeout_ms": millis(deadline),
+    });
+    if !reached.phase.is_empty() {
+        evidence["progress"] = reached.to_json();
+    }
+    Findings {
+        checks: vec![Check::new(
+            "response",
+            format!("a complete response within {limit}"),
+            error.clone(),
+            false,
+        )],
+        summary: format!("{probe} → {error}"),
+        evidence,
     }
 }
 

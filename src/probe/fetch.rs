@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -23,6 +23,22 @@ mod direct;
 
 /// The most redirects followed before a probe fails with a redirect loop.
 pub const MAX_REDIRECTS: usize = 10;
+
+/// The most bytes of a response head (status line and header fields) read,
+/// as browsers bound it (Chrome: 256 KiB); hyper's default is 100 fields,
+/// which real responses pass (curl and browsers read them).
+pub const MAX_HEAD_BYTES: usize = 256 * 1024;
+
+/// The most header fields in a response head.
+pub const MAX_HEADER_FIELDS: usize = 1024;
+
+/// Why a response head was refused: the limits, named.
+pub fn head_too_large() -> String {
+    format!(
+        "response head too large: vouch reads at most {} and {MAX_HEADER_FIELDS} header fields",
+        crate::expect::format_size(MAX_HEAD_BYTES as u64)
+    )
+}
 
 /// Pooled HTTP clients, built on first use and shared by every probe that
 /// runs on the same thread: a connection's task belongs to the runtime that
@@ -104,6 +120,8 @@ fn build_client(
         .retry(reqwest::retry::never())
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
         .tcp_nodelay(true)
+        .http1_max_headers(MAX_HEADER_FIELDS)
+        .http2_max_header_list_size(MAX_HEAD_BYTES as u32)
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| format!("cannot build HTTP client: {}", error_chain(&e)))
@@ -300,9 +318,11 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The body as text (lossy).
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.body)
+    /// The first `max` characters of the body as text (lossy), marked when
+    /// cut; decodes only as much of the body as it shows (a lossy copy of a
+    /// whole body that is not UTF-8 is up to three times its size).
+    pub fn excerpt(&self, max: usize) -> String {
+        body_excerpt(&self.body, max)
     }
 
     /// The media type, lowercase and without parameters.
@@ -315,6 +335,15 @@ impl Response {
                 .to_ascii_lowercase()
         })
     }
+}
+
+/// The first `max` characters of `bytes` as text (lossy), marked when cut.
+/// Only a prefix is decoded: a character is at most four bytes, and a
+/// broken one becomes one replacement character per byte or more, so
+/// `4 × (max + 1)` bytes hold more than `max` characters whenever there are.
+pub fn body_excerpt(bytes: &[u8], max: usize) -> String {
+    let prefix = &bytes[..bytes.len().min(max.saturating_add(1).saturating_mul(4))];
+    crate::expect::excerpt(&String::from_utf8_lossy(prefix), max).into_owned()
 }
 
 /// Why no response could be had: the deployment's side (a `fail`).
@@ -365,38 +394,58 @@ async fn send_pooled(
     if let Some(body) = &request.body {
         builder = builder.body(body.clone());
     }
+    let progress = cx.progress();
+    // reqwest connects, shakes hands and waits for the head in one step.
+    progress.phase(if request.url.scheme() == "https" {
+        "waiting for the connection, the TLS handshake or the response headers"
+    } else {
+        "waiting for the connection or the response headers"
+    });
     let mut response = match builder.send().await {
         Ok(r) => r,
         Err(e) => {
             return Ok(Err(Unreachable {
-                reason: describe_error(&e),
+                reason: describe_error(&e, &request.url),
                 after: started.elapsed(),
             }));
         }
     };
     let headers_after = started.elapsed();
+    // hyper bounds HTTP/1 heads by its read buffer (400 KiB), not by size:
+    // the same limit as on the direct path is applied here.
+    if head_size(response.headers()) > MAX_HEAD_BYTES {
+        return Ok(Err(Unreachable {
+            reason: head_too_large(),
+            after: headers_after,
+        }));
+    }
     let status = response.status().as_u16();
     let version = format!("{:?}", response.version());
     let final_url = response.url().clone();
     let response_headers = std::mem::take(response.headers_mut());
+    progress.step(format!(
+        "{status} received after {}",
+        format_latency(headers_after)
+    ));
+    progress.phase("reading the body");
     let limit = usize::try_from(cx.body_limit).unwrap_or(usize::MAX);
     let announced = response
         .content_length()
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0);
+        .and_then(|n| usize::try_from(n).ok());
     let mut body = Capped::new(limit, announced);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 body.keep(&chunk);
-                if body.truncated {
+                progress.body_read(body.len());
+                if body.truncated() {
                     break;
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 return Ok(Err(Unreachable {
-                    reason: format!("reading the body: {}", describe_error(&e)),
+                    reason: format!("reading the body: {}", describe_error(&e, &final_url)),
                     after: started.elapsed(),
                 }));
             }
@@ -406,8 +455,8 @@ async fn send_pooled(
         status,
         version,
         headers: response_headers,
-        truncated: body.truncated,
-        body: body.body.freeze(),
+        truncated: body.truncated(),
+        body: body.into_bytes(),
         final_url,
         headers_after,
         elapsed: started.elapsed(),
@@ -415,33 +464,84 @@ async fn send_pooled(
 }
 
 /// Body bytes up to a cap; what goes beyond is dropped and noted.
-struct Capped {
-    body: BytesMut,
+///
+/// Memory stays near one body limit per probe: the buffer is reserved once
+/// (the announced length, or small and then the whole limit), never doubled
+/// towards the limit, because a growing buffer holds its old and new copies
+/// at once and the allocator keeps the discarded ones: a chunked body grown
+/// by doubling to a 64 MiB cap peaked at 2.8 times the cap.
+pub(crate) struct Capped {
+    body: Vec<u8>,
     limit: usize,
     truncated: bool,
 }
 
+/// Up to this size a body of unknown length grows by doubling; past it, the
+/// buffer is reserved once for the whole limit (untouched pages cost no memory).
+const SMALL_BODY: usize = 64 * 1024;
+
 impl Capped {
-    /// An empty body; one allocation when the length is announced: a body
-    /// growing by doubling to a large cap (32 MiB for `metrics`) would hold
-    /// about three times the cap at its peak.
-    fn new(limit: usize, announced: usize) -> Capped {
+    /// An empty body; one allocation when the length is announced (a lying
+    /// length costs at most the limit, reserved, not touched).
+    pub(crate) fn new(limit: usize, announced: Option<usize>) -> Capped {
+        let mut body = Vec::new();
+        // A reservation the system refuses (a huge limit and a lying
+        // length) is not made: the body then grows as it comes.
+        let _ = body.try_reserve_exact(announced.unwrap_or(0).min(limit));
         Capped {
-            body: BytesMut::with_capacity(announced.min(limit)),
+            body,
             limit,
             truncated: false,
         }
     }
 
     /// Keeps what fits of `data`.
-    fn keep(&mut self, data: &[u8]) {
+    pub(crate) fn keep(&mut self, data: &[u8]) {
         let room = self.limit.saturating_sub(self.body.len());
-        if data.len() > room {
-            self.body.extend_from_slice(&data[..room]);
-            self.truncated = true;
-        } else {
-            self.body.extend_from_slice(data);
+        let mut take = data.len().min(room);
+        let spare = self.body.capacity() - self.body.len();
+        if take > spare && !self.grow(take) {
+            // Out of memory before the limit: keep what fits, as if cut there.
+            take = spare;
         }
+        self.body.extend_from_slice(&data[..take]);
+        self.truncated |= take < data.len();
+    }
+
+    /// Makes room for `more` bytes: doubling while the body is small, then
+    /// the whole limit at once, or as needed when the system refuses that.
+    fn grow(&mut self, more: usize) -> bool {
+        let needed = self.body.len() + more;
+        let target = if needed <= SMALL_BODY {
+            needed.max(self.body.capacity() * 2).clamp(1024, SMALL_BODY)
+        } else {
+            self.limit
+        };
+        let target = target.min(self.limit).max(needed);
+        self.body
+            .try_reserve_exact(target - self.body.len())
+            .or_else(|_| self.body.try_reserve(more))
+            .is_ok()
+    }
+
+    /// Bytes kept so far.
+    pub(crate) fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether the body went past the limit.
+    pub(crate) fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// The kept bytes, without a copy.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        Bytes::from(self.body)
+    }
+
+    /// The kept bytes as a vector, without a copy.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        self.body
     }
 }
 
@@ -457,12 +557,43 @@ impl std::io::Write for Capped {
     }
 }
 
-/// A reqwest error as people read it: the innermost causes, not "error sending request".
-fn describe_error(error: &reqwest::Error) -> String {
+/// A reqwest error as people read it: the innermost causes, not "error
+/// sending request"; the hop named when it was not the URL asked for.
+fn describe_error(error: &reqwest::Error, asked: &Url) -> String {
     if error.is_redirect() {
         return format!("redirect loop or more than {MAX_REDIRECTS} redirects");
     }
-    error_chain(error)
+    let reason = if is_head_too_large(error) {
+        head_too_large()
+    } else {
+        error_chain(error)
+    };
+    match error.url() {
+        Some(hop) if hop != asked => format!("redirected → {hop}: {reason}"),
+        _ => reason,
+    }
+}
+
+/// Whether hyper refused a response head for its size or field count.
+pub fn is_head_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse_too_large)
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The size of a response head as sent: each field as `name: value\r\n`.
+fn head_size(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
 }
 
 /// An error and its causes, deduplicated, joined by `: `, in the house style
@@ -474,13 +605,21 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         let text = tidy(&e.to_string());
         // reqwest's and hyper's outer messages repeat the URL or say nothing new.
         let noise = text.starts_with("error sending request") || text.starts_with("client error (");
-        if !noise
-            && !text.is_empty()
-            && !parts
+        // A cause often repeats its wrapper's text in other case
+        // (`Message too long: message too long`): each is said once.
+        let folded = text.to_lowercase();
+        if !noise && !text.is_empty() {
+            match parts
                 .iter()
-                .any(|p| p.contains(&text) || text.contains(p.as_str()))
-        {
-            parts.push(text);
+                .position(|p| p.to_lowercase().contains(&folded))
+            {
+                Some(_) => {}
+                None => {
+                    // A cause that says more than an earlier part replaces it.
+                    parts.retain(|p| !folded.contains(&p.to_lowercase()));
+                    parts.push(text);
+                }
+            }
         }
         current = e.source();
     }
@@ -554,5 +693,102 @@ pub fn format_latency(d: Duration) -> String {
         format!("{} ms", d.as_millis())
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a message and an optional cause, like tungstenite's and io's.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    // Issue 15: `Message too long: …: message too long: …` said its cause twice.
+    #[test]
+    fn a_cause_repeating_its_wrapper_in_other_case_is_said_once() {
+        let error = Layer(
+            "Space limit exceeded: Message too long: 20 > 16",
+            Some(Box::new(Layer("Message too long: 20 > 16", None))),
+        );
+        assert_eq!(
+            error_chain(&error),
+            "space limit exceeded: Message too long: 20 > 16"
+        );
+        let error = Layer(
+            "WebSocket protocol error: Key mismatch in \"Sec-WebSocket-Accept\" header",
+            Some(Box::new(Layer(
+                "Key mismatch in \"Sec-WebSocket-Accept\" header",
+                None,
+            ))),
+        );
+        let text = error_chain(&error);
+        assert_eq!(
+            text.to_lowercase().matches("key mismatch").count(),
+            1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn distinct_causes_are_joined_and_a_fuller_one_replaces_its_prefix() {
+        let error = Layer(
+            "tcp connect error",
+            Some(Box::new(Layer("Connection refused (os error 111)", None))),
+        );
+        assert_eq!(error_chain(&error), "tcp connect error: connection refused");
+        let error = Layer(
+            "invalid gzip",
+            Some(Box::new(Layer("invalid gzip header", None))),
+        );
+        assert_eq!(error_chain(&error), "invalid gzip header");
+    }
+
+    #[test]
+    fn a_body_is_reserved_once_and_cut_at_the_limit() {
+        let mut body = Capped::new(100, None);
+        body.keep(&[1; 60]);
+        body.keep(&[2; 60]);
+        assert!(body.truncated());
+        assert_eq!(body.len(), 100);
+        let mut body = Capped::new(1 << 20, Some(10));
+        body.keep(&[0; 10]);
+        body.keep(&[0; SMALL_BODY]);
+        // Past the small size, the whole limit is reserved at once.
+        assert_eq!(body.body.capacity(), 1 << 20);
+        assert!(!body.truncated());
+    }
+
+    #[test]
+    fn a_limit_too_large_to_reserve_grows_as_the_body_comes() {
+        let huge = usize::MAX / 2;
+        let mut body = Capped::new(huge, Some(huge));
+        body.keep(&[7; 3 * SMALL_BODY]);
+        assert_eq!(body.len(), 3 * SMALL_BODY);
+        assert!(!body.truncated());
+    }
+
+    #[test]
+    fn an_excerpt_decodes_only_what_it_shows() {
+        let mut bytes = vec![0xff; 10_000];
+        bytes.extend_from_slice(b"tail");
+        let excerpt = body_excerpt(&bytes, 5);
+        assert_eq!(excerpt, "\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}…");
+        assert_eq!(body_excerpt("héllo".as_bytes(), 10), "héllo");
+        assert_eq!(body_excerpt("héllo wörld".as_bytes(), 5), "héllo…");
     }
 }

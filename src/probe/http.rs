@@ -411,10 +411,7 @@ fn evidence_with(
         ("headers", Json::Object(headers)),
     ];
     if let Some(body) = &request.body {
-        sent.push((
-            "body",
-            Json::from(expect::excerpt(&String::from_utf8_lossy(body), 512).into_owned()),
-        ));
+        sent.push(("body", Json::from(fetch::body_excerpt(body, 512))));
     }
     let mut record = vec![("request", object(sent))];
     if request.tls.insecure || cx.tls.insecure {
@@ -433,10 +430,7 @@ fn evidence_with(
                 ("status", Json::from(r.status)),
                 ("version", Json::from(r.version.as_str())),
                 ("headers", fetch::headers_json_where(&r.headers, keep)),
-                (
-                    "body_excerpt",
-                    Json::from(expect::excerpt(&r.text(), 512).into_owned()),
-                ),
+                ("body_excerpt", Json::from(r.excerpt(512))),
                 ("body_bytes", Json::from(r.body.len())),
                 ("truncated", Json::Bool(r.truncated)),
                 ("final_url", Json::from(r.final_url.as_str())),
@@ -521,14 +515,16 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
         checks.extend(check_json(&expect.json, r));
     }
     if let Some(body) = &expect.body {
-        let text = r.text();
-        let seen = expect::one_line(&expect::excerpt(&text, 80)).into_owned();
+        let seen = expect::one_line(&r.excerpt(80)).into_owned();
         for needle in &body.contains {
             checks.push(Check::new(
                 "body",
                 format!("contains {needle:?}"),
                 seen.clone(),
-                text.contains(needle.as_str()),
+                match std::str::from_utf8(&r.body) {
+                    Ok(text) => text.contains(needle.as_str()),
+                    Err(_) => bytes_match(&r.body, &regex::escape(needle)),
+                },
             ));
         }
         if let Some(expect::Pattern(re)) = &body.matches {
@@ -536,7 +532,10 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
                 "body",
                 format!("matches /{}/", re.as_str()),
                 seen.clone(),
-                re.is_match(&text),
+                match std::str::from_utf8(&r.body) {
+                    Ok(text) => re.is_match(text),
+                    Err(_) => bytes_match(&r.body, re.as_str()),
+                },
             ));
         }
     }
@@ -557,6 +556,13 @@ pub fn check_response(expect: &HttpExpect, r: &Response, body_limit: u64) -> Vec
         ));
     }
     checks
+}
+
+/// Whether a regex matches a body that is not UTF-8, searched as it is
+/// rather than copied into text first (a copy as large as the body, or up to
+/// three times larger in replacement characters).
+fn bytes_match(body: &[u8], pattern: &str) -> bool {
+    regex::bytes::Regex::new(pattern).is_ok_and(|re| re.is_match(body))
 }
 
 /// Header checks, one per expected header (`header NAME`); a multi-valued
@@ -722,6 +728,31 @@ mod tests {
                 .map(|s| s.chars().count()),
             Some(161)
         );
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_matched_as_bytes() {
+        let h = http("get: /a\nexpect:\n  body:\n    contains: [\"needle\", \"absent\"]\n    matches: \"ne+dle\"\n")
+            .expect("valid");
+        let mut body = vec![0xff_u8; 1000];
+        body.extend_from_slice(b"a needle");
+        let response = Response {
+            status: 200,
+            version: "HTTP/1.1".to_owned(),
+            headers: reqwest::header::HeaderMap::new(),
+            body: Bytes::from(body),
+            truncated: false,
+            final_url: url::Url::parse("http://h/a").expect("url"),
+            headers_after: std::time::Duration::ZERO,
+            elapsed: std::time::Duration::ZERO,
+        };
+        let checks = check_response(&h.expect, &response, 1 << 20);
+        let body_checks: Vec<bool> = checks
+            .iter()
+            .filter(|c| c.name == "body")
+            .map(|c| c.passed)
+            .collect();
+        assert_eq!(body_checks, vec![true, false, true]);
     }
 
     #[test]

@@ -479,12 +479,8 @@ fn check_transport(r: &Response, body_limit: u64) -> (Vec<Check>, Result<Json, (
             expect::format_size(body_limit)
         ))
     } else {
-        serde_json::from_slice(&r.body).map_err(|e| {
-            format!(
-                "not JSON ({e}): {}",
-                expect::one_line(&expect::excerpt(&r.text(), 80))
-            )
-        })
+        serde_json::from_slice(&r.body)
+            .map_err(|e| format!("not JSON ({e}): {}", expect::one_line(&r.excerpt(80))))
     };
     // A JSON-RPC error may travel with a 4xx/5xx status; anything else must be 2xx.
     let carries_error = parsed
@@ -723,7 +719,7 @@ fn check_no_body(r: &Response, what: &str) -> Check {
             "{} with {} bytes: {}",
             r.status,
             r.body.len(),
-            expect::one_line(&expect::excerpt(&r.text(), 80))
+            expect::one_line(&r.excerpt(80))
         )
     };
     Check::new(
@@ -922,13 +918,13 @@ impl Jsonrpc {
                 Err(unreachable) => Err(unreachable.reason),
                 Ok(r) => {
                     record["status"] = json!(r.status);
-                    record["response"] = json!(expect::excerpt(&r.text(), 300));
+                    record["response"] = json!(r.excerpt(300));
                     match serde_json::from_slice::<Json>(&r.body) {
                         Err(_) if r.body.is_empty() => Err(format!("HTTP {}, no body", r.status)),
                         Err(_) => Err(format!(
                             "HTTP {}, not JSON: {}",
                             r.status,
-                            expect::one_line(&expect::excerpt(&r.text(), 60))
+                            expect::one_line(&r.excerpt(60))
                         )),
                         Ok(doc) => Ok(expected.judge(&doc, r.status)),
                     }

@@ -454,6 +454,7 @@ impl Mcp {
             }
         }
         session.protocol = Some(version.clone());
+        session.initialized();
         run.notes.push(
             format!(
                 "{version}, {} {}",

@@ -208,7 +208,7 @@ async fn call(
             return Ok(Ok(Answer::Failed(format!(
                 "HTTP {}, not a Prometheus API answer: {}",
                 response.status,
-                expect::one_line(&expect::excerpt(&response.text(), 80))
+                expect::one_line(&response.excerpt(80))
             ))));
         }
     };

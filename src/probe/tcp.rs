@@ -980,6 +980,7 @@ impl Probe for Tcp {
         let (host, ports) = self.endpoints(cx)?;
         let tls = self.tls_config(cx)?;
         let open_wanted = self.wants_open();
+        cx.progress().phase(format!("connecting to {host}"));
         let reaches = futures_util::future::join_all(
             ports
                 .iter()
@@ -1051,8 +1052,17 @@ impl Probe for Tcp {
             }
         }
         if let (Some(exchange), [port]) = (&self.exchange, ports.as_slice())
-            && let Some(Reach::Open { stream, .. }) = reaches.into_iter().next()
+            && let Some(Reach::Open { stream, after, .. }) = reaches.into_iter().next()
         {
+            let progress = cx.progress();
+            progress.step(format!("connected in {}", fetch::format_latency(after)));
+            progress.phase(match exchange {
+                Exchange::Hello(Hello::Redis) => "waiting for the reply to PING",
+                Exchange::Hello(Hello::Postgres) => "waiting for the reply to SSLRequest",
+                Exchange::Hello(Hello::Tls) => "waiting for the TLS ServerHello",
+                Exchange::Hello(Hello::Banner) => "waiting for the banner",
+                Exchange::Send(_) => "waiting for the reply",
+            });
             let greeting = self.greet(exchange, stream, &host, tls).await;
             let failed: Vec<&Check> = greeting.checks.iter().filter(|c| !c.passed).collect();
             if failed.is_empty() {
@@ -1103,6 +1113,7 @@ mod tests {
             base_dir: PathBuf::from("."),
             clients: Arc::new(fetch::Clients::default()),
             timeout: crate::probe::DEFAULT_TIMEOUT,
+            progress: Default::default(),
         }
     }
 

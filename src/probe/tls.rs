@@ -18,6 +18,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Value as Json, json};
 use tokio::time::Instant;
 
+use super::progress::Progress;
 use super::tcp::{self, Reach};
 use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings, fetch};
 use crate::expect::Matcher;
@@ -416,6 +417,8 @@ struct Presented {
 struct Recorder {
     provider: Arc<rustls::crypto::CryptoProvider>,
     seen: Mutex<Option<Presented>>,
+    /// The probe's progress: the certificate's arrival is a phase passed.
+    progress: Progress,
 }
 
 impl Recorder {
@@ -433,6 +436,9 @@ impl ServerCertVerifier for Recorder {
         ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        self.progress.step("certificate received");
+        self.progress
+            .phase("waiting for the end of the TLS handshake");
         let mut chain = vec![end_entity.clone().into_owned()];
         chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
         if let Ok(mut seen) = self.seen.lock() {
@@ -721,10 +727,12 @@ async fn handshake(
     stream: tokio::net::TcpStream,
     name: ServerName<'static>,
     mut config: rustls::ClientConfig,
+    progress: &Progress,
 ) -> Handshake {
     let recorder = Arc::new(Recorder {
         provider: fetch::crypto_provider(),
         seen: Mutex::new(None),
+        progress: progress.clone(),
     });
     config
         .dangerous()
@@ -791,8 +799,13 @@ impl Probe for Tls {
                 None => "system".to_owned(),
             },
         });
+        cx.progress().phase(format!("connecting to {address}"));
         let reach = tcp::connect(&host, port, None).await;
         record["connection"] = reach.record(&host, port);
+        if let Reach::Open { after, .. } = &reach {
+            cx.progress()
+                .step(format!("connected in {}", fetch::format_latency(*after)));
+        }
         let Reach::Open { stream, .. } = reach else {
             let why = reach.describe();
             return Ok(Findings {
@@ -801,7 +814,8 @@ impl Probe for Tls {
                 evidence: record,
             });
         };
-        let hs = handshake(stream, name.clone(), config).await;
+        cx.progress().phase("waiting for the TLS ServerHello");
+        let hs = handshake(stream, name.clone(), config, cx.progress()).await;
         record["handshake_ms"] = json!(fetch::millis(hs.after));
         record["version"] = json!(hs.version.map(|v| v.to_string()));
         record["cipher"] = json!(hs.cipher);

@@ -599,6 +599,7 @@ mod tests {
             base_dir: PathBuf::from("."),
             clients: Arc::new(fetch::Clients::default()),
             timeout: crate::probe::DEFAULT_TIMEOUT,
+            progress: Default::default(),
         }
     }
 

@@ -27,7 +27,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use url::Url;
 
-use super::{Capped, MAX_REDIRECTS, Request, Response, Unreachable, error_chain};
+use super::{
+    Capped, MAX_HEAD_BYTES, MAX_HEADER_FIELDS, MAX_REDIRECTS, Request, Response, Unreachable,
+    error_chain, format_latency,
+};
 use crate::probe::{Context, ProbeError};
 use crate::redact;
 
@@ -183,11 +186,18 @@ pub async fn send(
     let started = Instant::now();
     let mut hop = Hop::first(request)?;
     let mut redirects = 0;
+    // The status that sent us to this hop, to name the hop when it fails.
+    let mut redirected_by: Option<StatusCode> = None;
+    cx.progress().exchange();
     loop {
         let authority = authority(&hop.url);
         let (sender, response) = match exchange(cx, &hop, &authority).await {
             Ok(exchanged) => exchanged,
             Err(reason) => {
+                let reason = match redirected_by {
+                    Some(status) => format!("{} → {}: {reason}", status.as_u16(), hop.url),
+                    None => reason,
+                };
                 return Ok(Err(Unreachable {
                     reason,
                     after: started.elapsed(),
@@ -210,16 +220,28 @@ pub async fn send(
         };
         if redirects == MAX_REDIRECTS {
             return Ok(Err(Unreachable {
-                reason: format!("redirect loop or more than {MAX_REDIRECTS} redirects"),
+                reason: format!(
+                    "redirect loop or more than {MAX_REDIRECTS} redirects (the last: {} → {next})",
+                    status.as_u16()
+                ),
                 after: started.elapsed(),
             }));
         }
         redirects += 1;
+        cx.progress().step(format!("{} → {next}", status.as_u16()));
         drain(cx, response, sender, &authority).await;
         hop = hop.redirected(status, next);
+        redirected_by = Some(status);
         if !serves(&hop.url) {
             let left = MAX_REDIRECTS - redirects;
-            return super::send_pooled(cx, &hop.into_request(request), Some(left), started).await;
+            let from = format!("{} → {}", status.as_u16(), hop.url);
+            let onward = hop.into_request(request);
+            let sent = super::send_pooled(cx, &onward, Some(left), started).await?;
+            // A hop that fails is named, as on this path.
+            return Ok(sent.map_err(|mut unreachable| {
+                unreachable.reason = format!("{from}: {}", unreachable.reason);
+                unreachable
+            }));
         }
     }
 }
@@ -237,10 +259,10 @@ async fn exchange(
 ) -> Result<(Sender, hyper::Response<Incoming>), String> {
     let mut sender = match cx.clients.idle.take(authority) {
         Some(sender) => sender,
-        None => connect(&hop.url).await?,
+        None => connect(cx, &hop.url, authority).await?,
     };
     if sender.ready().await.is_err() {
-        sender = connect(&hop.url).await?;
+        sender = connect(cx, &hop.url, authority).await?;
         sender
             .ready()
             .await
@@ -272,15 +294,22 @@ async fn exchange(
     if !headers.contains_key(header::ACCEPT_ENCODING) && !headers.contains_key(header::RANGE) {
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| error_chain(&e))?;
+    cx.progress().phase("waiting for the response headers");
+    let response = sender.send_request(request).await.map_err(|e| {
+        if super::is_head_too_large(&e) {
+            super::head_too_large()
+        } else {
+            error_chain(&e)
+        }
+    })?;
     Ok((sender, response))
 }
 
-/// Opens a connection to the URL's host.
-async fn connect(url: &Url) -> Result<Sender, String> {
+/// Opens a connection to the URL's host, with the head limits of
+/// [`MAX_HEAD_BYTES`] and [`MAX_HEADER_FIELDS`].
+async fn connect(cx: &Context, url: &Url, authority: &str) -> Result<Sender, String> {
+    cx.progress().phase(format!("connecting to {authority}"));
+    let started = Instant::now();
     let host = url
         .host_str()
         .unwrap_or_default()
@@ -291,7 +320,14 @@ async fn connect(url: &Url) -> Result<Sender, String> {
         .await
         .map_err(|e| format!("tcp connect error: {}", error_chain(&e)))?;
     let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    cx.progress().step(format!(
+        "connected in {}",
+        format_latency(started.elapsed())
+    ));
+    let (sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_headers(MAX_HEADER_FIELDS)
+        .max_header_size(MAX_HEAD_BYTES)
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| error_chain(&e))?;
     tokio::spawn(async move {
@@ -329,13 +365,19 @@ async fn read(
 ) -> Result<Response, Unreachable> {
     let headers_after = started.elapsed();
     let (mut parts, mut incoming) = response.into_parts();
+    let progress = cx.progress();
+    progress.step(format!(
+        "{} received after {}",
+        parts.status.as_u16(),
+        format_latency(headers_after)
+    ));
+    progress.phase("reading the body");
     let limit = usize::try_from(cx.body_limit).unwrap_or(usize::MAX);
     let announced = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
+        .and_then(|v| v.parse::<usize>().ok());
     let gzip = parts
         .headers
         .get(header::CONTENT_ENCODING)
@@ -344,7 +386,7 @@ async fn read(
         parts.headers.remove(header::CONTENT_ENCODING);
         parts.headers.remove(header::CONTENT_LENGTH);
         Body::Gzip(Box::new(flate2::write::GzDecoder::new(Capped::new(
-            limit, 0,
+            limit, None,
         ))))
     } else {
         Body::Plain(Capped::new(limit, announced))
@@ -360,7 +402,8 @@ async fn read(
             continue;
         };
         body.push(data).map_err(failed)?;
-        if body.capped().truncated {
+        progress.body_read(body.capped().len());
+        if body.capped().truncated() {
             complete = false;
             break;
         }
@@ -373,8 +416,8 @@ async fn read(
         status: parts.status.as_u16(),
         version: format!("{:?}", parts.version),
         headers: parts.headers,
-        body: capped.body.freeze(),
-        truncated: capped.truncated,
+        truncated: capped.truncated(),
+        body: capped.into_bytes(),
         final_url: hop.url.clone(),
         headers_after,
         elapsed: started.elapsed(),
@@ -411,8 +454,8 @@ impl Body {
         match self {
             Body::Plain(capped) => Ok(capped),
             // A stream cut short is not an error when the cap cut it.
-            Body::Gzip(mut decoder) if decoder.get_ref().truncated => {
-                Ok(std::mem::replace(decoder.get_mut(), Capped::new(0, 0)))
+            Body::Gzip(mut decoder) if decoder.get_ref().truncated() => {
+                Ok(std::mem::replace(decoder.get_mut(), Capped::new(0, None)))
             }
             Body::Gzip(decoder) => decoder
                 .finish()

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::super::fetch;
+use super::super::progress::Progress;
 use super::super::{Context, ProbeError, TlsSettings};
 use crate::expect;
 use crate::redact;
@@ -73,6 +74,20 @@ impl<'a> Session<'a> {
             next_id: 0,
             exchanges: Vec::new(),
         })
+    }
+
+    /// Notes in the probe's progress that the session is initialized, so a
+    /// later call that hangs says so (`initialized, session 3f9c2a1b…`).
+    pub fn initialized(&self) {
+        let progress = self.cx.progress();
+        match &self.protocol {
+            Some(version) => progress.fact(format!("initialized ({version})")),
+            None => progress.fact("initialized"),
+        }
+        if let Some(id) = &self.session_id {
+            let head: String = id.chars().take(8).collect();
+            progress.fact(format!("session {head}…"));
+        }
     }
 
     /// The endpoint.
@@ -144,6 +159,9 @@ impl<'a> Session<'a> {
             record["id"] = id.clone();
         }
         let started = Instant::now();
+        let progress = self.cx.progress();
+        progress.exchange();
+        progress.phase(format!("waiting for {method}"));
         let sent = self
             .builder(reqwest::Method::POST)
             .header("content-type", "application/json")
@@ -153,7 +171,10 @@ impl<'a> Session<'a> {
             .await;
         let outcome = match sent {
             Err(e) => Err(fetch::error_chain(&e)),
-            Ok(response) => self.read(response, id.as_ref(), started, &mut record).await,
+            Ok(response) => {
+                progress.phase(format!("reading the {method} answer"));
+                self.read(response, id.as_ref(), started, &mut record).await
+            }
         };
         record["latency_ms"] = json!(fetch::millis(started.elapsed()));
         if let Err(reason) = &outcome {
@@ -176,6 +197,11 @@ impl<'a> Session<'a> {
         record: &mut Json,
     ) -> Result<(u16, HeaderMap, Option<Json>), String> {
         let status = response.status().as_u16();
+        let progress = self.cx.progress();
+        progress.step(format!(
+            "{status} received after {}",
+            fetch::format_latency(started.elapsed())
+        ));
         let headers = std::mem::take(response.headers_mut());
         let media = headers
             .get("content-type")
@@ -231,7 +257,15 @@ impl<'a> Session<'a> {
         match media.as_deref() {
             Some("text/event-stream") => {
                 record["transport"] = json!("sse");
-                let found = read_sse(&mut response, id, limit, started, record).await?;
+                let found = read_sse(
+                    &mut response,
+                    id,
+                    limit,
+                    started,
+                    record,
+                    self.cx.progress(),
+                )
+                .await?;
                 Ok((status, headers, Some(found)))
             }
             Some("application/json") => {
@@ -297,17 +331,21 @@ pub fn shorten_id(id: &str) -> String {
     format!("{head}… ({} chars)", id.chars().count())
 }
 
+/// Reads a body up to `limit` into one buffer reserved once (see
+/// [`fetch::Capped`]); whether it was cut.
 async fn read_capped(response: &mut reqwest::Response, limit: usize) -> (Vec<u8>, bool) {
-    let mut body = Vec::new();
+    let announced = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok());
+    let mut body = fetch::Capped::new(limit, announced);
     while let Ok(Some(chunk)) = response.chunk().await {
-        let room = limit.saturating_sub(body.len());
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return (body, true);
+        body.keep(&chunk);
+        if body.truncated() {
+            break;
         }
-        body.extend_from_slice(&chunk);
     }
-    (body, false)
+    let truncated = body.truncated();
+    (body.into_vec(), truncated)
 }
 
 /// Reads SSE events until the one carrying the response to `id`; other
@@ -318,6 +356,7 @@ async fn read_sse(
     limit: usize,
     started: Instant,
     record: &mut Json,
+    progress: &Progress,
 ) -> Result<Json, String> {
     let mut parser = SseParser::default();
     let mut total = 0usize;
@@ -343,6 +382,7 @@ async fn read_sse(
             }
         };
         total += chunk.len();
+        progress.body_read(total);
         if total > limit {
             record["events"] = json!(events);
             return Err(format!(
