@@ -239,24 +239,40 @@ where
     Ok(sender)
 }
 
-/// The rate-limit headers of a response (IETF `RateLimit`, `RateLimit-Policy`,
-/// `RateLimit-*`, `X-RateLimit-*`, `Retry-After`), names lowercase.
-pub fn limit_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
-    headers
+/// Whether a header is one of the rate-limit family (IETF `RateLimit`,
+/// `RateLimit-Policy`, `RateLimit-*`, `X-RateLimit-*`, `X-Rate-Limit-*`,
+/// `Retry-After`); `name` lowercase.
+pub fn is_limit_header(name: &str) -> bool {
+    name.starts_with("ratelimit")
+        || name.starts_with("x-ratelimit")
+        || name.starts_with("x-rate-limit")
+        || name == "retry-after"
+}
+
+/// A header's values as one string (repeated fields joined by `, `), or
+/// `None` when the response has no such header.
+pub fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut values = headers
+        .get_all(name)
         .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            name.starts_with("ratelimit")
-                || name.starts_with("x-ratelimit")
-                || name.starts_with("x-rate-limit")
-                || name == "retry-after"
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let first = values.next()?;
+    Some(values.fold(first.into_owned(), |mut all, v| {
+        all.push_str(", ");
+        all.push_str(&v);
+        all
+    }))
+}
+
+/// The headers worth keeping as evidence: the rate-limit ones and those
+/// named in expectations (`named`, lowercase), names lowercase. Expectations
+/// are judged on every header; only the record stays small.
+pub fn kept_headers(headers: &HeaderMap, named: &[String]) -> BTreeMap<String, String> {
+    headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|name| is_limit_header(name) || named.iter().any(|n| n == name))
+        .filter_map(|name| Some((name.to_owned(), header_value(headers, name)?)))
         .collect()
 }
 
@@ -265,16 +281,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_only_limit_headers() {
+    fn keeps_limit_headers_and_the_named_ones() {
         let mut headers = HeaderMap::new();
         headers.insert("ratelimit-policy", HeaderValue::from_static("10;w=1"));
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         headers.insert("retry-after", HeaderValue::from_static("1"));
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        let kept = limit_headers(&headers);
+        headers.insert("server", HeaderValue::from_static("x"));
+        let kept = kept_headers(&headers, &[]);
         assert_eq!(
             kept.keys().collect::<Vec<_>>(),
             ["ratelimit-policy", "retry-after", "x-ratelimit-remaining"]
         );
+        let kept = kept_headers(&headers, &["content-type".to_owned()]);
+        assert_eq!(
+            kept.get("content-type").map(String::as_str),
+            Some("text/plain")
+        );
+        assert!(!kept.contains_key("server"));
+    }
+
+    #[test]
+    fn repeated_fields_read_as_one_value() {
+        let mut headers = HeaderMap::new();
+        headers.append("vary", HeaderValue::from_static("accept"));
+        headers.append("vary", HeaderValue::from_static("origin"));
+        assert_eq!(
+            header_value(&headers, "vary").as_deref(),
+            Some("accept, origin")
+        );
+        assert_eq!(header_value(&headers, "etag"), None);
     }
 }
