@@ -347,7 +347,7 @@ impl RateLimit {
         for r in &records {
             match &r.result {
                 Ok(status) => *statuses.entry(status.to_string()).or_default() += 1,
-                Err(Failure(reason)) => *failures.entry(reason.clone()).or_default() += 1,
+                Err(Failure { reason, .. }) => *failures.entry(reason.clone()).or_default() += 1,
             }
         }
         let sent = records.len() as u64;
@@ -378,7 +378,7 @@ impl RateLimit {
             "responses",
             "an answer to every request",
             match first_failure {
-                Some(Failure(reason)) => format!("{reason} after {answered} answers"),
+                Some(Failure { reason, .. }) => format!("{reason} after {answered} answers"),
                 None => format!("{answered} of {sent} answered"),
             },
             first_failure.is_none(),
@@ -460,7 +460,7 @@ impl RateLimit {
                     )
                     .await
                 }
-                (_, Some(Failure(reason))) => (false, reason.clone(), Json::Null),
+                (_, Some(Failure { reason, .. })) => (false, reason.clone(), Json::Null),
                 (None, None) => (
                     false,
                     format!("no {limited_status} to recover from"),
@@ -484,7 +484,7 @@ impl RateLimit {
             self.method,
             self.url,
             match (first_failure, &limited_line) {
-                (Some(Failure(reason)), _) => format!("{reason} after {answered} answers"),
+                (Some(Failure { reason, .. }), _) => format!("{reason} after {answered} answers"),
                 (None, Some(line)) => format!("{line}; {counts}"),
                 (None, None) => format!("no {limited_status}; {counts}"),
             }
@@ -575,7 +575,7 @@ impl RateLimit {
                 Ok(Answer { status, .. }) => {
                     attempts.push(json!({"after_ms": millis(after), "status": status}));
                 }
-                Err(Failure(reason)) => {
+                Err(Failure { reason, .. }) => {
                     attempts.push(json!({"after_ms": millis(after), "error": reason}));
                 }
             }

@@ -68,7 +68,30 @@ pub struct Answer {
 /// Why an exchange got no answer, grouped for counts (`connection refused`,
 /// `timed out after 5s`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Failure(pub String);
+pub struct Failure {
+    /// Why, as people read it.
+    pub reason: String,
+    /// No connection could be opened (TCP or TLS): the request never left.
+    pub unconnected: bool,
+}
+
+impl Failure {
+    /// No connection could be opened.
+    pub fn connecting(reason: String) -> Failure {
+        Failure {
+            reason,
+            unconnected: true,
+        }
+    }
+
+    /// The connection was open: the request was sent, or being sent.
+    pub fn exchanging(reason: String) -> Failure {
+        Failure {
+            reason,
+            unconnected: false,
+        }
+    }
+}
 
 impl Endpoint {
     /// Resolves `url` against the target and prepares the request.
@@ -153,15 +176,14 @@ impl Endpoint {
     async fn connect(&self) -> Result<Connection, Failure> {
         let stream = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| Failure(error_chain(&e)))?;
+            .map_err(|e| Failure::connecting(error_chain(&e)))?;
         let _ = stream.set_nodelay(true);
         let sender = match &self.tls {
             None => handshake(stream).await?,
             Some((connector, name)) => {
-                let stream = connector
-                    .connect(name.clone(), stream)
-                    .await
-                    .map_err(|e| Failure(format!("TLS handshake: {}", error_chain(&e))))?;
+                let stream = connector.connect(name.clone(), stream).await.map_err(|e| {
+                    Failure::connecting(format!("TLS handshake: {}", error_chain(&e)))
+                })?;
                 handshake(stream).await?
             }
         };
@@ -176,7 +198,11 @@ impl Endpoint {
         connection: &mut Option<Connection>,
         timeout: Duration,
     ) -> Result<Answer, Failure> {
-        let result = tokio::time::timeout(timeout, self.exchange_inner(connection)).await;
+        // Whether a connection was open when time ran out: a timeout while
+        // connecting means the request never left.
+        let mut connected = false;
+        let result =
+            tokio::time::timeout(timeout, self.exchange_inner(connection, &mut connected)).await;
         match result {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(failure)) => {
@@ -185,15 +211,20 @@ impl Endpoint {
             }
             Err(_) => {
                 *connection = None;
-                Err(Failure(format!(
-                    "timed out after {}",
-                    humantime::format_duration(timeout)
-                )))
+                let reason = format!("timed out after {}", humantime::format_duration(timeout));
+                Err(Failure {
+                    reason,
+                    unconnected: !connected,
+                })
             }
         }
     }
 
-    async fn exchange_inner(&self, connection: &mut Option<Connection>) -> Result<Answer, Failure> {
+    async fn exchange_inner(
+        &self,
+        connection: &mut Option<Connection>,
+        connected: &mut bool,
+    ) -> Result<Answer, Failure> {
         // A connection the server closed is replaced; a live one may still
         // be finishing the last exchange, so wait for it rather than open
         // another (which would cost a handshake per request).
@@ -204,6 +235,7 @@ impl Endpoint {
         if conn.sender.ready().await.is_err() {
             *conn = self.connect().await?;
         }
+        *connected = true;
         let mut request = hyper::Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
@@ -212,12 +244,14 @@ impl Endpoint {
             .sender
             .send_request(request)
             .await
-            .map_err(|e| Failure(error_chain(&e)))?;
+            .map_err(|e| Failure::exchanging(error_chain(&e)))?;
         let (parts, mut body) = response.into_parts();
         // Read to the end so the connection can carry the next request;
         // nothing is kept, so memory stays bounded whatever the body size.
         while let Some(frame) = body.frame().await {
-            frame.map_err(|e| Failure(format!("reading the body: {}", error_chain(&e))))?;
+            frame.map_err(|e| {
+                Failure::exchanging(format!("reading the body: {}", error_chain(&e)))
+            })?;
         }
         Ok(Answer {
             status: parts.status.as_u16(),
@@ -232,7 +266,7 @@ where
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| Failure(error_chain(&e)))?;
+        .map_err(|e| Failure::connecting(error_chain(&e)))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
