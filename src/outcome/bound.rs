@@ -26,10 +26,14 @@ pub const MAX_CHECKS: usize = 50;
 /// Evidence nested deeper than this is cut.
 pub const MAX_DEPTH: usize = 32;
 
-/// Bytes of text (as JSON writes it) for the checks and the evidence of one
-/// probe together. Past it, check fields shrink to [`SPENT_CHARS`] and
-/// evidence lists and objects are cut.
-pub const TEXT_BUDGET: usize = 48 * 1024;
+/// Bytes of text (as JSON writes it) for the checks of one probe. Past it,
+/// check fields shrink to [`SPENT_CHARS`].
+pub const CHECKS_BUDGET: usize = 16 * 1024;
+
+/// Bytes of text (as JSON writes it) for the evidence of one probe: its own
+/// budget, so long checks never leave the record empty. Past it, lists and
+/// objects are cut.
+pub const EVIDENCE_BUDGET: usize = 32 * 1024;
 
 /// The most characters of a check field once the budget is spent.
 pub const SPENT_CHARS: usize = 80;
@@ -43,9 +47,9 @@ const ENTRY_COST: usize = 8;
 /// Bounds one probe's findings in place.
 pub fn findings(findings: &mut Findings) {
     summary(&mut findings.summary);
-    let mut budget = TEXT_BUDGET;
-    let omitted = checks(&mut findings.checks, &mut budget);
-    evidence(&mut findings.evidence, &mut budget);
+    let (mut checks_left, mut evidence_left) = (CHECKS_BUDGET, EVIDENCE_BUDGET);
+    let omitted = checks(&mut findings.checks, &mut checks_left);
+    evidence(&mut findings.evidence, &mut evidence_left);
     if let (Some(omitted), Json::Object(record)) = (omitted, &mut findings.evidence) {
         record.insert("checks_omitted".to_owned(), omitted);
     }
@@ -378,6 +382,20 @@ mod tests {
         assert_eq!(format_count(1000), "1,000");
         assert_eq!(format_count(99_990), "99,990");
         assert_eq!(format_count(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn long_checks_leave_the_evidence_its_own_budget() {
+        let mut f = Findings {
+            checks: (0..50)
+                .map(|i| Check::new(format!("c{i}"), "e".repeat(5000), "a".repeat(5000), false))
+                .collect(),
+            summary: String::new(),
+            evidence: json!({"request": {"url": "http://x/"}}),
+        };
+        findings(&mut f);
+        assert_eq!(f.evidence["request"]["url"], "http://x/");
+        assert_eq!(f.checks[49].actual.chars().count(), SPENT_CHARS + 1);
     }
 
     #[test]
