@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::probe::Check;
 
+pub mod bound;
+
 /// A probe's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -126,8 +128,10 @@ pub struct ProbeOutcome {
     pub evidence: Box<serde_json::value::RawValue>,
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
-    /// When the first attempt started (RFC 3339).
-    pub started_at: String,
+    /// When the first attempt started (RFC 3339); `null` when the probe
+    /// never started (skipped, refused, or lost to a crash).
+    #[schemars(required, extend("type" = ["string", "null"]))]
+    pub started_at: Option<String>,
     /// Total time over all attempts and pauses, in milliseconds.
     pub duration_ms: f64,
 }

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::outcome::bound;
 use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
 use crate::probe::fetch::Clients;
 use crate::probe::progress::{Progress, Reached};
@@ -615,7 +616,7 @@ fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
         checks: Vec::new(),
         evidence: raw(&serde_json::Value::Null),
         attempts: Vec::new(),
-        started_at: String::new(),
+        started_at: None,
         duration_ms: 0.0,
     }
 }
@@ -670,6 +671,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
         let t = Instant::now();
         let (verdict, mut findings) = attempt(job).await;
         redact_findings(&mut findings, redactor);
+        bound::findings(&mut findings);
         attempts.push(Attempt {
             number,
             verdict,
@@ -692,10 +694,9 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
         verdict,
         flaky,
         summary: if flaky {
-            format!(
-                "{} (flaky: passed on attempt {})",
+            bound::summary_with(
                 findings.summary,
-                attempts.len()
+                &format!(" (flaky: passed on attempt {})", attempts.len()),
             )
         } else {
             findings.summary
@@ -703,7 +704,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
         checks: findings.checks,
         evidence: raw(&findings.evidence),
         attempts,
-        started_at: humantime::format_rfc3339_millis(first_start).to_string(),
+        started_at: Some(humantime::format_rfc3339_millis(first_start).to_string()),
         duration_ms: millis(started.elapsed()),
     }
 }

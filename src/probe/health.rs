@@ -13,7 +13,22 @@ use serde_json::{Value as Json, json};
 use super::fetch::{self, Response};
 use super::http::{evidence, unreachable_findings};
 use super::{Check, Context, Findings, Probe, ProbeError};
-use crate::expect::{Dur, Matcher};
+use crate::expect::{Dur, Matcher, excerpt};
+use crate::outcome::bound::format_count;
+
+/// Up to this many dependencies, each is its own check and evidence entry;
+/// past it (an endpoint may report 100,000), the unhealthy ones come first,
+/// up to [`SHOWN_UNHEALTHY`], and the rest are counted.
+const MAX_LISTED: usize = 40;
+
+/// Unhealthy dependencies named one by one when there are too many to list.
+const SHOWN_UNHEALTHY: usize = 20;
+
+/// The most characters of a dependency name in a summary or a check.
+const NAME_CHARS: usize = 60;
+
+/// The most characters the dependencies take in a summary line.
+const SUMMARY_DEPENDENCIES: usize = 160;
 
 super::with_tls! {
     /// Settings of a `health` probe.
@@ -343,7 +358,7 @@ impl Probe for Health {
         let checks = self.check(&report, &response);
         let summary = summarize(&line, &response, &report, &checks);
         let mut record = evidence(&request, Some(&response), cx);
-        record["health"] = json!(report);
+        record["health"] = report_evidence(&report);
         Ok(Findings {
             checks,
             summary,
@@ -394,9 +409,7 @@ impl Health {
                         false,
                     ));
                 }
-                for d in &report.dependencies {
-                    checks.push(dependency_check(d));
-                }
+                checks.extend(all_healthy_checks(&report.dependencies));
             }
             Some(Dependencies::Named(names)) => {
                 for name in names {
@@ -426,9 +439,65 @@ impl Health {
     }
 }
 
+/// A check per dependency, or when there are too many, one per unhealthy
+/// dependency up to [`SHOWN_UNHEALTHY`] and a count of the rest: 100,000
+/// dependencies never become 100,000 checks.
+fn all_healthy_checks(dependencies: &[Dependency]) -> Vec<Check> {
+    if dependencies.len() <= MAX_LISTED {
+        return dependencies.iter().map(dependency_check).collect();
+    }
+    let mut checks = Vec::new();
+    let (mut unhealthy, mut healthy) = (0usize, 0usize);
+    let mut worst_states = BTreeMap::new();
+    for d in dependencies {
+        if d.state == State::Healthy {
+            healthy += 1;
+            continue;
+        }
+        unhealthy += 1;
+        if unhealthy <= SHOWN_UNHEALTHY {
+            checks.push(dependency_check(d));
+        } else {
+            *worst_states.entry(d.state.to_string()).or_insert(0usize) += 1;
+        }
+    }
+    let rest = unhealthy.saturating_sub(SHOWN_UNHEALTHY);
+    if rest > 0 {
+        let states = if worst_states.len() == 1 {
+            worst_states.keys().next().cloned().unwrap_or_default()
+        } else {
+            "not healthy".to_owned()
+        };
+        checks.push(Check::new(
+            "more dependencies",
+            "healthy",
+            format!(
+                "{} more dependencies {states} ({} of {} not healthy)",
+                format_count(rest),
+                format_count(unhealthy),
+                format_count(dependencies.len())
+            ),
+            false,
+        ));
+    }
+    if healthy > 0 {
+        checks.push(Check::new(
+            "healthy dependencies",
+            "healthy",
+            format!(
+                "{} of {} healthy",
+                format_count(healthy),
+                format_count(dependencies.len())
+            ),
+            true,
+        ));
+    }
+    checks
+}
+
 fn dependency_check(d: &Dependency) -> Check {
     Check::new(
-        format!("dependency {}", d.name),
+        format!("dependency {}", excerpt(&d.name, NAME_CHARS)),
         "healthy",
         format!("{} ({})", d.state, d.reported),
         d.state == State::Healthy,
@@ -444,17 +513,86 @@ fn summarize(line: &str, r: &Response, report: &Report, checks: &[Check]) -> Str
         report.reported
     );
     if !report.dependencies.is_empty() {
-        let deps: Vec<String> = report
-            .dependencies
-            .iter()
-            .map(|d| format!("{} {}", d.name, d.state))
-            .collect();
-        summary.push_str(&format!("; dependencies: {}", deps.join(", ")));
+        summary.push_str("; dependencies: ");
+        summary.push_str(&dependencies_line(&report.dependencies));
     }
     if let Some(c) = checks.iter().find(|c| !c.passed && c.name == "latency") {
         summary.push_str(&format!("; latency {} > {}", c.actual, &c.expected[3..]));
     }
     summary
+}
+
+/// `db healthy, redis unhealthy`; when that would not fit in a line, the
+/// count and the unhealthy ones first: `50,000 of 100,000 not healthy: dep0
+/// unhealthy, dep2 unhealthy and 49,998 more`.
+fn dependencies_line(dependencies: &[Dependency]) -> String {
+    let shown = |d: &Dependency| format!("{} {}", excerpt(&d.name, NAME_CHARS), d.state);
+    let mut all = String::new();
+    for d in dependencies {
+        if !all.is_empty() {
+            all.push_str(", ");
+        }
+        all.push_str(&shown(d));
+        if all.chars().count() > SUMMARY_DEPENDENCIES {
+            break;
+        }
+    }
+    if all.chars().count() <= SUMMARY_DEPENDENCIES {
+        return all;
+    }
+    let total = format_count(dependencies.len());
+    let bad: Vec<&Dependency> = dependencies
+        .iter()
+        .filter(|d| d.state != State::Healthy)
+        .collect();
+    if bad.is_empty() {
+        return format!("all {total} healthy");
+    }
+    let mut line = format!("{} of {total} not healthy: ", format_count(bad.len()));
+    let mut named = 0;
+    for d in &bad {
+        let next = shown(d);
+        if named > 0 && line.chars().count() + next.chars().count() > SUMMARY_DEPENDENCIES {
+            break;
+        }
+        if named > 0 {
+            line.push_str(", ");
+        }
+        line.push_str(&next);
+        named += 1;
+    }
+    if named < bad.len() {
+        line.push_str(&format!(" and {} more", format_count(bad.len() - named)));
+    }
+    line
+}
+
+/// The health record: every dependency when there are few; past
+/// [`MAX_LISTED`], the unhealthy ones first and the totals as numbers.
+fn report_evidence(report: &Report) -> Json {
+    let deps = &report.dependencies;
+    if deps.len() <= MAX_LISTED {
+        return json!(report);
+    }
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    for d in deps {
+        *by_state.entry(d.state.to_string()).or_default() += 1;
+    }
+    let unhealthy = deps.iter().filter(|d| d.state != State::Healthy);
+    let healthy = deps.iter().filter(|d| d.state == State::Healthy);
+    let listed: Vec<&Dependency> = unhealthy
+        .take(SHOWN_UNHEALTHY)
+        .chain(healthy)
+        .take(MAX_LISTED)
+        .collect();
+    json!({
+        "format": report.format,
+        "state": report.state,
+        "reported": report.reported,
+        "dependencies": listed,
+        "dependency_count": deps.len(),
+        "by_state": by_state,
+    })
 }
 
 #[cfg(test)]
@@ -519,6 +657,62 @@ mod tests {
         assert_eq!(
             names(&r),
             vec![("db", State::Healthy), ("redis", State::Unhealthy)]
+        );
+    }
+
+    fn many(n: usize) -> Vec<Dependency> {
+        (0..n)
+            .map(|i| {
+                let word = if i % 2 == 0 { "DOWN" } else { "UP" };
+                Dependency {
+                    name: format!("dep{i}"),
+                    state: classify(word),
+                    reported: word.to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_hundred_thousand_dependencies_make_a_few_checks_and_a_short_line() {
+        let deps = many(100_000);
+        let checks = all_healthy_checks(&deps);
+        assert_eq!(checks.len(), SHOWN_UNHEALTHY + 2);
+        assert_eq!(checks[0].name, "dependency dep0");
+        assert_eq!(
+            checks[SHOWN_UNHEALTHY].actual,
+            "49,980 more dependencies unhealthy (50,000 of 100,000 not healthy)"
+        );
+        assert!(checks[SHOWN_UNHEALTHY + 1].passed);
+        let line = dependencies_line(&deps);
+        assert!(
+            line.starts_with("50,000 of 100,000 not healthy: dep0 unhealthy, dep2 unhealthy"),
+            "{line}"
+        );
+        assert!(line.ends_with(" more"), "{line}");
+        assert!(line.chars().count() < SUMMARY_DEPENDENCIES + 40, "{line}");
+        let report = Report {
+            format: "spring",
+            state: State::Healthy,
+            reported: "UP".to_owned(),
+            dependencies: deps,
+        };
+        let record = report_evidence(&report);
+        assert_eq!(record["dependency_count"], 100_000);
+        assert_eq!(record["by_state"]["unhealthy"], 50_000);
+        assert_eq!(
+            record["dependencies"].as_array().map(Vec::len),
+            Some(MAX_LISTED)
+        );
+    }
+
+    #[test]
+    fn a_few_dependencies_are_listed_as_before() {
+        let deps = many(3);
+        assert_eq!(all_healthy_checks(&deps).len(), 3);
+        assert_eq!(
+            dependencies_line(&deps),
+            "dep0 unhealthy, dep1 healthy, dep2 unhealthy"
         );
     }
 

@@ -345,11 +345,14 @@ impl Load {
 /// What one virtual user measured.
 struct Tally {
     latency: Histogram<u64>,
-    /// Measured requests sent.
+    /// Measured requests attempted (sent, or failed to connect).
     sent: u64,
+    /// Measured requests that found no connection (refused, TLS failed).
+    unconnected: u64,
     successes: u64,
     statuses: BTreeMap<u16, u64>,
-    failures: BTreeMap<Failure, u64>,
+    /// Reason → count.
+    failures: BTreeMap<String, u64>,
     /// Start of the first measured request, and end of the last answer.
     first_start: Option<Instant>,
     last_end: Option<Instant>,
@@ -364,6 +367,7 @@ impl Tally {
         Tally {
             latency: histogram(),
             sent: 0,
+            unconnected: 0,
             successes: 0,
             statuses: BTreeMap::new(),
             failures: BTreeMap::new(),
@@ -377,6 +381,7 @@ impl Tally {
     fn merge(&mut self, other: Tally) {
         let _ = self.latency.add(&other.latency);
         self.sent += other.sent;
+        self.unconnected += other.unconnected;
         self.successes += other.successes;
         for (status, n) in other.statuses {
             *self.statuses.entry(status).or_default() += n;
@@ -420,6 +425,11 @@ struct Plan {
     /// Answers and failed exchanges so far, warm-up included.
     answered: AtomicU64,
     failed: AtomicU64,
+    /// Failed exchanges that found no connection, warm-up included.
+    unconnected: AtomicU64,
+    /// When vouch stopped the run before its planned end (the cap, no
+    /// answers, cancelled): the open model judges its schedule up to here.
+    ended_early: std::sync::Mutex<Option<Instant>>,
     /// After this many failures with no answer at all, the target is not
     /// answering: stop instead of waiting out every request's timeout.
     give_up_after: u64,
@@ -439,8 +449,31 @@ impl Plan {
         if let Ok(mut first) = self.first_failure.lock() {
             first.get_or_insert_with(|| failure.clone());
         }
+        if failure.unconnected {
+            self.unconnected.fetch_add(1, Ordering::Relaxed);
+        }
         let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
-        !(failed >= self.give_up_after && self.answered.load(Ordering::Relaxed) == 0)
+        let go_on = !(failed >= self.give_up_after && self.answered.load(Ordering::Relaxed) == 0);
+        if !go_on {
+            self.end_early(Instant::now());
+        }
+        go_on
+    }
+
+    /// Notes that vouch stopped the run at `at` (the earliest such moment wins).
+    fn end_early(&self, at: Instant) {
+        if let Ok(mut ended) = self.ended_early.lock() {
+            *ended = Some(ended.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    /// Where the planned sending ended: its end, or earlier when vouch stopped it.
+    fn sending_end(&self) -> Instant {
+        self.ended_early
+            .lock()
+            .ok()
+            .and_then(|e| *e)
+            .map_or(self.stop_at, |t| t.min(self.stop_at))
     }
 
     fn gave_up(&self) -> bool {
@@ -470,7 +503,8 @@ impl Plan {
                 }
             }
             Err(failure) => {
-                *tally.failures.entry(failure).or_default() += 1;
+                tally.unconnected += u64::from(failure.unconnected);
+                *tally.failures.entry(failure.reason).or_default() += 1;
             }
         }
     }
@@ -525,10 +559,22 @@ impl Plan {
         let mut connection: Option<Connection> = None;
         loop {
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
-            if ticket >= self.cap || self.gave_up() || self.cancelled.load(Ordering::Relaxed) {
+            let scheduled = self.started + Duration::from_secs_f64(ticket as f64 / rate);
+            if ticket >= self.cap {
+                // The cap, not the generator, ends the schedule here.
+                if scheduled < self.stop_at {
+                    self.capped.store(true, Ordering::Relaxed);
+                    self.end_early(scheduled);
+                }
                 break;
             }
-            let scheduled = self.started + Duration::from_secs_f64(ticket as f64 / rate);
+            if self.cancelled.load(Ordering::Relaxed) {
+                self.end_early(Instant::now());
+                break;
+            }
+            if self.gave_up() {
+                break;
+            }
             if scheduled >= self.stop_at {
                 break;
             }
@@ -573,7 +619,7 @@ fn run_users(plan: &Arc<Plan>, users: usize) -> Tally {
             let mut tally = Tally::new();
             tally
                 .failures
-                .insert(Failure(format!("cannot start a runtime: {e}")), 1);
+                .insert(format!("cannot start a runtime: {e}"), 1);
             return tally;
         }
     };
@@ -651,6 +697,8 @@ impl Probe for Load {
             measured: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            unconnected: AtomicU64::new(0),
+            ended_early: std::sync::Mutex::new(None),
             give_up_after: users.max(1) as u64,
             first_failure: std::sync::Mutex::new(None),
             cancelled: std::sync::atomic::AtomicBool::new(false),
@@ -687,8 +735,13 @@ impl Probe for Load {
 impl Load {
     fn judge(&self, plan: &Plan, tally: Tally, users: usize) -> Findings {
         let expect = &self.s.expect;
+        // The open model is judged over its schedule up to where it ended:
+        // its end, or earlier when vouch stopped it (cap, no answers).
+        let sending_end = plan.sending_end();
         let window = match (plan.rate, self.model) {
-            (Some(_), Model::Open { duration, .. }) => duration,
+            (Some(_), Model::Open { .. }) => {
+                sending_end.saturating_duration_since(plan.measure_from)
+            }
             _ => match (tally.first_start, tally.last_end) {
                 (Some(first), Some(end)) => end.saturating_duration_since(first),
                 _ => Duration::ZERO,
@@ -713,11 +766,14 @@ impl Load {
             .iter()
             .filter(|(s, _)| !self.ok.get(usize::from(**s)).copied().unwrap_or(false))
             .map(|(s, n)| (format!("status {s}"), *n))
-            .chain(tally.failures.iter().map(|(f, n)| (f.0.clone(), *n)))
+            .chain(tally.failures.iter().map(|(f, n)| (f.clone(), *n)))
             .collect();
         causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
+        // Every attempt, warm-up included: answered, failed after the
+        // request left, or failed to connect (the request never left).
         let exchanges = plan.answered.load(Ordering::Relaxed) + plan.failed.load(Ordering::Relaxed);
+        let unconnected = plan.unconnected.load(Ordering::Relaxed);
         let warmup_requests = exchanges.saturating_sub(tally.sent);
         let at_cap = plan.capped.load(Ordering::Relaxed);
         let mut checks = Vec::new();
@@ -728,6 +784,14 @@ impl Load {
                 format!(
                     "0 sent: the warm-up spent the cap of {} requests (raise `max_requests` or shorten `warmup`)",
                     plan.cap
+                )
+            } else if tally.sent == 0 && warmup_requests > 0 {
+                format!("0 measured: the run stopped in the warm-up, after {warmup_requests} requests")
+            } else if tally.unconnected > 0 {
+                format!(
+                    "{} sent, {} failed to connect",
+                    tally.sent - tally.unconnected,
+                    tally.unconnected
                 )
             } else {
                 format!("{} sent", tally.sent)
@@ -783,11 +847,20 @@ impl Load {
                 success_rate >= t.min.0,
             ));
         }
+        let gave_up = plan.gave_up();
         let mut kept_up = Json::Null;
-        if let Some(rate) = plan.rate {
-            let asked = (rate * window.as_secs_f64()).floor().max(1.0);
+        if let Some(rate) = plan.rate
+            && !gave_up
+        {
+            // The tickets due in the measured window (before the cap): only
+            // those the generator failed to send on time say it fell behind.
+            let ticket_at = |t: Instant| {
+                (t.saturating_duration_since(plan.started).as_secs_f64() * rate).ceil()
+            };
+            let due = (ticket_at(sending_end).min(plan.cap as f64) - ticket_at(plan.measure_from))
+                .max(1.0);
             let achieved = tally.sent as f64 / seconds;
-            let share = tally.sent as f64 / asked;
+            let share = (tally.sent as f64 / due).min(1.0);
             kept_up = json!(share >= KEPT_UP);
             checks.push(Check::new(
                 "rate kept",
@@ -811,16 +884,16 @@ impl Load {
             ));
         }
 
-        let gave_up = plan.gave_up().then(|| {
+        let gave_up = gave_up.then(|| {
             let reason = plan
                 .first_failure
                 .lock()
                 .ok()
                 .and_then(|f| f.clone())
-                .map_or_else(|| "no answer".to_owned(), |f| f.0);
+                .map_or_else(|| "no answer".to_owned(), |f| f.reason);
             format!(
-                "{reason}: no answer to the first {} requests, stopped",
-                plan.failed.load(Ordering::Relaxed)
+                "{reason}: no answer to the first {exchanges} requests ({} sent, {unconnected} failed to connect), stopped",
+                exchanges - unconnected
             )
         });
         if let Some(why) = &gave_up {
@@ -839,7 +912,13 @@ impl Load {
                     "model": if plan.rate.is_some() { "open" } else { "closed" },
                     "concurrency": users,
                     "gave_up": why,
-                    "failures": tally.failures.iter().map(|(f, n)| (f.0.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                    "attempted": exchanges,
+                    "sent": exchanges - unconnected,
+                    "answered": 0,
+                    "failed_to_connect": unconnected,
+                    "warmup_requests": warmup_requests,
+                    "measured": tally.sent,
+                    "failures": tally.failures,
                 }),
             };
         }
@@ -881,7 +960,9 @@ impl Load {
             "max_requests": plan.cap,
             "stopped_at_cap": at_cap,
             "warmup_requests": warmup_requests,
-            "sent": tally.sent,
+            "attempted": tally.sent,
+            "sent": tally.sent - tally.unconnected,
+            "failed_to_connect": tally.unconnected,
             "answered": answered,
             "successes": tally.successes,
             "throughput_per_s": throughput,

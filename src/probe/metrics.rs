@@ -38,6 +38,15 @@ pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application
 /// Samples kept as evidence per check.
 const SHOWN_SAMPLES: usize = 3;
 
+/// Problems spelled out per lint rule (all are counted).
+const SHOWN_PROBLEMS: usize = 5;
+
+/// Histogram series whose estimates are kept as evidence (all are judged).
+const SHOWN_QUANTILES: usize = 20;
+
+/// The most characters of a parse error: it may quote a 30 MB line.
+const ERROR_CHARS: usize = 300;
+
 super::with_tls! {
     /// Settings of a `metrics` probe.
     #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -447,7 +456,7 @@ fn read(response: &Response, limit: u64, mode: Mode) -> Scraped {
                 exposition: Some(exposition),
             }
         }
-        Err(e) => not_read(e.to_string()),
+        Err(e) => not_read(expect::excerpt(&e.to_string(), ERROR_CHARS).into_owned()),
     }
 }
 
@@ -503,23 +512,23 @@ impl MetricsExpect {
         if !self.lint.0.is_empty() {
             let mut shown = serde_json::Map::new();
             for &rule in &self.lint.0 {
-                let problems = lint::problems(rule, exposition);
-                let actual = match problems.first() {
+                let found = lint::count_problems(rule, exposition, SHOWN_PROBLEMS);
+                let actual = match found.first.first() {
                     None => "none".to_owned(),
-                    Some(first) if problems.len() == 1 => first.clone(),
-                    Some(first) => format!("{} problems, first {first}", problems.len()),
+                    Some(first) if found.count == 1 => first.clone(),
+                    Some(first) => format!("{} problems, first {first}", found.count),
                 };
                 checks.push(Check::new(
                     format!("lint {rule}"),
                     "no problems",
                     actual,
-                    problems.is_empty(),
+                    found.count == 0,
                 ));
                 shown.insert(
                     rule.to_string(),
                     json!({
-                        "problems": problems.len(),
-                        "first": problems.iter().take(5).collect::<Vec<_>>(),
+                        "problems": found.count,
+                        "first": found.first,
                     }),
                 );
             }
@@ -634,7 +643,9 @@ impl QuantileExpect {
         } else {
             expected.join(" and ")
         };
+        // Every group is judged; only the first few are kept as evidence.
         let mut results = Vec::new();
+        let mut first_estimate: Option<(f64, f64)> = None;
         let mut worst: Option<String> = None;
         let mut passed = !groups.is_empty();
         for group in &groups {
@@ -658,36 +669,42 @@ impl QuantileExpect {
                         worst = Some(text.clone());
                     }
                     passed &= within;
-                    results.push(json!({
-                        "labels": labels,
-                        "value": value,
-                        "observations": observations,
-                        "within": within,
-                    }));
+                    first_estimate.get_or_insert((value, observations));
+                    if results.len() < SHOWN_QUANTILES {
+                        results.push(json!({
+                            "labels": labels,
+                            "value": value,
+                            "observations": observations,
+                            "within": within,
+                        }));
+                    }
                 }
                 Err(why) => {
                     if passed {
                         worst = Some(format!("no estimate {labels}: {why}"));
                     }
                     passed = false;
-                    results.push(json!({"labels": labels, "error": why.to_string()}));
+                    if results.len() < SHOWN_QUANTILES {
+                        results.push(json!({"labels": labels, "error": why.to_string()}));
+                    }
                 }
             }
         }
-        let actual = match (&worst, groups.len(), results.first()) {
+        let actual = match (&worst, groups.len(), first_estimate) {
             (Some(w), _, _) => w.clone(),
             (None, 0, _) => format!("no `{name}_bucket` series"),
-            (None, 1, Some(r)) => format!(
+            (None, 1, Some((value, observations))) => format!(
                 "{} over {} observations",
-                show_estimate(r["value"].as_f64().unwrap_or(f64::NAN)),
-                show_estimate(r["observations"].as_f64().unwrap_or(f64::NAN))
+                show_estimate(value),
+                show_estimate(observations)
             ),
             (None, n, _) => format!("all {n} series within"),
         };
         let fact = json!({
             "histogram": name,
             "q": self.q,
-            "series": results.iter().take(20).collect::<Vec<_>>(),
+            "series_count": groups.len(),
+            "series": results,
             "note": "estimated from cumulative buckets, i.e. over everything observed since the process started, with linear interpolation as histogram_quantile does",
         });
         (Check::new(shown, expected, actual, passed), fact)

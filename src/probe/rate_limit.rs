@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use hyper::header::HeaderMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -15,7 +16,7 @@ use tokio::time::Instant;
 
 use super::fetch::{format_latency, millis};
 use super::http::HeaderExpect;
-use super::traffic::{Answer, Connection, Endpoint, Failure, limit_headers};
+use super::traffic::{Answer, Connection, Endpoint, Failure, header_value, kept_headers};
 use super::{Budget, Check, Context, Findings, Phase, Probe, ProbeError};
 use crate::expect::{Dur, Rate, format_number};
 
@@ -229,8 +230,9 @@ struct Record {
     index: u64,
     at: Duration,
     result: Result<u16, Failure>,
-    /// Limit headers, kept for request 1 and for each worker's first limited response.
-    headers: Option<BTreeMap<String, String>>,
+    /// Every header, kept for request 1 and for each worker's first limited
+    /// response: expectations may name any of them.
+    headers: Option<HeaderMap>,
 }
 
 impl Probe for RateLimit {
@@ -296,7 +298,7 @@ impl Probe for RateLimit {
                         Ok(Answer { status, headers }) => {
                             let keep = i == 0 || (status == limited_status && !kept_limited);
                             kept_limited |= status == limited_status;
-                            (Ok(status), keep.then(|| limit_headers(&headers)))
+                            (Ok(status), keep.then_some(headers))
                         }
                         Err(failure) => {
                             // A target that does not answer will not start to
@@ -345,7 +347,7 @@ impl RateLimit {
         for r in &records {
             match &r.result {
                 Ok(status) => *statuses.entry(status.to_string()).or_default() += 1,
-                Err(Failure(reason)) => *failures.entry(reason.clone()).or_default() += 1,
+                Err(Failure { reason, .. }) => *failures.entry(reason.clone()).or_default() += 1,
             }
         }
         let sent = records.len() as u64;
@@ -364,13 +366,19 @@ impl RateLimit {
             .and_then(|r| r.headers.clone())
             .unwrap_or_default();
         let limited_headers = first_limited.and_then(|r| r.headers.clone());
+        // The record keeps the limit headers and those expectations name.
+        let named: Vec<String> = expect
+            .headers
+            .keys()
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
 
         let mut checks = Vec::new();
         checks.push(Check::new(
             "responses",
             "an answer to every request",
             match first_failure {
-                Some(Failure(reason)) => format!("{reason} after {answered} answers"),
+                Some(Failure { reason, .. }) => format!("{reason} after {answered} answers"),
                 None => format!("{answered} of {sent} answered"),
             },
             first_failure.is_none(),
@@ -405,10 +413,12 @@ impl RateLimit {
         }
         let judged_headers = limited_headers.as_ref().unwrap_or(&first_headers);
         if let Some(presence) = expect.retry_after {
-            let value = limited_headers.as_ref().and_then(|h| h.get("retry-after"));
+            let value = limited_headers
+                .as_ref()
+                .and_then(|h| header_value(h, "retry-after"));
             let (passed, actual) = match (presence, limited_headers.is_some(), value) {
                 (_, false, _) => (false, format!("no {limited_status} to read it from")),
-                (Presence::Present, true, Some(v)) => match retry_after_seconds(v) {
+                (Presence::Present, true, Some(v)) => match retry_after_seconds(&v) {
                     Some(s) if s <= 86_400.0 => (true, format!("{v:?}")),
                     Some(_) => (false, format!("{v:?} (more than a day)")),
                     None => (false, format!("{v:?} (neither seconds nor an HTTP date)")),
@@ -424,8 +434,8 @@ impl RateLimit {
             checks.push(Check::new("header retry-after", expected, actual, passed));
         }
         for (name, matcher) in &expect.headers {
-            let value = judged_headers.get(&name.to_ascii_lowercase());
-            let result = matcher.0.check_str(value.map(String::as_str));
+            let value = header_value(judged_headers, &name.to_ascii_lowercase());
+            let result = matcher.0.check_str(value.as_deref());
             checks.push(Check::new(
                 format!("header {}", name.to_ascii_lowercase()),
                 matcher.0.to_string(),
@@ -450,7 +460,7 @@ impl RateLimit {
                     )
                     .await
                 }
-                (_, Some(Failure(reason))) => (false, reason.clone(), Json::Null),
+                (_, Some(Failure { reason, .. })) => (false, reason.clone(), Json::Null),
                 (None, None) => (
                     false,
                     format!("no {limited_status} to recover from"),
@@ -474,7 +484,7 @@ impl RateLimit {
             self.method,
             self.url,
             match (first_failure, &limited_line) {
-                (Some(Failure(reason)), _) => format!("{reason} after {answered} answers"),
+                (Some(Failure { reason, .. }), _) => format!("{reason} after {answered} answers"),
                 (None, Some(line)) => format!("{line}; {counts}"),
                 (None, None) => format!("no {limited_status}; {counts}"),
             }
@@ -512,9 +522,9 @@ impl RateLimit {
             "first_limited": first_limited.map(|r| json!({
                 "index": r.index,
                 "at_ms": millis(r.at),
-                "headers": r.headers.clone().unwrap_or_default(),
+                "headers": r.headers.as_ref().map(|h| kept_headers(h, &named)).unwrap_or_default(),
             })),
-            "first_response_headers": first_headers,
+            "first_response_headers": kept_headers(&first_headers, &named),
             "recovery": recovery,
         });
         Findings {
@@ -532,13 +542,13 @@ impl RateLimit {
         cx: &Context,
         endpoint: &Endpoint,
         last_limited: Instant,
-        headers: Option<&BTreeMap<String, String>>,
+        headers: Option<&HeaderMap>,
         within: Duration,
     ) -> (bool, String, Json) {
         let limited_status = self.limited_status();
         let advertised = headers
-            .and_then(|h| h.get("retry-after"))
-            .and_then(|v| retry_after_seconds(v));
+            .and_then(|h| header_value(h, "retry-after"))
+            .and_then(|v| retry_after_seconds(&v));
         let wait = advertised
             .map(Duration::from_secs_f64)
             .or(self.s.wait.map(|d| d.0))
@@ -565,7 +575,7 @@ impl RateLimit {
                 Ok(Answer { status, .. }) => {
                     attempts.push(json!({"after_ms": millis(after), "status": status}));
                 }
-                Err(Failure(reason)) => {
+                Err(Failure { reason, .. }) => {
                     attempts.push(json!({"after_ms": millis(after), "error": reason}));
                 }
             }

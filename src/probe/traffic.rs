@@ -68,7 +68,30 @@ pub struct Answer {
 /// Why an exchange got no answer, grouped for counts (`connection refused`,
 /// `timed out after 5s`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Failure(pub String);
+pub struct Failure {
+    /// Why, as people read it.
+    pub reason: String,
+    /// No connection could be opened (TCP or TLS): the request never left.
+    pub unconnected: bool,
+}
+
+impl Failure {
+    /// No connection could be opened.
+    pub fn connecting(reason: String) -> Failure {
+        Failure {
+            reason,
+            unconnected: true,
+        }
+    }
+
+    /// The connection was open: the request was sent, or being sent.
+    pub fn exchanging(reason: String) -> Failure {
+        Failure {
+            reason,
+            unconnected: false,
+        }
+    }
+}
 
 impl Endpoint {
     /// Resolves `url` against the target and prepares the request.
@@ -153,15 +176,14 @@ impl Endpoint {
     async fn connect(&self) -> Result<Connection, Failure> {
         let stream = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| Failure(error_chain(&e)))?;
+            .map_err(|e| Failure::connecting(error_chain(&e)))?;
         let _ = stream.set_nodelay(true);
         let sender = match &self.tls {
             None => handshake(stream).await?,
             Some((connector, name)) => {
-                let stream = connector
-                    .connect(name.clone(), stream)
-                    .await
-                    .map_err(|e| Failure(format!("TLS handshake: {}", error_chain(&e))))?;
+                let stream = connector.connect(name.clone(), stream).await.map_err(|e| {
+                    Failure::connecting(format!("TLS handshake: {}", error_chain(&e)))
+                })?;
                 handshake(stream).await?
             }
         };
@@ -176,7 +198,11 @@ impl Endpoint {
         connection: &mut Option<Connection>,
         timeout: Duration,
     ) -> Result<Answer, Failure> {
-        let result = tokio::time::timeout(timeout, self.exchange_inner(connection)).await;
+        // Whether a connection was open when time ran out: a timeout while
+        // connecting means the request never left.
+        let mut connected = false;
+        let result =
+            tokio::time::timeout(timeout, self.exchange_inner(connection, &mut connected)).await;
         match result {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(failure)) => {
@@ -185,15 +211,20 @@ impl Endpoint {
             }
             Err(_) => {
                 *connection = None;
-                Err(Failure(format!(
-                    "timed out after {}",
-                    humantime::format_duration(timeout)
-                )))
+                let reason = format!("timed out after {}", humantime::format_duration(timeout));
+                Err(Failure {
+                    reason,
+                    unconnected: !connected,
+                })
             }
         }
     }
 
-    async fn exchange_inner(&self, connection: &mut Option<Connection>) -> Result<Answer, Failure> {
+    async fn exchange_inner(
+        &self,
+        connection: &mut Option<Connection>,
+        connected: &mut bool,
+    ) -> Result<Answer, Failure> {
         // A connection the server closed is replaced; a live one may still
         // be finishing the last exchange, so wait for it rather than open
         // another (which would cost a handshake per request).
@@ -204,6 +235,7 @@ impl Endpoint {
         if conn.sender.ready().await.is_err() {
             *conn = self.connect().await?;
         }
+        *connected = true;
         let mut request = hyper::Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
@@ -212,12 +244,14 @@ impl Endpoint {
             .sender
             .send_request(request)
             .await
-            .map_err(|e| Failure(error_chain(&e)))?;
+            .map_err(|e| Failure::exchanging(error_chain(&e)))?;
         let (parts, mut body) = response.into_parts();
         // Read to the end so the connection can carry the next request;
         // nothing is kept, so memory stays bounded whatever the body size.
         while let Some(frame) = body.frame().await {
-            frame.map_err(|e| Failure(format!("reading the body: {}", error_chain(&e))))?;
+            frame.map_err(|e| {
+                Failure::exchanging(format!("reading the body: {}", error_chain(&e)))
+            })?;
         }
         Ok(Answer {
             status: parts.status.as_u16(),
@@ -232,31 +266,47 @@ where
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| Failure(error_chain(&e)))?;
+        .map_err(|e| Failure::connecting(error_chain(&e)))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
     Ok(sender)
 }
 
-/// The rate-limit headers of a response (IETF `RateLimit`, `RateLimit-Policy`,
-/// `RateLimit-*`, `X-RateLimit-*`, `Retry-After`), names lowercase.
-pub fn limit_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
-    headers
+/// Whether a header is one of the rate-limit family (IETF `RateLimit`,
+/// `RateLimit-Policy`, `RateLimit-*`, `X-RateLimit-*`, `X-Rate-Limit-*`,
+/// `Retry-After`); `name` lowercase.
+pub fn is_limit_header(name: &str) -> bool {
+    name.starts_with("ratelimit")
+        || name.starts_with("x-ratelimit")
+        || name.starts_with("x-rate-limit")
+        || name == "retry-after"
+}
+
+/// A header's values as one string (repeated fields joined by `, `), or
+/// `None` when the response has no such header.
+pub fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut values = headers
+        .get_all(name)
         .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            name.starts_with("ratelimit")
-                || name.starts_with("x-ratelimit")
-                || name.starts_with("x-rate-limit")
-                || name == "retry-after"
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let first = values.next()?;
+    Some(values.fold(first.into_owned(), |mut all, v| {
+        all.push_str(", ");
+        all.push_str(&v);
+        all
+    }))
+}
+
+/// The headers worth keeping as evidence: the rate-limit ones and those
+/// named in expectations (`named`, lowercase), names lowercase. Expectations
+/// are judged on every header; only the record stays small.
+pub fn kept_headers(headers: &HeaderMap, named: &[String]) -> BTreeMap<String, String> {
+    headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|name| is_limit_header(name) || named.iter().any(|n| n == name))
+        .filter_map(|name| Some((name.to_owned(), header_value(headers, name)?)))
         .collect()
 }
 
@@ -265,16 +315,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_only_limit_headers() {
+    fn keeps_limit_headers_and_the_named_ones() {
         let mut headers = HeaderMap::new();
         headers.insert("ratelimit-policy", HeaderValue::from_static("10;w=1"));
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         headers.insert("retry-after", HeaderValue::from_static("1"));
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        let kept = limit_headers(&headers);
+        headers.insert("server", HeaderValue::from_static("x"));
+        let kept = kept_headers(&headers, &[]);
         assert_eq!(
             kept.keys().collect::<Vec<_>>(),
             ["ratelimit-policy", "retry-after", "x-ratelimit-remaining"]
         );
+        let kept = kept_headers(&headers, &["content-type".to_owned()]);
+        assert_eq!(
+            kept.get("content-type").map(String::as_str),
+            Some("text/plain")
+        );
+        assert!(!kept.contains_key("server"));
+    }
+
+    #[test]
+    fn repeated_fields_read_as_one_value() {
+        let mut headers = HeaderMap::new();
+        headers.append("vary", HeaderValue::from_static("accept"));
+        headers.append("vary", HeaderValue::from_static("origin"));
+        assert_eq!(
+            header_value(&headers, "vary").as_deref(),
+            Some("accept, origin")
+        );
+        assert_eq!(header_value(&headers, "etag"), None);
     }
 }

@@ -103,18 +103,58 @@ impl JsonSchema for LintExpect {
 
 /// The problems one rule finds, each naming its line.
 pub fn problems(rule: Rule, exposition: &Exposition) -> Vec<String> {
-    match rule {
-        Rule::CounterTotal => counter_total(exposition),
-        Rule::Help => help(exposition),
-        Rule::BaseUnits => base_units(exposition),
-        Rule::SnakeCase => snake_case(exposition),
-        Rule::UniqueSeries => unique_series(exposition),
-        Rule::Buckets => buckets(exposition),
+    let mut found = Found::keeping(usize::MAX);
+    find(rule, exposition, &mut found);
+    found.first
+}
+
+/// How many problems one rule finds, and the first `keep` of them: an
+/// exposition of a million bad series never becomes a million strings.
+pub fn count_problems(rule: Rule, exposition: &Exposition, keep: usize) -> Found {
+    let mut found = Found::keeping(keep);
+    find(rule, exposition, &mut found);
+    found
+}
+
+/// Problems found: all counted, the first few spelled out.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// How many.
+    pub count: usize,
+    /// The first ones, each naming its line.
+    pub first: Vec<String>,
+    keep: usize,
+}
+
+impl Found {
+    fn keeping(keep: usize) -> Found {
+        Found {
+            keep,
+            ..Found::default()
+        }
+    }
+
+    /// Counts a problem, spelling it out only while there is room.
+    fn push(&mut self, problem: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.len() < self.keep {
+            self.first.push(problem());
+        }
     }
 }
 
-fn counter_total(exposition: &Exposition) -> Vec<String> {
-    let mut found = Vec::new();
+fn find(rule: Rule, exposition: &Exposition, found: &mut Found) {
+    match rule {
+        Rule::CounterTotal => counter_total(exposition, found),
+        Rule::Help => help(exposition, found),
+        Rule::BaseUnits => base_units(exposition, found),
+        Rule::SnakeCase => snake_case(exposition, found),
+        Rule::UniqueSeries => unique_series(exposition, found),
+        Rule::Buckets => buckets(exposition, found),
+    }
+}
+
+fn counter_total(exposition: &Exposition, found: &mut Found) {
     for family in &exposition.families {
         let is_counter = family.kind == MetricType::Counter;
         let offending = family.samples.iter().find(|s| {
@@ -126,32 +166,34 @@ fn counter_total(exposition: &Exposition) -> Vec<String> {
             }
         });
         if let Some(sample) = offending {
-            found.push(if is_counter {
-                format!(
-                    "line {}: counter `{}` does not end in `_total`",
-                    sample.line, sample.name
-                )
-            } else {
-                format!(
-                    "line {}: `{}` ends in `_total` but is not a counter",
-                    sample.line, sample.name
-                )
+            found.push(|| {
+                if is_counter {
+                    format!(
+                        "line {}: counter `{}` does not end in `_total`",
+                        sample.line, sample.name
+                    )
+                } else {
+                    format!(
+                        "line {}: `{}` ends in `_total` but is not a counter",
+                        sample.line, sample.name
+                    )
+                }
             });
         }
     }
-    found
 }
 
-fn help(exposition: &Exposition) -> Vec<String> {
-    exposition
+fn help(exposition: &Exposition, found: &mut Found) {
+    for f in exposition
         .families
         .iter()
         .filter(|f| f.help.as_deref().is_none_or(|h| h.trim().is_empty()))
-        .map(|f| match f.samples.first() {
+    {
+        found.push(|| match f.samples.first() {
             Some(s) => format!("line {}: `{}` has no HELP", s.line, f.name),
             None => format!("`{}` has no HELP", f.name),
-        })
-        .collect()
+        });
+    }
 }
 
 /// Unit prefixes promlint objects to in front of a base unit.
@@ -199,8 +241,7 @@ fn base_unit_for(word: &str) -> Option<&'static str> {
     })
 }
 
-fn base_units(exposition: &Exposition) -> Vec<String> {
-    let mut found = Vec::new();
+fn base_units(exposition: &Exposition, found: &mut Found) {
     for family in &exposition.families {
         let unit = family
             .name
@@ -208,13 +249,14 @@ fn base_units(exposition: &Exposition) -> Vec<String> {
             .find_map(|word| base_unit_for(word).map(|base| (word, base)));
         if let Some((word, base)) = unit {
             let line = family.samples.first().map_or(0, |s| s.line);
-            found.push(format!(
-                "line {line}: `{}`: use the base unit `{base}`, not `{word}`",
-                family.name
-            ));
+            found.push(|| {
+                format!(
+                    "line {line}: `{}`: use the base unit `{base}`, not `{word}`",
+                    family.name
+                )
+            });
         }
     }
-    found
 }
 
 /// camelCase as promlint sees it: a lowercase letter followed by an uppercase one
@@ -225,12 +267,11 @@ fn is_camel_case(name: &str) -> bool {
         .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
 }
 
-fn snake_case(exposition: &Exposition) -> Vec<String> {
-    let mut found = Vec::new();
+fn snake_case(exposition: &Exposition, found: &mut Found) {
     for family in &exposition.families {
         let line = family.samples.first().map_or(0, |s| s.line);
         if is_camel_case(&family.name) {
-            found.push(format!("line {line}: `{}` is not snake_case", family.name));
+            found.push(|| format!("line {line}: `{}` is not snake_case", family.name));
             continue;
         }
         let camel = family.samples.iter().find_map(|s| {
@@ -240,21 +281,21 @@ fn snake_case(exposition: &Exposition) -> Vec<String> {
                 .map(|(k, _)| (s.line, k))
         });
         if let Some((line, label)) = camel {
-            found.push(format!(
-                "line {line}: label `{label}` of `{}` is not snake_case",
-                family.name
-            ));
+            found.push(|| {
+                format!(
+                    "line {line}: label `{label}` of `{}` is not snake_case",
+                    family.name
+                )
+            });
         }
     }
-    found
 }
 
 /// Label pairs borrowed from a sample.
 type LabelRefs<'a> = Vec<(&'a str, &'a str)>;
 
-fn unique_series(exposition: &Exposition) -> Vec<String> {
+fn unique_series(exposition: &Exposition, found: &mut Found) {
     let mut seen: HashMap<(&str, LabelRefs), usize> = HashMap::new();
-    let mut found = Vec::new();
     for family in &exposition.families {
         for sample in &family.samples {
             let mut labels: Vec<(&str, &str)> = sample
@@ -264,19 +305,19 @@ fn unique_series(exposition: &Exposition) -> Vec<String> {
                 .collect();
             labels.sort_unstable();
             if let Some(first) = seen.insert((sample.name.as_str(), labels), sample.line) {
-                found.push(format!(
-                    "line {}: `{}` repeats the series of line {first}",
-                    sample.line,
-                    show_sample(sample)
-                ));
+                found.push(|| {
+                    format!(
+                        "line {}: `{}` repeats the series of line {first}",
+                        sample.line,
+                        show_sample(sample)
+                    )
+                });
             }
         }
     }
-    found
 }
 
-fn buckets(exposition: &Exposition) -> Vec<String> {
-    let mut found = Vec::new();
+fn buckets(exposition: &Exposition, found: &mut Found) {
     for family in &exposition.families {
         if !matches!(
             family.kind,
@@ -295,25 +336,31 @@ fn buckets(exposition: &Exposition) -> Vec<String> {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             let Some(le) = sample.label("le").and_then(parse_le) else {
-                found.push(format!(
-                    "line {}: `{}` has no numeric `le`",
-                    sample.line, sample.name
-                ));
+                found.push(|| {
+                    format!(
+                        "line {}: `{}` has no numeric `le`",
+                        sample.line, sample.name
+                    )
+                });
                 continue;
             };
             if let Some(&(last_le, last_count, _)) = series.get(&key) {
                 if le <= last_le {
-                    found.push(format!(
-                        "line {}: `le` {} does not follow {} in ascending order",
-                        sample.line,
-                        sample.label("le").unwrap_or(""),
-                        last_le
-                    ));
+                    found.push(|| {
+                        format!(
+                            "line {}: `le` {} does not follow {} in ascending order",
+                            sample.line,
+                            sample.label("le").unwrap_or(""),
+                            last_le
+                        )
+                    });
                 } else if sample.value < last_count {
-                    found.push(format!(
-                        "line {}: bucket count {} is below the previous bucket's {}",
-                        sample.line, sample.value, last_count
-                    ));
+                    found.push(|| {
+                        format!(
+                            "line {}: bucket count {} is below the previous bucket's {}",
+                            sample.line, sample.value, last_count
+                        )
+                    });
                 }
             }
             series.insert(key, (le, sample.value, sample.line));
@@ -321,15 +368,16 @@ fn buckets(exposition: &Exposition) -> Vec<String> {
         for (key, (last_le, _, line)) in &series {
             if *last_le != f64::INFINITY {
                 let labels: Vec<String> = key.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                found.push(format!(
-                    "line {line}: `{}{{{}}}` has no `+Inf` bucket",
-                    family.name,
-                    labels.join(",")
-                ));
+                found.push(|| {
+                    format!(
+                        "line {line}: `{}{{{}}}` has no `+Inf` bucket",
+                        family.name,
+                        labels.join(",")
+                    )
+                });
             }
         }
     }
-    found
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use regex::Regex;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer};
 
-use crate::expect::compile_regex;
+use crate::expect::{compile_regex, excerpt};
 use crate::exposition::{Family, MetricType, Sample};
 
 /// One label matcher: `"GET"` or `"=GET"` (equal), `"!=GET"`, `"=~5.."`,
@@ -121,18 +121,37 @@ pub fn name_matches(name: &str, family: &Family, sample: &Sample) -> bool {
     }
 }
 
-/// A sample as the exposition writes it: `name{a="x"} 1`.
+/// The most characters of a name or label value in a shown sample: a
+/// target may send a 30 MB label, and a sample is shown in checks and evidence.
+const SHOWN_CHARS: usize = 120;
+
+/// The most labels of a shown sample.
+const SHOWN_LABELS: usize = 20;
+
+/// A sample as the exposition writes it: `name{a="x"} 1`, each name and
+/// value cut to a readable length and at most 20 labels.
 pub fn show_sample(sample: &Sample) -> String {
     let value = show_value(sample.value);
+    let name = excerpt(&sample.name, SHOWN_CHARS);
     if sample.labels.is_empty() {
-        return format!("{} {value}", sample.name);
+        return format!("{name} {value}");
     }
-    let labels: Vec<String> = sample
+    let mut labels: Vec<String> = sample
         .labels
         .iter()
-        .map(|(k, v)| format!("{k}={v:?}"))
+        .take(SHOWN_LABELS)
+        .map(|(k, v)| {
+            format!(
+                "{}={:?}",
+                excerpt(k, SHOWN_CHARS),
+                excerpt(v, SHOWN_CHARS).as_ref()
+            )
+        })
         .collect();
-    format!("{}{{{}}} {value}", sample.name, labels.join(","))
+    if sample.labels.len() > SHOWN_LABELS {
+        labels.push(format!("… {} more", sample.labels.len() - SHOWN_LABELS));
+    }
+    format!("{name}{{{}}} {value}", labels.join(","))
 }
 
 /// A sample value as the exposition writes it (`NaN`, `+Inf`).
@@ -151,6 +170,18 @@ pub fn show_value(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_label_is_shown_cut() {
+        let text = format!("x{{l=\"{}\"}} 1\n", "a".repeat(100_000));
+        let e = crate::exposition::parse(&text, crate::exposition::Mode::Lenient).expect("parses");
+        let shown = show_sample(&e.families[0].samples[0]);
+        assert!(shown.chars().count() < 150, "{shown}");
+        assert!(
+            shown.starts_with("x{l=\"aaa") && shown.ends_with("…\"} 1"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn the_four_promql_operators() {
