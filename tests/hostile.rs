@@ -246,3 +246,30 @@ fn a_yaml_nesting_bomb_is_a_load_error_not_a_crash() {
     out.assert_code(2);
     assert!(out.stderr.contains("bomb.yaml:"), "{}", out.dump());
 }
+
+#[test]
+fn a_header_with_a_non_ascii_value_is_present_and_matched() {
+    // Found by the escaping tests: `HeaderValue::to_str` takes visible ASCII
+    // only, so a value with a bidi override or an accented name read as absent.
+    let peer = Server::http(|_| {
+        let mut response = respond(200, "text/plain", "ok");
+        response.headers_mut().insert(
+            "x-owner",
+            hyper::header::HeaderValue::from_bytes("équipe \u{202e}sre".as_bytes())
+                .expect("UTF-8 is a valid header value"),
+        );
+        response
+    });
+    let probe = run_one(
+        &peer.url(),
+        "A non-ASCII header",
+        "      - http:\n          get: /\n          expect:\n            headers:\n              x-owner: { contains: équipe }\n",
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    let absent = run_one(
+        &peer.url(),
+        "A non-ASCII header must be absent",
+        "      - http:\n          get: /\n          expect:\n            headers:\n              x-owner: { absent: true }\n",
+    );
+    assert_eq!(absent["verdict"], "fail", "{absent:#}");
+}

@@ -312,10 +312,17 @@ pub struct Response {
     pub elapsed: Duration,
 }
 
+/// A header value as text when it is UTF-8. `HeaderValue::to_str` takes
+/// visible ASCII only, which made a value with one non-ASCII character (a
+/// bidi override, an accented name) read as an absent header.
+pub fn header_str(value: &HeaderValue) -> Option<&str> {
+    std::str::from_utf8(value.as_bytes()).ok()
+}
+
 impl Response {
-    /// A header's value as text, if present and valid.
+    /// A header's value as text, if present and UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers.get(name).and_then(header_str)
     }
 
     /// The first `max` characters of the body as text (lossy), marked when

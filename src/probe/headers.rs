@@ -161,7 +161,7 @@ fn values<'r>(r: &'r Response, name: &str) -> Vec<&'r str> {
     r.headers
         .get_all(name)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .filter_map(crate::probe::fetch::header_str)
         .collect()
 }
 

@@ -285,6 +285,13 @@ fn read_dependencies(section: &Json) -> Vec<Dependency> {
                 .max_by_key(|w| severity(classify(w)))?,
             other => status_word(other)?,
         };
+        // A dependency named `""` would read as `dependency : DOWN`
+        // (found by the `health` fuzz target).
+        let name = if name.trim().is_empty() {
+            "(unnamed)".to_owned()
+        } else {
+            name
+        };
         Some(Dependency {
             name,
             state: classify(&reported),
@@ -605,6 +612,13 @@ mod tests {
             .iter()
             .map(|d| (d.name.as_str(), d.state))
             .collect()
+    }
+
+    #[test]
+    fn a_dependency_without_a_name_is_shown_as_unnamed() {
+        let report = read(200, None, br#"{"checks":{"":{"status":"down"}}}"#);
+        assert_eq!(report.dependencies[0].name, "(unnamed)");
+        assert_eq!(report.state, State::Unhealthy);
     }
 
     #[test]

@@ -575,7 +575,7 @@ pub fn check_headers(expected: &BTreeMap<String, HeaderExpect>, r: &Response) ->
                 .headers
                 .get_all(name.as_str())
                 .iter()
-                .filter_map(|v| v.to_str().ok())
+                .filter_map(crate::probe::fetch::header_str)
                 .collect();
             let shown = if values.is_empty() {
                 "absent".to_owned()
