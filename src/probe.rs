@@ -306,6 +306,9 @@ pub struct Context {
     /// The attempt's timeout. The runner enforces it around single-exchange
     /// probes; probes that send many requests apply it to each request.
     pub timeout: Duration,
+    /// The run's secrets, for probes that must mask raw bytes before they
+    /// escape or encode them for evidence (the runner redacts the text after).
+    pub redactor: Arc<crate::redact::Redactor>,
 }
 
 impl Context {
@@ -480,6 +483,7 @@ mod tests {
             base_dir: PathBuf::from("."),
             clients: Arc::new(fetch::Clients::default()),
             timeout: DEFAULT_TIMEOUT,
+            redactor: Arc::default(),
         }
     }
 

@@ -314,11 +314,29 @@ impl Redactor {
         }
     }
 
-    /// Masks every spelling found as written, then every spelling found in
-    /// the decoded view (two levels deep: JSON inside JSON, `\\x41` from
-    /// a debug-printed escape). `None` when nothing matched.
-    fn mask_spellings(&self, input: &[u8], text: bool) -> Option<Vec<u8>> {
-        let matcher = self.matcher.as_ref()?;
+    /// Where a spelling of a secret is in raw bytes: sorted, disjoint
+    /// ranges, for a caller that escapes bytes itself (`\xNN`) and writes
+    /// [`REDACTED`] in their place.
+    pub fn spans(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut spans = self.find_spans(bytes);
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (a, b) in spans {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+    }
+
+    /// Every spelling found as written, then every spelling found in the
+    /// decoded view (two levels deep: JSON inside JSON, `\\x41` from a
+    /// debug-printed escape); the ranges may overlap.
+    fn find_spans(&self, input: &[u8]) -> Vec<(usize, usize)> {
+        let Some(matcher) = self.matcher.as_ref() else {
+            return Vec::new();
+        };
         let mut spans: Vec<(usize, usize)> = matcher
             .find_iter(input)
             .map(|m| (m.start(), m.end()))
@@ -334,6 +352,14 @@ impl Redactor {
                 }
             }
         }
+        spans
+    }
+
+    /// `input` with every spelling of a secret replaced by [`REDACTED`];
+    /// `None` when there was none. For text, ranges are widened to whole
+    /// characters.
+    fn mask_spellings(&self, input: &[u8], text: bool) -> Option<Vec<u8>> {
+        let mut spans = self.find_spans(input);
         if spans.is_empty() {
             return None;
         }

@@ -221,6 +221,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 .unwrap_or(DEFAULT_BODY_LIMIT),
             base_dir,
             clients: Arc::clone(&clients),
+            redactor: Arc::clone(&redactor),
         });
         let file_name = file.path.display().to_string();
         for item in &file.items {
