@@ -423,6 +423,15 @@ impl Redactor {
     fn cut_prefix_start(&self, text: &str) -> Option<usize> {
         self.spellings
             .iter()
+            .filter(|secret| {
+                // Cheap test first: the secret's head is near the end of `text`.
+                let head = first_chars(secret, MIN_SECRET_LEN);
+                let mut from = text.len().saturating_sub(secret.len());
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                text[from..].contains(head)
+            })
             .filter_map(|secret| {
                 secret
                     .char_indices()
@@ -438,8 +447,14 @@ impl Redactor {
     /// How long the longest end of a secret (at least [`MIN_SECRET_LEN`]
     /// characters, not the whole secret) that starts `text` is.
     fn cut_suffix_len(&self, text: &str) -> Option<usize> {
+        let head = first_chars(text, MIN_SECRET_LEN);
+        if head.chars().count() < MIN_SECRET_LEN {
+            return None;
+        }
         self.spellings
             .iter()
+            // Cheap test first: the start of `text` is inside the secret.
+            .filter(|secret| secret.contains(head))
             .filter_map(|secret| {
                 secret
                     .char_indices()
@@ -484,6 +499,11 @@ impl Redactor {
             _ => {}
         }
     }
+}
+
+/// The first `n` characters of `text` (all of it when shorter).
+fn first_chars(text: &str, n: usize) -> &str {
+    text.char_indices().nth(n).map_or(text, |(i, _)| &text[..i])
 }
 
 /// Whether `at` starts a UTF-8 character (or is the end).
