@@ -37,11 +37,22 @@ pub const CREDENTIAL_HEADERS: &[&str] = &[
     "x-auth-token",
 ];
 
+/// Endings of header names that carry credentials (`X-Vault-Token`,
+/// `X-Goog-Api-Key`, `Client-Secret`), compared case-insensitively.
+const CREDENTIAL_HEADER_ENDINGS: &[&str] =
+    &["-token", "-api-key", "-apikey", "-secret", "-password"];
+
 /// Whether a header's value must never be shown.
 pub fn is_credential_header(name: &str) -> bool {
     CREDENTIAL_HEADERS
         .iter()
         .any(|h| h.eq_ignore_ascii_case(name))
+        || CREDENTIAL_HEADER_ENDINGS.iter().any(|end| {
+            name.len() > end.len()
+                && name
+                    .get(name.len() - end.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(end))
+        })
 }
 
 /// Query parameters whose values are credentials (compared case-insensitively).
@@ -739,6 +750,27 @@ mod tests {
             "100% sure & done",
         ] {
             assert!(matches!(r.text(text), Cow::Borrowed(_)), "{text}");
+        }
+    }
+
+    #[test]
+    fn credential_headers_by_name_and_by_ending() {
+        for name in [
+            "Authorization",
+            "x-api-key",
+            "X-Vault-Token",
+            "x-goog-api-key",
+            "Client-Secret",
+        ] {
+            assert!(is_credential_header(name), "{name}");
+        }
+        for name in [
+            "accept",
+            "token",
+            "sec-websocket-key",
+            "access-control-allow-credentials",
+        ] {
+            assert!(!is_credential_header(name), "{name}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! The spellings of a secret a target may echo: the ways encoders write a
 //! value into JSON, URLs, hex and base64. The redactor searches for all of
 //! them at once; JSON, percent and HTML escapes in any mix are also found by
-//! decoding (see [`super::decode`]), and the written-out forms here are what
+//! decoding (the `decode` module), and the written-out forms here are what
 //! lets a spelling cut by an excerpt be masked too.
 
 use std::collections::BTreeSet;
