@@ -500,7 +500,9 @@ impl Redactor {
                     }
                 }
                 // A target may echo a secret as a header or field name too.
-                if map.keys().any(|k| matches!(self.text(k), Cow::Owned(_))) {
+                if self.matcher.is_some()
+                    && map.keys().any(|k| matches!(self.text(k), Cow::Owned(_)))
+                {
                     let entries = std::mem::take(map);
                     for (key, v) in entries {
                         map.insert(self.text(&key).into_owned(), v);
@@ -751,6 +753,43 @@ mod tests {
         ] {
             assert!(matches!(r.text(text), Cow::Borrowed(_)), "{text}");
         }
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics_and_text_stays_text() {
+        let r = redactor(&[PASSWORD, "é-ü-secret"]);
+        // A fixed pseudo-random stream over an alphabet rich in escape starts.
+        let alphabet: Vec<char> = "\\%&#;xuU{}0123456789abcdefABCDEF/+=Zk9q<>é…"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(state % 64) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let _ = r.text(&text);
+            let _ = r.bytes(text.as_bytes());
+            let _ = r.spans(&text.as_bytes()[..text.len() / 2]);
+        }
+    }
+
+    #[test]
+    fn credentials_in_written_urls_are_recorded() {
+        let mut s = Secrets::default();
+        add_url_credentials(
+            "GET https://bob:p%40ss-w0rd@db.example/x?access_token=tok-12345&page=2",
+            &mut s,
+        );
+        add_url_credentials("/search?api_key=key-67890#top", &mut s);
+        for secret in ["p@ss-w0rd", "bob:p@ss-w0rd", "tok-12345", "key-67890"] {
+            assert!(s.contains(secret), "{secret}");
+        }
+        assert!(!s.contains("page"));
+        assert!(!s.contains("bob"));
     }
 
     #[test]

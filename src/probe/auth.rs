@@ -81,7 +81,7 @@ super::with_tls! {
 pub struct NamedSecret {
     /// The header or query parameter name.
     pub name: String,
-    /// The secret value (write `${env:NAME}`).
+    /// The secret value (write `${secret:NAME}`, or `${env:NAME}`: a secret either way).
     pub value: String,
 }
 
@@ -91,7 +91,7 @@ pub struct NamedSecret {
 pub struct BasicSecret {
     /// The user name.
     pub user: String,
-    /// The password (write `${env:NAME}`).
+    /// The password (write `${secret:NAME}`, or `${env:NAME}`: a secret either way).
     pub password: String,
 }
 
