@@ -292,6 +292,16 @@ fn check(args: &CheckArgs) -> Exit {
                 plural(items, "item"),
                 plural(probes, "probe")
             );
+            // Which variables the secrets policy masks (names only, never values).
+            let mut secrets = crate::redact::Secrets::default();
+            files.iter().for_each(|f| secrets.extend(&f.secrets));
+            let named: Vec<String> = secrets
+                .variables()
+                .map(|(name, source)| format!("{name} ({source})"))
+                .collect();
+            if !named.is_empty() {
+                eprintln!("secrets: {}", named.join(", "));
+            }
             Exit::Passed
         }
         Err(diagnostics) => {

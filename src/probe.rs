@@ -335,6 +335,9 @@ pub struct Context {
     /// reached, so a timeout can say where it struck. The runner gives every
     /// attempt a fresh one.
     pub progress: progress::Progress,
+    /// The run's secrets, for probes that must mask raw bytes before they
+    /// escape or encode them for evidence (the runner redacts the text after).
+    pub redactor: Arc<crate::redact::Redactor>,
 }
 
 impl Context {
@@ -519,6 +522,7 @@ mod tests {
             clients: Arc::new(fetch::Clients::default()),
             timeout: DEFAULT_TIMEOUT,
             progress: progress::Progress::default(),
+            redactor: Arc::default(),
         }
     }
 

@@ -1,12 +1,21 @@
-//! Redaction: secrets never leave vouch. Values read from `${env:…}`,
-//! credential headers and credentials in URLs become `«redacted»` in every
-//! summary, check and evidence record before any report sees them.
+//! Redaction: secrets never leave vouch. Secret values (see
+//! [`crate::spec::vars`] for which), credential headers and credentials in
+//! URLs become `«redacted»` in every summary, check and evidence record
+//! before any report sees them — in every spelling a target may echo them:
+//! JSON escapes, percent-encoding, HTML references, hex and base64 (see
+//! [`spellings`]).
+
+mod decode;
+pub mod spellings;
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
+
+use decode::Decoded;
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "«redacted»";
@@ -28,38 +37,168 @@ pub const CREDENTIAL_HEADERS: &[&str] = &[
     "x-auth-token",
 ];
 
+/// Endings of header names that carry credentials (`X-Vault-Token`,
+/// `X-Goog-Api-Key`, `Client-Secret`), compared case-insensitively.
+const CREDENTIAL_HEADER_ENDINGS: &[&str] =
+    &["-token", "-api-key", "-apikey", "-secret", "-password"];
+
 /// Whether a header's value must never be shown.
 pub fn is_credential_header(name: &str) -> bool {
     CREDENTIAL_HEADERS
         .iter()
         .any(|h| h.eq_ignore_ascii_case(name))
+        || CREDENTIAL_HEADER_ENDINGS.iter().any(|end| {
+            name.len() > end.len()
+                && name
+                    .get(name.len() - end.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(end))
+        })
 }
 
-/// The set of secret values collected while loading probe files.
+/// Query parameters whose values are credentials (compared case-insensitively).
+pub const TOKEN_PARAMS: &[&str] = &[
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "key",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "client_secret",
+    "sig",
+    "signature",
+    "auth",
+];
+
+/// Whether a query parameter's value must never be shown.
+pub fn is_token_param(name: &str) -> bool {
+    TOKEN_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
+}
+
+/// Setting keys whose (scalar) value is a credential, besides the
+/// credential headers: `bearer:`, `password:` and the like.
+const CREDENTIAL_SETTINGS: &[&str] = &[
+    "bearer",
+    "password",
+    "passwd",
+    "pwd",
+    "token",
+    "secret",
+    "client_secret",
+    "access_token",
+    "api_key",
+    "apikey",
+];
+
+/// Whether the scalar value of a probe-file key is a credential.
+pub fn is_credential_setting(key: &str) -> bool {
+    is_credential_header(key)
+        || CREDENTIAL_SETTINGS
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Records the credentials a URL written in a probe file carries: the
+/// userinfo's password (and the Basic `user:password` pair) and the values
+/// of token-like query parameters, in absolute URLs and in `/path?query`.
+pub fn add_url_credentials(text: &str, secrets: &mut Secrets) {
+    if !text.contains('@') && !text.contains('?') {
+        return;
+    }
+    for word in text.split_whitespace() {
+        let scheme_start = word.find("://").map(|end| {
+            word[..end]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+                .map_or(0, |i| i + 1)
+        });
+        if let Some(start) = scheme_start
+            && let Ok(url) = url::Url::parse(&word[start..])
+            && let Some(password) = url.password()
+        {
+            // The URL keeps the password percent-encoded; it travels decoded.
+            let query = format!("p={}", password.replace('+', "%2B"));
+            let decoded = url::form_urlencoded::parse(query.as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let user = url.username();
+            secrets.add_pair(user, password);
+            secrets.add_pair(user, &decoded);
+        }
+        if let Some((_, query)) = word.split_once('?') {
+            let query = query.split('#').next().unwrap_or_default();
+            for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                if is_token_param(&name) {
+                    secrets.add(&value);
+                }
+            }
+        }
+    }
+}
+
+/// Why a variable's value is a secret, for `vouch check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecretSource {
+    /// Read with `${secret:NAME}`.
+    SecretRef,
+    /// Read with `${env:NAME}`, and NAME says credential (`API_TOKEN`).
+    NameSaysCredential,
+    /// Read with `${env:NAME}` into a credential (a password, an
+    /// `Authorization` header, URL userinfo…).
+    UsedAsCredential,
+}
+
+impl std::fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SecretSource::SecretRef => "secret:",
+            SecretSource::NameSaysCredential => "env, name says credential",
+            SecretSource::UsedAsCredential => "env, used as a credential",
+        })
+    }
+}
+
+/// The set of secret values collected while loading probe files, and the
+/// names of the variables they came from.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     values: BTreeSet<String>,
+    variables: BTreeMap<String, SecretSource>,
 }
 
 impl Secrets {
-    /// Records a secret value (ignored when too short to matter), with the
-    /// forms it takes in URLs.
+    /// Records a secret value (ignored when too short to matter). Its
+    /// spellings are derived when a [`Redactor`] is built.
     pub fn add(&mut self, value: &str) {
         if value.chars().count() < MIN_SECRET_LEN {
             return;
         }
         self.values.insert(value.to_owned());
-        let query: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        let percent = percent_encode(value);
-        // As it appears inside JSON strings and Rust's `{:?}` output.
-        let json = serde_json::to_string(value).unwrap_or_default();
-        let json = json.trim_matches('"').to_owned();
-        let debug = format!("{value:?}").trim_matches('"').to_owned();
-        for encoded in [query, percent, json, debug] {
-            if encoded != value {
-                self.values.insert(encoded);
-            }
+    }
+
+    /// Records an HTTP Basic pair: the password, and `user:password` (whose
+    /// base64 is what travels).
+    pub fn add_pair(&mut self, user: &str, password: &str) {
+        self.add(password);
+        if !password.is_empty() {
+            self.add(&format!("{user}:{password}"));
         }
+    }
+
+    /// Records that variable `name` holds a secret, and why (the first
+    /// reason given is kept).
+    pub fn add_variable(&mut self, name: &str, source: SecretSource) {
+        self.variables.entry(name.to_owned()).or_insert(source);
+    }
+
+    /// The variables whose values are secrets, by name.
+    pub fn variables(&self) -> impl Iterator<Item = (&str, SecretSource)> {
+        self.variables.iter().map(|(n, s)| (n.as_str(), *s))
     }
 
     /// Whether `value` was recorded.
@@ -70,6 +209,9 @@ impl Secrets {
     /// Adds every secret of `other`.
     pub fn extend(&mut self, other: &Secrets) {
         self.values.extend(other.values.iter().cloned());
+        for (name, source) in &other.variables {
+            self.add_variable(name, *source);
+        }
     }
 
     /// Whether no secret was recorded.
@@ -78,24 +220,13 @@ impl Secrets {
     }
 }
 
-/// Every byte outside RFC 3986's unreserved set, percent-encoded.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Applies every redaction rule to text and JSON records.
+/// Applies every redaction rule to text, bytes and JSON records.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    /// Longest first, so a secret containing another is replaced whole.
-    secrets: Vec<String>,
+    /// Every spelling of every secret, longest first (for cut excerpts).
+    spellings: Vec<String>,
+    /// Finds any spelling, the longest at a position winning.
+    matcher: Option<AhoCorasick>,
 }
 
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
@@ -125,18 +256,30 @@ static URL_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 impl Redactor {
     /// A redactor for the given secrets.
     pub fn new(secrets: &Secrets) -> Redactor {
-        let mut secrets: Vec<String> = secrets.values.iter().cloned().collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        Redactor { secrets }
+        let mut all = BTreeSet::new();
+        for value in &secrets.values {
+            all.extend(spellings::spellings(value));
+        }
+        let mut spellings: Vec<String> = all.into_iter().collect();
+        spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let matcher = if spellings.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&spellings)
+                .ok()
+        };
+        Redactor { spellings, matcher }
     }
 
     /// Redacts secrets and URL credentials in free text.
     pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
-            }
+        if let Some(masked) = self.mask_spellings(text.as_bytes(), true) {
+            // Spans were widened to character boundaries and `«redacted»` is
+            // UTF-8: the result is valid, the lossy path never taken.
+            out = Cow::Owned(String::from_utf8_lossy(&masked).into_owned());
         }
         if out.contains("://")
             && out.contains('@')
@@ -162,13 +305,100 @@ impl Redactor {
         {
             out = Cow::Owned(s);
         }
-        if !self.secrets.is_empty()
+        if !self.spellings.is_empty()
             && out.contains(CUT)
             && let Some(s) = self.mask_cut_secrets(&out)
         {
             out = Cow::Owned(s);
         }
         out
+    }
+
+    /// Redacts every spelling of a secret in raw bytes (a TCP reply, a
+    /// binary WebSocket frame) before they are escaped or encoded for
+    /// evidence: once encoded, the secret's spelling depends on its
+    /// alignment in the encoding.
+    pub fn bytes<'b>(&self, bytes: &'b [u8]) -> Cow<'b, [u8]> {
+        match self.mask_spellings(bytes, false) {
+            Some(masked) => Cow::Owned(masked),
+            None => Cow::Borrowed(bytes),
+        }
+    }
+
+    /// Where a spelling of a secret is in raw bytes: sorted, disjoint
+    /// ranges, for a caller that escapes bytes itself (`\xNN`) and writes
+    /// [`REDACTED`] in their place.
+    pub fn spans(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut spans = self.find_spans(bytes);
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (a, b) in spans {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+    }
+
+    /// Every spelling found as written, then every spelling found in the
+    /// decoded view (two levels deep: JSON inside JSON, `\\x41` from a
+    /// debug-printed escape); the ranges may overlap.
+    fn find_spans(&self, input: &[u8]) -> Vec<(usize, usize)> {
+        let Some(matcher) = self.matcher.as_ref() else {
+            return Vec::new();
+        };
+        let mut spans: Vec<(usize, usize)> = matcher
+            .find_iter(input)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        if let Some(first) = Decoded::new(input) {
+            for m in matcher.find_iter(&first.bytes) {
+                spans.push(first.source(m.start(), m.end()));
+            }
+            if let Some(second) = Decoded::new(&first.bytes) {
+                for m in matcher.find_iter(&second.bytes) {
+                    let (a, b) = second.source(m.start(), m.end());
+                    spans.push(first.source(a, b));
+                }
+            }
+        }
+        spans
+    }
+
+    /// `input` with every spelling of a secret replaced by [`REDACTED`];
+    /// `None` when there was none. For text, ranges are widened to whole
+    /// characters.
+    fn mask_spellings(&self, input: &[u8], text: bool) -> Option<Vec<u8>> {
+        let mut spans = self.find_spans(input);
+        if spans.is_empty() {
+            return None;
+        }
+        if text {
+            for (a, b) in &mut spans {
+                while *a > 0 && !is_char_start(input, *a) {
+                    *a -= 1;
+                }
+                while *b < input.len() && !is_char_start(input, *b) {
+                    *b += 1;
+                }
+            }
+        }
+        spans.sort_unstable();
+        let mut out = Vec::with_capacity(input.len());
+        let mut at = 0;
+        for (a, b) in spans {
+            if b <= at {
+                continue;
+            }
+            if a >= at {
+                out.extend_from_slice(&input[at..a]);
+                out.extend_from_slice(REDACTED.as_bytes());
+            }
+            at = b;
+        }
+        out.extend_from_slice(&input[at.min(input.len())..]);
+        Some(out)
     }
 
     /// Masks what is left of a secret where an excerpt cut it: the start of
@@ -202,8 +432,17 @@ impl Redactor {
     /// Where the longest start of a secret (at least [`MIN_SECRET_LEN`]
     /// characters, not the whole secret) that ends `text` begins.
     fn cut_prefix_start(&self, text: &str) -> Option<usize> {
-        self.secrets
+        self.spellings
             .iter()
+            .filter(|secret| {
+                // Cheap test first: the secret's head is near the end of `text`.
+                let head = first_chars(secret, MIN_SECRET_LEN);
+                let mut from = text.len().saturating_sub(secret.len());
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                text[from..].contains(head)
+            })
             .filter_map(|secret| {
                 secret
                     .char_indices()
@@ -219,8 +458,14 @@ impl Redactor {
     /// How long the longest end of a secret (at least [`MIN_SECRET_LEN`]
     /// characters, not the whole secret) that starts `text` is.
     fn cut_suffix_len(&self, text: &str) -> Option<usize> {
-        self.secrets
+        let head = first_chars(text, MIN_SECRET_LEN);
+        if head.chars().count() < MIN_SECRET_LEN {
+            return None;
+        }
+        self.spellings
             .iter()
+            // Cheap test first: the start of `text` is inside the secret.
+            .filter(|secret| secret.contains(head))
             .filter_map(|secret| {
                 secret
                     .char_indices()
@@ -254,10 +499,29 @@ impl Redactor {
                         self.json(v);
                     }
                 }
+                // A target may echo a secret as a header or field name too.
+                if self.matcher.is_some()
+                    && map.keys().any(|k| matches!(self.text(k), Cow::Owned(_)))
+                {
+                    let entries = std::mem::take(map);
+                    for (key, v) in entries {
+                        map.insert(self.text(&key).into_owned(), v);
+                    }
+                }
             }
             _ => {}
         }
     }
+}
+
+/// The first `n` characters of `text` (all of it when shorter).
+fn first_chars(text: &str, n: usize) -> &str {
+    text.char_indices().nth(n).map_or(text, |(i, _)| &text[..i])
+}
+
+/// Whether `at` starts a UTF-8 character (or is the end).
+fn is_char_start(bytes: &[u8], at: usize) -> bool {
+    bytes.get(at).is_none_or(|&b| (b as i8) >= -0x40)
 }
 
 #[cfg(test)]
@@ -334,6 +598,219 @@ mod tests {
     fn masks_escaped_forms_of_secrets() {
         let r = redactor(&["pa\"ss\\word"]);
         assert_eq!(r.text(r#"{"p":"pa\"ss\\word"}"#), r#"{"p":"«redacted»"}"#);
+    }
+
+    /// The password of the spelling tests: every JSON-escaped, URL-encoded
+    /// and base64 form of it differs from the raw one.
+    const PASSWORD: &str = "Zk9/q+Tr0ub4dor&3<x>w==";
+
+    fn clean(r: &Redactor, text: &str) -> String {
+        let out = r.text(text).into_owned();
+        assert!(
+            out.contains(REDACTED),
+            "nothing masked in {text:?}: {out:?}"
+        );
+        for piece in ["Zk9", "Tr0ub4dor", "ub4d", "WnM5", "5a39"] {
+            assert!(
+                !out.contains(piece),
+                "{piece} left in {out:?} (from {text:?})"
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn masks_json_escapes_as_go_and_php_write_them() {
+        let r = redactor(&[PASSWORD]);
+        // Go's encoding/json, PHP's json_encode, every character escaped, mixed case.
+        for text in [
+            r#"{"p":"Zk9/q+Tr0ub4dor\u00263\u003cx\u003ew=="}"#,
+            r#"{"p":"Zk9\/q+Tr0ub4dor&3<x>w=="}"#,
+            r#"{"p":"Zk9\/q+Tr0ub4dor\u00263\u003Cx\u003Ew=="}"#,
+            r#"\u005a\u006b\u0039\u002f\u0071\u002B\u0054\u0072\u0030\u0075\u0062\u0034\u0064\u006f\u0072\u0026\u0033\u003c\u0078\u003e\u0077\u003d\u003d"#,
+        ] {
+            assert_eq!(clean(&r, text).matches(REDACTED).count(), 1, "{text}");
+        }
+        assert_eq!(
+            r.text(r#"{"a":1,"p":"Zk9\/q+Tr0ub4dor\u00263\u003cx\u003ew==","b":2}"#),
+            r#"{"a":1,"p":"«redacted»","b":2}"#
+        );
+    }
+
+    #[test]
+    fn masks_json_inside_json() {
+        let r = redactor(&[PASSWORD]);
+        clean(
+            &r,
+            r#"{"log":"{\"p\":\"Zk9\\/q+Tr0ub4dor\\u00263\\u003cx\\u003ew==\"}"}"#,
+        );
+    }
+
+    #[test]
+    fn masks_every_percent_encoding_in_either_case() {
+        let r = redactor(&[PASSWORD]);
+        let bytes = PASSWORD.as_bytes();
+        let upper: String = bytes.iter().map(|b| format!("%{b:02X}")).collect();
+        let lower: String = bytes.iter().map(|b| format!("%{b:02x}")).collect();
+        for text in [
+            format!("/cb?p={upper}&x=1"),
+            format!("/cb?p={lower}&x=1"),
+            "/cb?p=Zk9%2Fq%2BTr0ub4dor%263%3Cx%3Ew%3D%3D&x=1".to_owned(),
+            "/cb?p=Zk9%2fq%2bTr0ub4dor%263%3cx%3ew%3d%3d&x=1".to_owned(),
+            "/cb?p=Zk9/q%2BTr0ub4dor%263<x>w==&x=1".to_owned(),
+        ] {
+            let out = clean(&r, &text);
+            assert!(out.ends_with("&x=1"), "{text} → {out}");
+        }
+    }
+
+    #[test]
+    fn masks_hex_in_either_case() {
+        let r = redactor(&[PASSWORD]);
+        let lower: String = PASSWORD.bytes().map(|b| format!("{b:02x}")).collect();
+        clean(&r, &format!("digest input {lower}"));
+        clean(&r, &format!("digest input {}", lower.to_uppercase()));
+    }
+
+    #[test]
+    fn masks_base64_of_the_secret_of_bearer_and_of_basic_pairs() {
+        use spellings::{Alphabet, base64};
+        let mut secrets = Secrets::default();
+        secrets.add(PASSWORD);
+        secrets.add_pair("alice", PASSWORD);
+        let r = Redactor::new(&secrets);
+        for plain in [
+            PASSWORD.to_owned(),
+            format!("Bearer {PASSWORD}"),
+            format!("alice:{PASSWORD}"),
+            format!("bob:{PASSWORD}"),
+            format!("{{\"token\":\"{PASSWORD}\",\"n\":1}}"),
+        ] {
+            for alphabet in [Alphabet::Standard, Alphabet::UrlSafe] {
+                for padded in [true, false] {
+                    let encoded = base64(plain.as_bytes(), alphabet, padded);
+                    let out = clean(&r, &format!("echo: {encoded} end"));
+                    assert!(out.starts_with("echo: ") && out.ends_with(" end"), "{out}");
+                }
+            }
+        }
+        // The whole encoding goes, padding included.
+        let whole = base64(PASSWORD.as_bytes(), Alphabet::Standard, true);
+        assert_eq!(r.text(&format!("[{whole}]")), "[«redacted»]");
+    }
+
+    #[test]
+    fn masks_a_base64_spelling_cut_by_an_excerpt() {
+        use spellings::{Alphabet, base64};
+        let r = redactor(&[PASSWORD]);
+        let encoded = base64(
+            format!("Bearer {PASSWORD}").as_bytes(),
+            Alphabet::Standard,
+            true,
+        );
+        let cut = format!("{}…", &encoded[..20]);
+        let out = r.text(&cut);
+        assert!(out.ends_with("«redacted»…"), "{out}");
+        assert!(!out.contains(&encoded[12..20]), "{out}");
+    }
+
+    #[test]
+    fn masks_html_references_and_debug_escapes() {
+        let r = redactor(&[PASSWORD]);
+        clean(&r, "<p>Zk9&#x2F;q+Tr0ub4dor&amp;3&lt;x&gt;w==</p>");
+        clean(&r, r#"got "Zk9/q+Tr0ub4dor\x263<x>w==""#);
+    }
+
+    #[test]
+    fn masks_raw_bytes_before_they_are_encoded() {
+        let r = redactor(&[PASSWORD]);
+        let mut reply = b"\x00\x01+OK ".to_vec();
+        reply.extend_from_slice(PASSWORD.as_bytes());
+        reply.extend_from_slice(b"\r\n\xff");
+        let masked = r.bytes(&reply);
+        let mut expected = b"\x00\x01+OK ".to_vec();
+        expected.extend_from_slice(REDACTED.as_bytes());
+        expected.extend_from_slice(b"\r\n\xff");
+        assert_eq!(masked.as_ref(), expected.as_slice());
+        assert!(matches!(r.bytes(b"nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn masks_secrets_in_record_keys() {
+        let r = redactor(&[PASSWORD]);
+        let mut record = json!({"headers": {format!("x-{PASSWORD}"): "1", "a": "b"}});
+        r.json(&mut record);
+        assert_eq!(record, json!({"headers": {"x-«redacted»": "1", "a": "b"}}));
+    }
+
+    #[test]
+    fn leaves_text_without_secrets_alone() {
+        let r = redactor(&[PASSWORD]);
+        for text in [
+            "a&amp;b %41 \\u0041 plain",
+            "SGVsbG8gd29ybGQ=",
+            "100% sure & done",
+        ] {
+            assert!(matches!(r.text(text), Cow::Borrowed(_)), "{text}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics_and_text_stays_text() {
+        let r = redactor(&[PASSWORD, "é-ü-secret"]);
+        // A fixed pseudo-random stream over an alphabet rich in escape starts.
+        let alphabet: Vec<char> = "\\%&#;xuU{}0123456789abcdefABCDEF/+=Zk9q<>é…"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(state % 64) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let _ = r.text(&text);
+            let _ = r.bytes(text.as_bytes());
+            let _ = r.spans(&text.as_bytes()[..text.len() / 2]);
+        }
+    }
+
+    #[test]
+    fn credentials_in_written_urls_are_recorded() {
+        let mut s = Secrets::default();
+        add_url_credentials(
+            "GET https://bob:p%40ss-w0rd@db.example/x?access_token=tok-12345&page=2",
+            &mut s,
+        );
+        add_url_credentials("/search?api_key=key-67890#top", &mut s);
+        for secret in ["p@ss-w0rd", "bob:p@ss-w0rd", "tok-12345", "key-67890"] {
+            assert!(s.contains(secret), "{secret}");
+        }
+        assert!(!s.contains("page"));
+        assert!(!s.contains("bob"));
+    }
+
+    #[test]
+    fn credential_headers_by_name_and_by_ending() {
+        for name in [
+            "Authorization",
+            "x-api-key",
+            "X-Vault-Token",
+            "x-goog-api-key",
+            "Client-Secret",
+        ] {
+            assert!(is_credential_header(name), "{name}");
+        }
+        for name in [
+            "accept",
+            "token",
+            "sec-websocket-key",
+            "access-control-allow-credentials",
+        ] {
+            assert!(!is_credential_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -227,6 +227,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             base_dir,
             clients: Arc::clone(&clients),
             progress: Default::default(),
+            redactor: Arc::clone(&redactor),
         });
         let file_name = file.path.display().to_string();
         for item in &file.items {

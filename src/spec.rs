@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::expect::{Dur, Size};
 use crate::probe::{KINDS, ProbeSpec, TlsSettings};
-use crate::redact::{Redactor, Secrets, is_credential_header};
+use crate::redact::{Redactor, Secrets, is_credential_header, is_token_param};
 
 pub mod de;
 pub mod diag;
@@ -48,7 +48,8 @@ pub struct ProbeFile {
     pub weights: Vec<Weight>,
     /// The items, in file order.
     pub items: Vec<Item>,
-    /// Values read from the environment: redacted in every output.
+    /// Secret values (`${secret:…}`, credential-named `${env:…}`, every
+    /// credential): redacted in every output. Also the variables they came from.
     pub secrets: Secrets,
 }
 
@@ -420,6 +421,7 @@ impl<'a> Loader<'a> {
                             env: options.env,
                             vars: &no_vars,
                             target: None,
+                            credential: false,
                         };
                         self.interpolate(value, &scope);
                         match value
@@ -464,12 +466,11 @@ impl<'a> Loader<'a> {
                 env: options.env,
                 vars: &vars,
                 target: None,
+                credential: false,
             };
-            // The target is shown in every report; its own value is not a secret.
-            let mut not_secret = Secrets::default();
-            std::mem::swap(&mut self.secrets, &mut not_secret);
+            // The target is shown in every report: it follows the policy like
+            // any value (`${env:STAGING_URL}` is shown, userinfo is not).
             self.interpolate(node, &scope);
-            std::mem::swap(&mut self.secrets, &mut not_secret);
             match node.as_str() {
                 Some(t) => target_text = Some((t.to_owned(), node.pos)),
                 None if matches!(node.value, Value::Null) => {}
@@ -504,6 +505,7 @@ impl<'a> Loader<'a> {
             env: options.env,
             vars: &vars,
             target: target.as_ref().map(|u| u.as_str().trim_end_matches('/')),
+            credential: false,
         };
         for (key, node) in entries.iter_mut() {
             if !matches!(key.name.as_ref(), "vars" | "target") {
@@ -657,9 +659,14 @@ impl<'a> Loader<'a> {
     fn interpolate(&mut self, node: &mut Node<'_>, scope: &vars::Scope<'_>) {
         match &mut node.value {
             // Most strings refer to nothing: leave them as they are.
-            Value::Str(text) if !text.contains("${") => {}
+            Value::Str(text) if !text.contains("${") => {
+                crate::redact::add_url_credentials(text, &mut self.secrets);
+            }
             Value::Str(text) => match vars::interpolate(text, scope, &mut self.secrets) {
-                Ok(out) => *text = out.into(),
+                Ok(out) => {
+                    crate::redact::add_url_credentials(&out, &mut self.secrets);
+                    *text = out.into();
+                }
                 Err(errors) => {
                     let quoted = self
                         .line(node.pos.line.max(1))
@@ -681,21 +688,73 @@ impl<'a> Loader<'a> {
             },
             Value::Seq(items) => items.iter_mut().for_each(|n| self.interpolate(n, scope)),
             Value::Map(entries) => {
+                // `{name: X-API-Key, value: …}` (the `auth` kind's `header:`
+                // and `query:`): the value is a credential when the name is a
+                // credential header or a token-like query parameter.
+                let named = entries.iter().any(|(k, v)| {
+                    k.name == "name"
+                        && v.as_str()
+                            .is_some_and(|n| is_credential_header(n) || is_token_param(n))
+                });
                 for (key, value) in entries.iter_mut() {
-                    self.interpolate(value, scope);
-                    // A credential written literally (`authorization: Bearer …`)
-                    // is as secret as one read from the environment.
-                    if is_credential_header(&key.name)
-                        && let Some(text) = value.as_str()
-                    {
-                        self.secrets.add(text);
-                        if let Some((_, token)) = text.split_once(' ') {
-                            self.secrets.add(token.trim());
+                    // A credential (`authorization: Bearer …`, `password: …`),
+                    // written literally or read from any variable, is a secret.
+                    let credential = (crate::redact::is_credential_setting(&key.name)
+                        || (named && key.name == "value"))
+                        && value.as_str().is_some();
+                    if credential {
+                        let scope = vars::Scope {
+                            credential: true,
+                            ..*scope
+                        };
+                        self.interpolate(value, &scope);
+                        if let Some(text) = value.as_str() {
+                            self.add_credential(text);
                         }
+                    } else {
+                        self.interpolate(value, scope);
                     }
                 }
+                // `basic: {user, password}`: the pair travels base64-encoded.
+                let get = |name: &str| {
+                    entries
+                        .iter()
+                        .find(|(k, _)| k.name == name)
+                        .and_then(|(_, v)| v.as_str())
+                };
+                if let (Some(user), Some(password)) = (get("user"), get("password")) {
+                    self.secrets.add_pair(user, password);
+                }
+                self.redis_auth(entries);
             }
             _ => {}
+        }
+    }
+
+    /// A credential value and, after a scheme (`Bearer …`), its token.
+    fn add_credential(&mut self, text: &str) {
+        self.secrets.add(text);
+        if let Some((_, token)) = text.split_once(' ') {
+            self.secrets.add(token.trim());
+        }
+    }
+
+    /// `send: "AUTH [user] password\r\n"` (Redis): the password is a credential.
+    fn redis_auth(&mut self, entries: &[(Key<'_>, Node<'_>)]) {
+        let Some(send) = entries
+            .iter()
+            .find(|(k, _)| k.name == "send")
+            .and_then(|(_, v)| v.as_str())
+        else {
+            return;
+        };
+        for line in send.lines() {
+            let mut words = line.split_whitespace();
+            if words.next().is_some_and(|w| w.eq_ignore_ascii_case("auth"))
+                && let Some(password) = words.last()
+            {
+                self.secrets.add(password);
+            }
         }
     }
 
@@ -1019,6 +1078,8 @@ mod tests {
         let env = |name: &str| match name {
             "TOKEN" => Some("tok-123456".to_owned()),
             "HOST" => Some("http://127.0.0.1:9".to_owned()),
+            "PLAIN" => Some("plain-value-1".to_owned()),
+            "OTHER" => Some("other-value-2".to_owned()),
             _ => None,
         };
         load_str(
@@ -1057,6 +1118,39 @@ mod tests {
         );
         assert!(file.secrets.contains("tok-123456"));
         assert!(!file.secrets.contains("http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn values_used_as_credentials_are_secrets_whatever_their_source() {
+        let file = load(
+            r#"version: 1
+target: http://127.0.0.1:9
+items:
+  - item: A
+    probes:
+      - auth: {url: /a, basic: {user: bob, password: "${env:PLAIN}"}}
+      - auth: {url: /b, header: {name: X-API-Key, value: "${env:OTHER}"}}
+      - http: {url: "http://u:literal-pw-9@127.0.0.1:9/x?token=literal-tok-8&page=2"}
+      - tcp: {address: "127.0.0.1:9", send: "AUTH redis-pw-7\r\nPING\r\n"}
+      - http: {get: "/p?from=${env:HOST}"}
+"#,
+        )
+        .expect("valid");
+        for secret in [
+            "plain-value-1",
+            "bob:plain-value-1",
+            "other-value-2",
+            "literal-pw-9",
+            "u:literal-pw-9",
+            "literal-tok-8",
+            "redis-pw-7",
+        ] {
+            assert!(file.secrets.contains(secret), "{secret}");
+        }
+        assert!(!file.secrets.contains("http://127.0.0.1:9"));
+        assert!(!file.secrets.contains("2"));
+        let named: Vec<_> = file.secrets.variables().map(|(n, _)| n).collect();
+        assert_eq!(named, ["OTHER", "PLAIN"]);
     }
 
     #[test]

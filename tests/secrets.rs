@@ -1,5 +1,5 @@
-//! Secrets never leave vouch: a value from `${env:…}` sent every way a probe
-//! can send it (header, query, JSON body, bearer token, URL userinfo, `vars:`,
+//! Secrets never leave vouch: a secret `${env:…}` value (its variable's name
+//! says credential) sent every way a probe can send it (header, query, JSON body, bearer token, URL userinfo, `vars:`,
 //! path) to a server that echoes the request back in its body and in a
 //! response header, then every output (human and JSON, stdout, stderr and
 //! `--output` files, `vouch check`) is searched for it.
@@ -307,7 +307,10 @@ fn vouch_check_never_prints_the_secret() {
     out.assert_code(0);
     assert_clean("check stderr", &out.stderr);
     assert_clean("check stdout", &out.stdout);
-    assert_eq!(out.stderr, "ok: 1 file, 7 items, 7 probes\n");
+    assert_eq!(
+        out.stderr,
+        "ok: 1 file, 7 items, 7 probes\nsecrets: VOUCH_TEST_SECRET (env, name says credential)\n"
+    );
     assert_eq!(server.requests(), 0);
 }
 
@@ -493,4 +496,83 @@ fn a_secret_cut_by_a_body_excerpt_leaves_nothing_behind() {
         "the start of the secret survives:\n{}",
         out.stdout
     );
+}
+
+/// The policy: `${env:STAGING_URL}` is evidence and shows in every report;
+/// `${env:API_TOKEN}` and `${secret:…}` values are masked; a variable whose
+/// name says nothing is masked once it is used as a credential.
+#[test]
+fn urls_from_the_environment_are_shown_and_tokens_are_not() {
+    const TOKEN: &str = "tok-Qw3rty-0987";
+    const DB_PW: &str = "pw-Asdf-6543";
+    const PLAIN: &str = "plain-Zxcv-2468";
+    let server = echo_server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = r#"version: 1
+name: staging
+target: ${env:STAGING_URL}
+items:
+  - item: Orders API
+    probes:
+      - http:
+          get: /orders
+          headers:
+            x-token: ${env:API_TOKEN}
+            x-db: ${secret:DB_PW}
+            authorization: Bearer ${env:SOME_VALUE}
+          expect:
+            body: { contains: never-there }
+"#;
+    write_file(dir.path(), "staging.yaml", yaml);
+    write_file(
+        dir.path(),
+        "checklist.md",
+        "# Staging\n\n- [ ] Orders API\n",
+    );
+    let run = |args: &[&str]| {
+        Vouch::new(args)
+            .env("STAGING_URL", server.url())
+            .env("API_TOKEN", TOKEN)
+            .env("DB_PW", DB_PW)
+            .env("SOME_VALUE", PLAIN)
+            .current_dir(dir.path())
+            .run()
+    };
+    for format in ["human", "json", "junit", "markdown"] {
+        let out = run(&[
+            "run",
+            "--format",
+            format,
+            "--checklist",
+            "checklist.md",
+            "staging.yaml",
+        ]);
+        out.assert_code(1);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        // JUnit and markdown name probes by their path only.
+        if matches!(format, "human" | "json") {
+            assert!(
+                all.contains(&server.url()),
+                "{format}: the target URL is evidence and must show:\n{all}"
+            );
+        }
+        assert!(!all.contains("https://«redacted»"), "{format}:\n{all}");
+        for secret in [TOKEN, DB_PW, PLAIN] {
+            assert!(!all.contains(secret), "{format} shows {secret}:\n{all}");
+        }
+        assert!(all.contains(REDACTED), "{format}:\n{all}");
+    }
+    // The server got the real values.
+    let request = &server.log()[0];
+    assert_eq!(request.header("x-token"), Some(TOKEN));
+    assert_eq!(request.header("x-db"), Some(DB_PW));
+
+    let out = run(&["check", "staging.yaml"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.stderr,
+        "ok: 1 file, 1 item, 1 probe\nsecrets: API_TOKEN (env, name says credential), \
+         DB_PW (secret:), SOME_VALUE (env, used as a credential)\n"
+    );
+    assert!(!out.stderr.contains("STAGING_URL"));
 }

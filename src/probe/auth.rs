@@ -81,7 +81,7 @@ super::with_tls! {
 pub struct NamedSecret {
     /// The header or query parameter name.
     pub name: String,
-    /// The secret value (write `${env:NAME}`).
+    /// The secret value (write `${secret:NAME}`, or `${env:NAME}`: a secret either way).
     pub value: String,
 }
 
@@ -91,7 +91,7 @@ pub struct NamedSecret {
 pub struct BasicSecret {
     /// The user name.
     pub user: String,
-    /// The password (write `${env:NAME}`).
+    /// The password (write `${secret:NAME}`, or `${env:NAME}`: a secret either way).
     pub password: String,
 }
 
@@ -168,18 +168,15 @@ impl Credential {
         }
     }
 
-    /// Every spelling of the credential that could show up in a response.
-    fn spellings(&self) -> Vec<String> {
+    /// Records the credential as a secret: the redactor derives every
+    /// spelling a response could echo (JSON escapes, percent, hex, base64 of
+    /// the value, of `Bearer value` and of the Basic `user:password`).
+    fn add_to(&self, secrets: &mut Secrets) {
         match self {
             Credential::Header { value, .. }
             | Credential::Bearer(value)
-            | Credential::Query { value, .. } => vec![value.clone()],
-            Credential::Basic { user, password } => {
-                vec![
-                    password.clone(),
-                    base64(format!("{user}:{password}").as_bytes()),
-                ]
-            }
+            | Credential::Query { value, .. } => secrets.add(value),
+            Credential::Basic { user, password } => secrets.add_pair(user, password),
         }
     }
 }
@@ -563,15 +560,10 @@ impl Auth {
     /// the server echoed back.
     fn scrub(&self, findings: &mut Findings) {
         let mut secrets = Secrets::default();
-        let wrong = self.credential.with_secret(&self.wrong_secret());
-        for spelling in self
-            .credential
-            .spellings()
-            .iter()
-            .chain(wrong.spellings().iter())
-        {
-            secrets.add(spelling);
-        }
+        self.credential.add_to(&mut secrets);
+        self.credential
+            .with_secret(&self.wrong_secret())
+            .add_to(&mut secrets);
         let redactor = Redactor::new(&secrets);
         redactor.string(&mut findings.summary);
         for check in &mut findings.checks {

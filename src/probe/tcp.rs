@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::fetch;
 use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings};
 use crate::expect::{self, Dur, Pattern};
+use crate::redact::Redactor;
 
 /// The default `connect_timeout`: shorter than any sensible probe timeout, so
 /// a filtered port is told apart from a slow one.
@@ -540,6 +541,9 @@ pub async fn connect(host: &str, port: u16, limit: Option<Duration>) -> Reach {
 #[derive(Debug, Default)]
 struct Reply {
     bytes: Vec<u8>,
+    /// Where `bytes` hold a spelling of a secret: masked before the bytes
+    /// are escaped for evidence, since escaped, a secret is spelt differently.
+    secret_spans: Vec<(usize, usize)>,
     /// The peer closed the connection.
     eof: bool,
     /// Reading stopped at [`READ_LIMIT`].
@@ -562,12 +566,15 @@ impl Reply {
                 None => "nothing".to_owned(),
             };
         }
-        format!("{:?}", printable(&self.bytes, 80))
+        format!(
+            "{:?}",
+            printable_masked(&self.bytes, &self.secret_spans, 80)
+        )
     }
 
     fn record(&self) -> Json {
         let mut record = json!({
-            "received": printable(&self.bytes, EXCERPT),
+            "received": printable_masked(&self.bytes, &self.secret_spans, EXCERPT),
             "received_bytes": self.bytes.len(),
         });
         if self.eof {
@@ -586,7 +593,11 @@ impl Reply {
 /// Reads until `done` holds, the peer closes, [`READ_LIMIT`] is reached or,
 /// once something arrived, the peer pauses for [`IDLE`]. Waiting for the
 /// first byte is bounded by the probe's timeout (the runner's).
-async fn read_reply<S: AsyncRead + Unpin>(stream: &mut S, done: impl Fn(&[u8]) -> bool) -> Reply {
+async fn read_reply<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    done: impl Fn(&[u8]) -> bool,
+    redactor: &Redactor,
+) -> Reply {
     let mut reply = Reply::default();
     let mut chunk = vec![0u8; 8192];
     loop {
@@ -620,18 +631,39 @@ async fn read_reply<S: AsyncRead + Unpin>(stream: &mut S, done: impl Fn(&[u8]) -
             }
         }
     }
+    reply.secret_spans = redactor.spans(&reply.bytes);
     reply
 }
 
 /// Bytes as printable text: ASCII kept, `\r`, `\n`, `\t` escaped, anything
 /// else as `\xNN`; at most `max` characters, the cut marked.
 pub fn printable(bytes: &[u8], max: usize) -> String {
+    printable_masked(bytes, &[], max)
+}
+
+/// [`printable`], with `«redacted»` for each of the sorted, disjoint
+/// `secret` ranges (from [`Redactor::spans`]).
+pub fn printable_masked(bytes: &[u8], secret: &[(usize, usize)], max: usize) -> String {
     let mut out = String::new();
-    for &b in bytes {
-        if out.chars().count() >= max {
+    let mut chars = 0;
+    let mut secret = secret.iter().peekable();
+    let mut i = 0;
+    while i < bytes.len() {
+        if chars >= max {
             out.push('…');
             break;
         }
+        while secret.next_if(|(_, end)| *end <= i).is_some() {}
+        if let Some(&&(start, end)) = secret.peek()
+            && start <= i
+        {
+            out.push_str(crate::redact::REDACTED);
+            chars += crate::redact::REDACTED.chars().count();
+            i = end;
+            continue;
+        }
+        let b = bytes[i];
+        let before = out.len();
         match b {
             b'\r' => out.push_str("\\r"),
             b'\n' => out.push_str("\\n"),
@@ -640,6 +672,9 @@ pub fn printable(bytes: &[u8], max: usize) -> String {
             0x20..=0x7e => out.push(char::from(b)),
             _ => out.push_str(&format!("\\x{b:02x}")),
         }
+        // Everything pushed here is ASCII: bytes are characters.
+        chars += out.len() - before;
+        i += 1;
     }
     out
 }
@@ -711,20 +746,26 @@ impl Tcp {
         mut stream: TcpStream,
         host: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
+        redactor: &Redactor,
     ) -> Greeting {
         match exchange {
             Exchange::Hello(Hello::Redis) => {
                 let (sent, reply) =
-                    match send_and_read(&mut stream, REDIS_PING, |b| b.contains(&b'\n')).await {
+                    match send_and_read(&mut stream, REDIS_PING, |b| b.contains(&b'\n'), redactor)
+                        .await
+                    {
                         Ok(reply) => (true, reply),
                         Err(reply) => (false, reply),
                     };
                 self.redis_checks(sent, &reply)
             }
             Exchange::Hello(Hello::Postgres) => {
-                let reply = match send_and_read(&mut stream, &POSTGRES_SSL_REQUEST, |b| {
-                    !b.is_empty()
-                })
+                let reply = match send_and_read(
+                    &mut stream,
+                    &POSTGRES_SSL_REQUEST,
+                    |b| !b.is_empty(),
+                    redactor,
+                )
                 .await
                 {
                     Ok(reply) | Err(reply) => reply,
@@ -732,7 +773,7 @@ impl Tcp {
                 self.postgres_checks(&reply)
             }
             Exchange::Hello(Hello::Banner) => {
-                let reply = read_reply(&mut stream, self.reply_done()).await;
+                let reply = read_reply(&mut stream, self.reply_done(), redactor).await;
                 let mut record = reply.record();
                 record["hello"] = json!("banner");
                 let (checks, note) = self.reply_checks(&reply);
@@ -744,11 +785,15 @@ impl Tcp {
             }
             Exchange::Send(text) => {
                 let reply =
-                    match send_and_read(&mut stream, text.as_bytes(), self.reply_done()).await {
+                    match send_and_read(&mut stream, text.as_bytes(), self.reply_done(), redactor)
+                        .await
+                    {
                         Ok(reply) | Err(reply) => reply,
                     };
                 let mut record = reply.record();
-                record["sent"] = json!(printable(text.as_bytes(), EXCERPT));
+                // `AUTH password` is sent as written: masked before escaping.
+                let sent = text.as_bytes();
+                record["sent"] = json!(printable_masked(sent, &redactor.spans(sent), EXCERPT));
                 record["sent_bytes"] = json!(text.len());
                 let (checks, note) = self.reply_checks(&reply);
                 Greeting {
@@ -902,6 +947,7 @@ async fn send_and_read(
     stream: &mut TcpStream,
     bytes: &[u8],
     done: impl Fn(&[u8]) -> bool,
+    redactor: &Redactor,
 ) -> Result<Reply, Reply> {
     if let Err(e) = stream.write_all(bytes).await {
         return Err(Reply {
@@ -909,7 +955,7 @@ async fn send_and_read(
             ..Reply::default()
         });
     }
-    Ok(read_reply(stream, done).await)
+    Ok(read_reply(stream, done, redactor).await)
 }
 
 async fn tls_greeting(
@@ -1063,7 +1109,7 @@ impl Probe for Tcp {
                 Exchange::Hello(Hello::Banner) => "waiting for the banner",
                 Exchange::Send(_) => "waiting for the reply",
             });
-            let greeting = self.greet(exchange, stream, &host, tls).await;
+            let greeting = self.greet(exchange, stream, &host, tls, &cx.redactor).await;
             let failed: Vec<&Check> = greeting.checks.iter().filter(|c| !c.passed).collect();
             if failed.is_empty() {
                 if !greeting.note.is_empty() {
@@ -1114,6 +1160,7 @@ mod tests {
             clients: Arc::new(fetch::Clients::default()),
             timeout: crate::probe::DEFAULT_TIMEOUT,
             progress: Default::default(),
+            redactor: Arc::default(),
         }
     }
 
@@ -1273,6 +1320,46 @@ mod tests {
         assert_eq!(
             findings.evidence["greeting"]["received"],
             "SSH-2.0-OpenSSH_9.2\\r\\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_echoing_a_secret_is_masked_before_it_is_escaped() {
+        const SECRET: &str = "pässwörd\\Zk9/q+Tr0ub4dor&3<x>w==";
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 256];
+                let _ = s.read(&mut buf).await;
+                let reply = format!("-ERR wrong password '{SECRET}'\x01\r\n");
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+        });
+        let probe = tcp(&format!(
+            "address: 127.0.0.1:{port}\nsend: \"AUTH {}\\r\\n\"\nexpect: {{reply: '^\\+OK'}}\n",
+            SECRET.replace('\\', "\\\\")
+        ))
+        .expect("valid");
+        let mut secrets = crate::redact::Secrets::default();
+        secrets.add(SECRET);
+        let cx = Context {
+            redactor: Arc::new(crate::redact::Redactor::new(&secrets)),
+            ..cx("http://127.0.0.1:1")
+        };
+        let findings = probe.run(&cx).await.expect("runs");
+        assert!(!findings.passed());
+        let shown = format!("{findings:?}");
+        for piece in ["Tr0ub4dor", "p\\xc3\\xa4ss", "pässw"] {
+            assert!(!shown.contains(piece), "{piece} in {shown}");
+        }
+        assert_eq!(
+            findings.evidence["greeting"]["received"],
+            "-ERR wrong password '«redacted»'\\x01\\r\\n"
+        );
+        assert_eq!(
+            findings.evidence["greeting"]["sent"],
+            "AUTH «redacted»\\r\\n"
         );
     }
 }

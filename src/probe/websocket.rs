@@ -201,6 +201,8 @@ impl Websocket {
                     .as_deref()
                     .map(String::from_utf8_lossy)
                     .unwrap_or_default();
+                // Masked before the excerpt cuts a secret in two.
+                let body = cx.redactor.text(&body);
                 record["response"] = json!({
                     "status": status,
                     "headers": fetch::headers_json(response.headers()),
@@ -281,11 +283,18 @@ impl Websocket {
             }
         }
         if broken.is_none() && (self.send.is_some() || self.expect.receive.is_some()) {
+            // What the expectation sees, and what evidence shows: a binary
+            // frame is masked as raw bytes before its bytes are escaped, a
+            // text frame before an excerpt cuts it.
             let received = loop {
                 match ws.next().await {
-                    Some(Ok(Message::Text(t))) => break Ok(("text", t.as_str().to_owned())),
+                    Some(Ok(Message::Text(t))) => {
+                        let shown = cx.redactor.text(t.as_str()).into_owned();
+                        break Ok(("text", t.as_str().to_owned(), shown));
+                    }
                     Some(Ok(Message::Binary(b))) => {
-                        break Ok(("binary", tcp::printable(&b, EXCERPT)));
+                        let shown = tcp::printable_masked(&b, &cx.redactor.spans(&b), EXCERPT);
+                        break Ok(("binary", tcp::printable(&b, EXCERPT), shown));
                     }
                     Some(Ok(Message::Close(frame))) => {
                         let shown = close_text(frame.as_ref());
@@ -306,14 +315,14 @@ impl Websocket {
                 }
             };
             let (expected, actual, ok) = match (&received, &self.expect.receive) {
-                (Ok((_, text)), Some(m)) => (
+                (Ok((_, text, shown)), Some(m)) => (
                     m.to_string(),
-                    format!("{:?}", expect::excerpt(text, 120)),
+                    format!("{:?}", expect::excerpt(shown, 120)),
                     m.check_str(Some(text)).is_ok(),
                 ),
-                (Ok((_, text)), None) => (
+                (Ok((_, _, shown)), None) => (
                     "a message".to_owned(),
-                    format!("{:?}", expect::excerpt(text, 120)),
+                    format!("{:?}", expect::excerpt(shown, 120)),
                     true,
                 ),
                 (Err(why), m) => (
@@ -323,9 +332,11 @@ impl Websocket {
                     false,
                 ),
             };
-            if let Ok((kind, text)) = &received {
-                messages.push(message_record("received", kind, text));
-                notes.push(format!("received {:?}", expect::excerpt(text, 40)));
+            if let Ok((kind, text, shown)) = &received {
+                let mut message = message_record("received", kind, shown);
+                message["bytes"] = json!(text.len());
+                messages.push(message);
+                notes.push(format!("received {:?}", expect::excerpt(shown, 40)));
             }
             checks.push(Check::new("receive", expected, actual, ok));
         }
@@ -600,6 +611,7 @@ mod tests {
             clients: Arc::new(fetch::Clients::default()),
             timeout: crate::probe::DEFAULT_TIMEOUT,
             progress: Default::default(),
+            redactor: Arc::default(),
         }
     }
 
