@@ -85,6 +85,10 @@ python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
     step "pip install junitparser" python3 -m pip install --quiet --disable-pip-version-check junitparser
 fi
+# The validator of the CI examples' schemas (tests/ci_examples.rs).
+if ! command -v check-jsonschema >/dev/null 2>&1; then
+    step "pip install check-jsonschema" python3 -m pip install --quiet --disable-pip-version-check check-jsonschema
+fi
 # Tests that need a real peer fail instead of skipping when it is missing.
 export VOUCH_REQUIRE_PEERS=1
 step "cargo fmt --check" cargo fmt --check
@@ -147,5 +151,10 @@ if has_lib; then
 else
     say "cargo test --doc: skipped (no library target)"
 fi
+
+# The container image: docker/Dockerfile built with buildah (installed if
+# missing) from a static binary, inspected, and run in its own root file
+# system against loopback servers (scripts/image.sh; needs root).
+step "container image" scripts/image.sh
 
 say "all steps passed"

@@ -395,6 +395,7 @@ async fn run_and_report(
     let report = Report::new(outcome, files, &flags.fail_on, input);
     let started = std::time::Instant::now();
     emit(&report, flags, output)?;
+    append_step_summary(&report);
     tracing::debug!("wrote the report in {:?}{}", started.elapsed(), memory());
     Ok(report)
 }
@@ -571,6 +572,22 @@ fn emit(report: &Report, flags: &RunFlags, file: Option<ReportFile>) -> Result<(
                 other => other.map_err(CliError::Stdout),
             }
         }
+    }
+}
+
+/// In a GitHub Actions job, whatever the format: the job summary appended
+/// to the file `$GITHUB_STEP_SUMMARY` names. A summary that cannot be
+/// written is a warning; the report is what counts.
+fn append_step_summary(report: &Report) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    if let Err(error) = crate::report::github::append_step_summary(report, &path) {
+        eprintln!(
+            "warning: cannot append the step summary to `{}`: {error}",
+            path.display()
+        );
     }
 }
 

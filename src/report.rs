@@ -18,6 +18,7 @@ use crate::runner::Run;
 use crate::spec::ProbeFile;
 
 pub mod escape;
+pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -38,6 +39,9 @@ pub enum Format {
     Junit,
     /// The checklist written back with boxes and evidence (needs a checklist).
     Markdown,
+    /// GitHub Actions annotations at the checklist lines of refuted, failed,
+    /// error and flaky items.
+    Github,
 }
 
 /// What makes the gate fail (`--fail-on`).
@@ -293,6 +297,7 @@ impl Report {
             Format::Json => json::write(self, out),
             Format::Junit => out.write_all(junit::render(self).as_bytes()),
             Format::Markdown => out.write_all(markdown::render(self).as_bytes()),
+            Format::Github => out.write_all(github::render(self).as_bytes()),
         }
     }
 
@@ -303,6 +308,7 @@ impl Report {
             Format::Json => json::render(self),
             Format::Junit => junit::render(self),
             Format::Markdown => markdown::render(self),
+            Format::Github => github::render(self),
         }
     }
 }

@@ -567,6 +567,8 @@ const SCRUBBED_ENV: &[&str] = &[
     "NO_PROXY",
     "no_proxy",
     "VOUCH_TEST_SECRET",
+    // In a GitHub Actions job, every run would append a summary to the job page.
+    "GITHUB_STEP_SUMMARY",
 ];
 
 /// A `vouch` command line with `NO_COLOR=1` and a scrubbed environment.
