@@ -11,6 +11,7 @@ pub mod checklist;
 pub mod cli;
 pub mod demo;
 pub mod expect;
+pub mod export;
 pub mod exposition;
 pub mod outcome;
 pub mod probe;
