@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::demo;
 use crate::expect::{parse_duration, parse_size};
+use crate::history::{self, DiffFormat, History};
 use std::sync::Arc;
 
 use crate::checklist::Checklist;
@@ -47,6 +48,9 @@ pub enum CliError {
     /// The demo deployment could not start.
     #[error("cannot start the demo deployment: {0}")]
     Demo(#[source] std::io::Error),
+    /// The report could not be stored in `--history`.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
 }
 
 /// vouch: verify production-readiness checklists against live deployments.
@@ -71,6 +75,53 @@ pub enum Command {
     Init(InitArgs),
     /// Print the JSON Schema of probe files (or of the JSON report).
     Schema(SchemaArgs),
+    /// Which items changed verdict between two reports (exit 1 on a regression).
+    Diff(DiffArgs),
+}
+
+/// `vouch diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old and the new report (`vouch.report/v1`, gzipped or not).
+    #[arg(
+        value_names = ["OLD", "NEW"],
+        num_args = 2,
+        required_unless_present = "history",
+        conflicts_with = "history"
+    )]
+    pub reports: Vec<PathBuf>,
+    /// Compare the last two reports stored in this `--history` directory.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: DiffFormat,
+}
+
+/// `--history` and its retention, for `run` and `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryFlags {
+    /// Keep each run's JSON report (gzipped, time-stamped) in DIR, and the
+    /// checklist written back beside them.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Reports kept in the history at most.
+    #[arg(long, value_name = "N", default_value_t = history::DEFAULT_KEEP, requires = "history")]
+    pub history_keep: usize,
+    /// Reports older than this are removed from the history.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d", requires = "history")]
+    pub history_max_age: Duration,
+}
+
+impl HistoryFlags {
+    /// The history, when `--history` was given.
+    pub fn history(&self) -> Option<History> {
+        self.history.as_ref().map(|dir| History {
+            dir: dir.clone(),
+            keep: self.history_keep,
+            max_age: self.history_max_age,
+        })
+    }
 }
 
 /// `vouch init`.
@@ -105,6 +156,9 @@ pub struct RunArgs {
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
+    #[command(flatten)]
+    /// Where to keep the report.
+    pub history: HistoryFlags,
 }
 
 /// Flags shared by `run` and `demo`.
@@ -201,6 +255,7 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Check(args) => Ok(check(&args)),
         Command::Demo(args) => demo(args).await,
         Command::Init(args) => init(&args),
+        Command::Diff(args) => diff(&args),
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -352,6 +407,9 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Invalid);
     }
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
+    if let Some(history) = args.history.history() {
+        history.store(&report)?;
+    }
     let exit = exit_for(&report);
     // Freeing thousands of outcomes just before exit costs more than letting
     // the OS reclaim them (measured: ~6% of a 10,000-probe run).
@@ -624,6 +682,37 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     } else {
         Exit::Passed
     })
+}
+
+/// `vouch diff`: exit 1 when an item regressed, 2 when an input is not a
+/// report or the reports are of different checklists.
+fn diff(args: &DiffArgs) -> Result<Exit, CliError> {
+    let paths = match (&args.history, args.reports.as_slice()) {
+        (Some(dir), _) => history::last_two(dir),
+        (None, [old, new]) => Ok((old.clone(), new.clone())),
+        (None, _) => {
+            eprintln!("error: give two reports, or --history DIR");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let compared = paths.and_then(|(old, new)| {
+        let (old, new) = (history::load(&old)?, history::load(&new)?);
+        history::diff(&old, &new)
+    });
+    match compared {
+        Ok(diff) => {
+            write_stdout(&history::render(&diff, args.format))?;
+            Ok(if diff.has_regressions() {
+                Exit::Failed
+            } else {
+                Exit::Passed
+            })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Exit::Invalid)
+        }
+    }
 }
 
 fn init(args: &InitArgs) -> Result<Exit, CliError> {

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod expect;
 pub mod export;
 pub mod exposition;
+pub mod history;
 pub mod outcome;
 pub mod probe;
 pub mod redact;
