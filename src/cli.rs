@@ -51,6 +51,9 @@ pub enum CliError {
     /// The report could not be stored in `--history`.
     #[error(transparent)]
     History(#[from] history::HistoryError),
+    /// `vouch watch` could not serve.
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
 }
 
 /// vouch: verify production-readiness checklists against live deployments.
@@ -77,6 +80,90 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Which items changed verdict between two reports (exit 1 on a regression).
     Diff(DiffArgs),
+    /// Run probe files on a schedule and serve the results as Prometheus metrics.
+    Watch(WatchArgs),
+}
+
+/// How `vouch watch` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `vouch watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Probe files (YAML).
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Base URL of the deployment; overrides `target:` in every file.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Variables: `--set NAME=VALUE`, overriding `vars:`.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// The markdown checklist the items belong to (overrides `checklist:`).
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// Start a run this often (a run longer than this is followed at once by the next).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub every: Duration,
+    /// Vary each wait by up to this share of the interval, so watchers do not fire at once.
+    #[arg(long, value_name = "SHARE", value_parser = crate::watch::parse_jitter, default_value = "10%")]
+    pub jitter: f64,
+    /// Serve /metrics, /report.json, / and /-/healthy, /-/ready here.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9469")]
+    pub listen: std::net::SocketAddr,
+    /// Run traffic probes (`rate_limit`, `load`) at most this often; never without it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub traffic_every: Option<Duration>,
+    /// Refuse probe files that could export more series than this.
+    #[arg(long, value_name = "N", default_value_t = crate::export::DEFAULT_MAX_SERIES)]
+    pub max_series: usize,
+    /// Log lines as text or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Run only items whose text contains PATTERN (case-insensitive).
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Option<String>,
+    /// Probes in flight at once.
+    #[arg(long, default_value_t = runner::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+    /// Timeout per probe attempt (replaces `defaults.timeout`; a probe's own `timeout:` wins).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// What fails a run (counted in `vouch_runs_total{result}`).
+    #[arg(long, default_value = "failed,error", value_name = "CONDITIONS")]
+    pub fail_on: FailOnSet,
+    /// A PEM bundle of extra trusted CAs for probes that name none.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// The most bytes of a response body read (replaces `defaults.body_limit`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub body_limit: Option<u64>,
+    /// Pause before each traffic probe.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub cool_down: Duration,
+    /// Allow probes that plan more than 10000 requests or 60s of traffic.
+    #[arg(long)]
+    pub allow_heavy: bool,
+    #[command(flatten)]
+    /// Where to keep the reports.
+    pub history: HistoryFlags,
+}
+
+impl Cli {
+    /// Whether logs are JSON lines, and the level logged when `VOUCH_LOG`
+    /// is unset: the daemon logs each run, other commands only errors.
+    pub fn logging(&self) -> (LogFormat, &'static str) {
+        match &self.command {
+            Command::Watch(args) => (args.log_format, "info"),
+            _ => (LogFormat::Text, "error"),
+        }
+    }
 }
 
 /// `vouch diff`.
@@ -256,6 +343,7 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Demo(args) => demo(args).await,
         Command::Init(args) => init(&args),
         Command::Diff(args) => diff(&args),
+        Command::Watch(args) => watch(args).await,
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -681,6 +769,46 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
         Exit::Broken
     } else {
         Exit::Passed
+    })
+}
+
+/// `vouch watch`: the same loading as `run`, handed to the daemon so it
+/// can load again on each reload.
+async fn watch(args: WatchArgs) -> Result<Exit, CliError> {
+    let options = RunOptions {
+        concurrency: args.concurrency,
+        timeout: args.timeout,
+        only: args.only.clone(),
+        ca_file: args.ca_file.clone(),
+        body_limit: args.body_limit,
+        progress: false,
+        // The daemon handles its signals itself.
+        handle_ctrl_c: false,
+        cool_down: args.cool_down,
+        allow_heavy: args.allow_heavy,
+    };
+    let settings = crate::watch::Settings {
+        files: args.files.clone(),
+        every: args.every,
+        jitter: args.jitter,
+        listen: args.listen,
+        traffic_every: args.traffic_every,
+        max_series: args.max_series,
+        history: args.history.history(),
+        options,
+        fail_on: args.fail_on.clone(),
+    };
+    let load = Box::new(move || {
+        load_run(
+            &args.files,
+            args.target.as_deref(),
+            &args.sets,
+            args.checklist.as_deref(),
+        )
+    });
+    Ok(match crate::watch::watch(settings, load).await? {
+        crate::watch::Ended::Gracefully => Exit::Passed,
+        crate::watch::Ended::Invalid => Exit::Invalid,
     })
 }
 
