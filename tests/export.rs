@@ -174,3 +174,42 @@ fn promtool() -> Option<&'static str> {
         }
     }
 }
+
+/// The shipped alert rules pass their own `promtool test rules` unit tests,
+/// and the metric names they use are the ones vouch exports.
+#[test]
+fn alert_rules_pass_promtool_test_rules() {
+    let Some(promtool) = promtool() else { return };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/prometheus");
+    let out = Command::new(promtool)
+        .args(["test", "rules", "vouch-alerts.test.yml"])
+        .current_dir(&dir)
+        .output()
+        .expect("promtool runs");
+    assert!(
+        out.status.success(),
+        "promtool test rules: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules = std::fs::read_to_string(dir.join("vouch-alerts.yml")).expect("rules");
+    let exported = Metrics::of(
+        Some(&partly_broken_report()),
+        &Since::default(),
+        Some(&DaemonStats::default()),
+    )
+    .encode(TextFormat::Prometheus);
+    for name in [
+        "vouch_item_state",
+        "vouch_probe_success",
+        "vouch_probe_failure_info",
+        "vouch_readiness_score",
+    ] {
+        assert!(rules.contains(name), "the rules use {name}");
+        assert!(
+            exported.contains(&format!("\n{name}{{")),
+            "vouch exports {name}"
+        );
+    }
+    assert!(rules.contains("vouch_tls_chain_earliest_not_after_timestamp_seconds"));
+}
