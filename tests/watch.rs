@@ -607,3 +607,78 @@ fn prometheus_sees_the_refuted_item_and_then_its_fix() {
         r.len() == 1 && r[0].1 == 1.0
     });
 }
+
+/// Counts requests to `/load` apart from the rest.
+fn counting_target(load: &Arc<std::sync::atomic::AtomicUsize>) -> Server {
+    let load = Arc::clone(load);
+    Server::http(move |request| {
+        if request.path() == "/load" {
+            load.fetch_add(1, Ordering::SeqCst);
+        }
+        text(200, "ok")
+    })
+}
+
+fn traffic_probes(target: &Server) -> String {
+    format!(
+        "version: 1\ntarget: {}\nitems:\n  - item: Health answers\n    probes:\n      - http: {{ get: /health, expect: {{ status: 200 }} }}\n  - item: Handles load\n    probes:\n      - load: {{ get: /load, concurrency: 1, requests: 5, warmup: 0s, expect: {{ error_rate: {{ max: 1% }} }} }}\n",
+        target.url()
+    )
+}
+
+#[test]
+fn traffic_probes_do_not_run_without_traffic_every() {
+    let load = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let target = counting_target(&load);
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "probes.yaml", &traffic_probes(&target));
+    let watch = Watch::start(dir.path(), &["probes.yaml", "--every", "100ms"]);
+    let text = watch.wait_metrics("three runs", |t| {
+        value(t, "vouch_runs_total", &[("result", "passed")]).is_some_and(|v| v >= 3.0)
+    });
+    assert_eq!(load.load(Ordering::SeqCst), 0, "a traffic probe ran");
+    assert_eq!(
+        value(
+            &text,
+            "vouch_item_state",
+            &[("item", "handles-load"), ("state", "skipped")]
+        ),
+        Some(1.0)
+    );
+    let (_, body) = get(&watch.addr, "/report.json", None);
+    assert!(body.contains("not run by `vouch watch` yet"), "{body}");
+}
+
+#[test]
+fn traffic_probes_run_at_most_every_traffic_every_and_keep_their_verdict() {
+    let load = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let target = counting_target(&load);
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "probes.yaml", &traffic_probes(&target));
+    let watch = Watch::start(
+        dir.path(),
+        &[
+            "probes.yaml",
+            "--every",
+            "100ms",
+            "--traffic-every",
+            "1h",
+            "--cool-down",
+            "0s",
+        ],
+    );
+    let text = watch.wait_metrics("four runs", |t| {
+        value(t, "vouch_runs_total", &[("result", "passed")]).is_some_and(|v| v >= 4.0)
+    });
+    assert_eq!(load.load(Ordering::SeqCst), 5, "the load probe ran once");
+    assert_eq!(
+        value(
+            &text,
+            "vouch_item_state",
+            &[("item", "handles-load"), ("state", "verified")]
+        ),
+        Some(1.0)
+    );
+    let (_, body) = get(&watch.addr, "/report.json", None);
+    assert!(body.contains("(traffic probe, last run "), "{body}");
+}
