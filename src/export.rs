@@ -464,9 +464,9 @@ fn report_families(report: &Report, since: &Since, out: &mut Vec<Family>) {
         Kind::Gauge,
         "The earliest expiry among the certificates a tls probe saw (like blackbox's probe_ssl_earliest_cert_expiry).",
     );
-    for (item, id) in report.items.iter().zip(&ids) {
-        for (index, probe) in item.probes.iter().enumerate() {
-            let name = probe_label(item.probes.as_slice(), index);
+    let names = probe_labels(report, &ids);
+    for ((item, id), names) in report.items.iter().zip(&ids).zip(names) {
+        for (probe, name) in item.probes.iter().zip(names) {
             let labels = vec![
                 ("file", item.file.clone()),
                 ("item", id.clone()),
@@ -644,17 +644,33 @@ fn daemon_families(d: &DaemonStats, out: &mut Vec<Family>) {
     out.extend([runs, overrun, reload, transitions]);
 }
 
-/// The `probe` label: the name the report shows, with `#2`, `#3`… when two
-/// probes of one item share it (their series would collide).
-fn probe_label(probes: &[ProbeOutcome], index: usize) -> String {
-    let name = &probes[index].name;
-    let before = probes[..index].iter().filter(|p| &p.name == name).count();
-    let repeated = before > 0 || probes[index + 1..].iter().any(|p| &p.name == name);
-    if repeated {
-        format!("{name}#{}", index + 1)
-    } else {
-        name.clone()
-    }
+/// The `probe` label of every probe, per item: the name the report shows,
+/// with `#2`, `#3`… from the second probe on that shares its file, item id
+/// and name (probe-file items bound to one checklist item share its id), so
+/// no two series collide.
+fn probe_labels(report: &Report, ids: &[String]) -> Vec<Vec<String>> {
+    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    report
+        .items
+        .iter()
+        .zip(ids)
+        .map(|(item, id)| {
+            item.probes
+                .iter()
+                .map(|probe| {
+                    let n = seen
+                        .entry((item.file.as_str(), id.as_str(), probe.name.as_str()))
+                        .or_insert(0);
+                    *n += 1;
+                    if *n == 1 {
+                        probe.name.clone()
+                    } else {
+                        format!("{}#{n}", probe.name)
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Why a probe did not pass, as one of the documented reason classes, read
@@ -867,6 +883,39 @@ mod tests {
         let c = report.checklist.as_ref().expect("fixture has a checklist");
         let bound = series_bound(probes, tls, c.items.len(), c.sections.len());
         assert!(metrics.series() <= bound, "{} > {bound}", metrics.series());
+    }
+
+    #[test]
+    fn probes_sharing_a_name_get_distinct_labels() {
+        let mut report = report();
+        let first = report.items[0].probes[0].clone();
+        report.items[0].probes.push(first.clone());
+        let mut twin = report.items[0].clone();
+        twin.location.push_str("-twin");
+        // Bound to the same checklist item: the same `item` label.
+        let checklist = report.checklist.as_mut().expect("checklist");
+        let bound = checklist
+            .items
+            .iter_mut()
+            .find(|i| i.bound.contains(&report.items[0].location))
+            .expect("bound");
+        bound.bound.push(twin.location.clone());
+        report.items.push(twin);
+        let ids = item_ids(&report);
+        assert_eq!(ids[0], ids[ids.len() - 1]);
+        let labels = probe_labels(&report, &ids);
+        let mut all: Vec<(String, String)> = ids
+            .iter()
+            .zip(&labels)
+            .flat_map(|(id, names)| names.iter().map(move |n| (id.clone(), n.clone())))
+            .collect();
+        let before = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), before, "a probe label repeats");
+        let text =
+            Metrics::of(Some(&report), &Since::default(), None).encode(TextFormat::OpenMetrics);
+        exposition::parse(&text, Mode::Strict).unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
