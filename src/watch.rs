@@ -343,7 +343,9 @@ fn publish(report: Report, shared: &Shared, history: Option<&History>) {
     };
     let report = Arc::new(report);
     let mut changes = Vec::new();
+    let mut previous = None;
     shared.update(|s| {
+        previous = s.report.take();
         changes = s.since.observe(&states, finished);
         for change in changes.iter().filter(|c| c.from.is_some()) {
             *s.daemon.transitions.entry(change.to).or_insert(0) += 1;
@@ -353,11 +355,19 @@ fn publish(report: Report, shared: &Shared, history: Option<&History>) {
         s.report_json = Some(json);
     });
     let changed: Vec<_> = changes.iter().filter(|c| c.from.is_some()).collect();
+    // The same comparison as `vouch diff`, for the evidence of each change.
+    let diff = previous.and_then(|old| crate::history::diff(&old, &report).ok());
     for change in &changed {
+        let evidence = diff
+            .as_ref()
+            .and_then(|d| d.items.iter().find(|i| i.id == change.id))
+            .map(|i| i.evidence.join("; "))
+            .unwrap_or_default();
         tracing::info!(
             item = %change.id,
             from = change.from.map_or("", export::State::as_str),
             to = change.to.as_str(),
+            evidence,
             "item changed state"
         );
     }

@@ -682,3 +682,41 @@ fn traffic_probes_run_at_most_every_traffic_every_and_keep_their_verdict() {
     let (_, body) = get(&watch.addr, "/report.json", None);
     assert!(body.contains("(traffic probe, last run "), "{body}");
 }
+
+#[test]
+fn item_changes_are_logged_with_their_evidence_and_counted() {
+    let broken = Arc::new(AtomicBool::new(true));
+    let target = target(&broken);
+    let dir = setup(&target);
+    let watch = Watch::start(dir.path(), &["probes.yaml", "--every", "100ms"]);
+    watch.wait_metrics("the refuted item", |t| {
+        value(
+            t,
+            "vouch_item_state",
+            &[("item", ORDERS), ("state", "refuted")],
+        ) == Some(1.0)
+    });
+    broken.store(false, Ordering::SeqCst);
+    let text = watch.wait_metrics("the fix", |t| {
+        value(
+            t,
+            "vouch_item_state",
+            &[("item", ORDERS), ("state", "verified")],
+        ) == Some(1.0)
+    });
+    assert_eq!(
+        value(&text, "vouch_item_transitions_total", &[("to", "verified")]),
+        Some(1.0)
+    );
+    let line = watch
+        .wait_log(|log| {
+            log.lines()
+                .find(|l| l.contains("item changed state"))
+                .map(str::to_owned)
+        })
+        .expect("a change line");
+    assert!(line.contains(ORDERS), "{line}");
+    assert!(line.contains("status: 503 → 200"), "{line}");
+    let (_, page) = get(&watch.addr, "/", None);
+    assert!(page.contains("verified"), "{page}");
+}
