@@ -105,6 +105,9 @@ say "vouch watch on $addr: 50 probes against nginx on :$port, every 10ms; scrapi
 started=$SECONDS
 at100_rss= at100_fds= at100_cpu= at100_cycles=
 cycles=0
+# After cycle 100: the range of fds seen (a run in flight holds its
+# connections) and the highest RSS.
+fds_min= fds_max=0 rss_max=0
 while ((SECONDS - started < duration)); do
     sleep 1
     kill -0 "$watch_pid" 2>/dev/null || die "vouch watch exited: $(tail -n 5 "$work/watch.log")"
@@ -113,12 +116,18 @@ while ((SECONDS - started < duration)); do
     if [[ -z $at100_rss ]] && ((cycles >= 100)); then
         at100_rss=$(rss_kib) at100_fds=$(fds) at100_cpu=$(cpu_ticks) at100_cycles=$cycles
     fi
+    if [[ -n $at100_rss ]]; then
+        now_fds=$(fds) now_rss=$(rss_kib)
+        ((now_fds > fds_max)) && fds_max=$now_fds
+        [[ -z $fds_min ]] || ((now_fds < fds_min)) && fds_min=$now_fds
+        ((now_rss > rss_max)) && rss_max=$now_rss
+    fi
     ((cycles >= max_cycles)) && break
 done
 [[ -n $at100_rss ]] || die "fewer than 100 cycles in ${duration}s ($cycles)"
 end_rss=$(rss_kib) end_fds=$(fds) end_cpu=$(cpu_ticks)
 read -r _ end_cycles < <(scrape)
-overruns=$(awk '/^vouch_runs_overrun_total / { print $2 }' "$work/metrics.txt")
+overruns=$(awk '/^vouch_runs_overrun_total / { printf "%d", $2 }' "$work/metrics.txt")
 
 sort -g "$work/latencies" >"$work/sorted"
 n=$(wc -l <"$work/sorted")
@@ -135,6 +144,7 @@ printf '\nvouch watch soak: %d cycles in %ds (%s overruns of the 10ms interval)\
 printf '  after cycle %-6d RSS %6.1f MiB   fds %d\n' "$at100_cycles" "$(awk -v k="$at100_rss" 'BEGIN { print k / 1024 }')" "$at100_fds"
 printf '  at the end (%-6d) RSS %6.1f MiB   fds %d\n' "$end_cycles" "$(awk -v k="$end_rss" 'BEGIN { print k / 1024 }')" "$end_fds"
 printf '  growth             RSS %s%%   fds %s%%   (target < 5%%)\n' "$rss_growth" "$fds_growth"
+printf '  from cycle %d on    peak RSS %.1f MiB   fds between %d and %d\n' "$at100_cycles" "$(awk -v k="$rss_max" 'BEGIN { print k / 1024 }')" "$fds_min" "$fds_max"
 printf '  CPU per cycle      %s ms (user + system, 50 probes)\n' "$cpu_ms"
 printf '  scrape latency     median %s ms   p99 %s ms   max %s ms   (%d scrapes)\n' "$(pct 0.5)" "$(pct 0.99)" "$(pct 1)" "$n"
 
