@@ -102,6 +102,7 @@ scrape() {
 
 say "vouch watch on $addr: 50 probes against nginx on :$port, every 10ms; scraping once a second for up to ${duration}s or $max_cycles cycles"
 : >"$work/latencies"
+: >"$work/samples"
 started=$SECONDS
 at100_rss= at100_fds= at100_cpu= at100_cycles=
 cycles=0
@@ -118,6 +119,7 @@ while ((SECONDS - started < duration)); do
     fi
     if [[ -n $at100_rss ]]; then
         now_fds=$(fds) now_rss=$(rss_kib)
+        echo "$cycles $now_rss $now_fds" >>"$work/samples"
         ((now_fds > fds_max)) && fds_max=$now_fds
         [[ -z $fds_min ]] || ((now_fds < fds_min)) && fds_min=$now_fds
         ((now_rss > rss_max)) && rss_max=$now_rss
@@ -137,13 +139,23 @@ cycles_run=$((end_cycles - at100_cycles))
 cpu_ms=$(awk -v t="$((end_cpu - at100_cpu))" -v hz="$ticks_per_second" -v c="$cycles_run" \
     'BEGIN { if (c > 0) printf "%.2f", t * 1000 / hz / c; else print "n/a" }')
 growth() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 100 / a }'; }
-rss_growth=$(growth "$at100_rss" "$end_rss")
-fds_growth=$(growth "$at100_fds" "$end_fds")
+# RSS moves with the run in flight when it is sampled: compare the medians
+# of the first and the last ten samples after cycle 100.
+median_of() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+first_rss=$(head -n 10 "$work/samples" | awk '{ print $2 }' | median_of)
+last_rss=$(tail -n 10 "$work/samples" | awk '{ print $2 }' | median_of)
+rss_growth=$(growth "$first_rss" "$last_rss")
+first_fds=$(head -n 10 "$work/samples" | awk '{ print $3 }' | median_of)
+last_fds=$(tail -n 10 "$work/samples" | awk '{ print $3 }' | median_of)
+fds_growth=$(growth "$first_fds" "$last_fds")
 
 printf '\nvouch watch soak: %d cycles in %ds (%s overruns of the 10ms interval)\n' "$end_cycles" "$((SECONDS - started))" "${overruns:-?}"
 printf '  after cycle %-6d RSS %6.1f MiB   fds %d\n' "$at100_cycles" "$(awk -v k="$at100_rss" 'BEGIN { print k / 1024 }')" "$at100_fds"
 printf '  at the end (%-6d) RSS %6.1f MiB   fds %d\n' "$end_cycles" "$(awk -v k="$end_rss" 'BEGIN { print k / 1024 }')" "$end_fds"
-printf '  growth             RSS %s%%   fds %s%%   (target < 5%%)\n' "$rss_growth" "$fds_growth"
+printf '  growth             RSS %s%% (%.1f → %.1f MiB)   fds %s%% (%d → %d)   (medians of the first and last 10 samples; target < 5%%)\n' \
+    "$rss_growth" "$(awk -v k="$first_rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$last_rss" 'BEGIN { print k / 1024 }')" \
+    "$fds_growth" "$first_fds" "$last_fds"
+printf '  RSS trend (MiB)    %s\n' "$(awk 'NR % 10 == 1 { printf "%.1f ", $2 / 1024 }' "$work/samples")"
 printf '  from cycle %d on    peak RSS %.1f MiB   fds between %d and %d\n' "$at100_cycles" "$(awk -v k="$rss_max" 'BEGIN { print k / 1024 }')" "$fds_min" "$fds_max"
 printf '  CPU per cycle      %s ms (user + system, 50 probes)\n' "$cpu_ms"
 printf '  scrape latency     median %s ms   p99 %s ms   max %s ms   (%d scrapes)\n' "$(pct 0.5)" "$(pct 0.99)" "$(pct 1)" "$n"
