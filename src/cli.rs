@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::demo;
 use crate::expect::{parse_duration, parse_size};
+use crate::history::{self, DiffFormat, History};
 use std::sync::Arc;
 
 use crate::checklist::Checklist;
@@ -50,6 +51,12 @@ pub enum CliError {
     /// The demo deployment could not start.
     #[error("cannot start the demo deployment: {0}")]
     Demo(std::io::Error),
+    /// The report could not be stored in `--history`.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
+    /// `vouch watch` could not serve.
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
 }
 
 /// vouch: verify production-readiness checklists against live deployments.
@@ -74,6 +81,137 @@ pub enum Command {
     Init(InitArgs),
     /// Print the JSON Schema of probe files (or of the JSON report).
     Schema(SchemaArgs),
+    /// Which items changed verdict between two reports (exit 1 on a regression).
+    Diff(DiffArgs),
+    /// Run probe files on a schedule and serve the results as Prometheus metrics.
+    Watch(WatchArgs),
+}
+
+/// How `vouch watch` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `vouch watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Probe files (YAML).
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Base URL of the deployment; overrides `target:` in every file.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Variables: `--set NAME=VALUE`, overriding `vars:`.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// The markdown checklist the items belong to (overrides `checklist:`).
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// Start a run this often (a run longer than this is followed at once by the next).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub every: Duration,
+    /// Vary each wait by up to this share of the interval, so watchers do not fire at once.
+    #[arg(long, value_name = "SHARE", value_parser = crate::watch::parse_jitter, default_value = "10%")]
+    pub jitter: f64,
+    /// Serve /metrics, /report.json, / and /-/healthy, /-/ready here.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9469")]
+    pub listen: std::net::SocketAddr,
+    /// Run traffic probes (`rate_limit`, `load`) at most this often; never without it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub traffic_every: Option<Duration>,
+    /// Refuse probe files that could export more series than this.
+    #[arg(long, value_name = "N", default_value_t = crate::export::DEFAULT_MAX_SERIES)]
+    pub max_series: usize,
+    /// Log lines as text or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Run only items whose text contains PATTERN (case-insensitive).
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Option<String>,
+    /// Probes in flight at once.
+    #[arg(long, default_value_t = runner::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+    /// Timeout per probe attempt (replaces `defaults.timeout`; a probe's own `timeout:` wins).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// What fails a run (counted in `vouch_runs_total{result}`).
+    #[arg(long, default_value = "failed,error", value_name = "CONDITIONS")]
+    pub fail_on: FailOnSet,
+    /// A PEM bundle of extra trusted CAs for probes that name none.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// The most bytes of a response body read (replaces `defaults.body_limit`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub body_limit: Option<u64>,
+    /// Pause before each traffic probe.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub cool_down: Duration,
+    /// Allow probes that plan more than 10000 requests or 60s of traffic.
+    #[arg(long)]
+    pub allow_heavy: bool,
+    #[command(flatten)]
+    /// Where to keep the reports.
+    pub history: HistoryFlags,
+}
+
+impl Cli {
+    /// Whether logs are JSON lines, and the level logged when `VOUCH_LOG`
+    /// is unset: the daemon logs each run, other commands only errors.
+    pub fn logging(&self) -> (LogFormat, &'static str) {
+        match &self.command {
+            Command::Watch(args) => (args.log_format, "info"),
+            _ => (LogFormat::Text, "error"),
+        }
+    }
+}
+
+/// `vouch diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old and the new report (`vouch.report/v1`, gzipped or not).
+    #[arg(
+        value_names = ["OLD", "NEW"],
+        num_args = 2,
+        required_unless_present = "history",
+        conflicts_with = "history"
+    )]
+    pub reports: Vec<PathBuf>,
+    /// Compare the last two reports stored in this `--history` directory.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: DiffFormat,
+}
+
+/// `--history` and its retention, for `run` and `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryFlags {
+    /// Keep each run's JSON report (gzipped, time-stamped) in DIR, and the
+    /// checklist written back beside them.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Reports kept in the history at most.
+    #[arg(long, value_name = "N", default_value_t = history::DEFAULT_KEEP, requires = "history")]
+    pub history_keep: usize,
+    /// Reports older than this are removed from the history.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d", requires = "history")]
+    pub history_max_age: Duration,
+}
+
+impl HistoryFlags {
+    /// The history, when `--history` was given.
+    pub fn history(&self) -> Option<History> {
+        self.history.as_ref().map(|dir| History {
+            dir: dir.clone(),
+            keep: self.history_keep,
+            max_age: self.history_max_age,
+        })
+    }
 }
 
 /// `vouch init`.
@@ -108,6 +246,9 @@ pub struct RunArgs {
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
+    #[command(flatten)]
+    /// Where to keep the report.
+    pub history: HistoryFlags,
 }
 
 /// Flags shared by `run` and `demo`.
@@ -204,6 +345,8 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Check(args) => Ok(check(&args)),
         Command::Demo(args) => demo(args).await,
         Command::Init(args) => init(&args),
+        Command::Diff(args) => diff(&args),
+        Command::Watch(args) => watch(args).await,
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -363,6 +506,9 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Invalid);
     }
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
+    if let Some(history) = args.history.history() {
+        history.store(&report)?;
+    }
     let exit = exit_for(&report);
     // Freeing thousands of outcomes just before exit costs more than letting
     // the OS reclaim them (measured: ~6% of a 10,000-probe run).
@@ -652,6 +798,77 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     } else {
         Exit::Passed
     })
+}
+
+/// `vouch watch`: the same loading as `run`, handed to the daemon so it
+/// can load again on each reload.
+async fn watch(args: WatchArgs) -> Result<Exit, CliError> {
+    let options = RunOptions {
+        concurrency: args.concurrency,
+        timeout: args.timeout,
+        only: args.only.clone(),
+        ca_file: args.ca_file.clone(),
+        body_limit: args.body_limit,
+        progress: false,
+        // The daemon handles its signals itself.
+        handle_ctrl_c: false,
+        cool_down: args.cool_down,
+        allow_heavy: args.allow_heavy,
+    };
+    let settings = crate::watch::Settings {
+        files: args.files.clone(),
+        every: args.every,
+        jitter: args.jitter,
+        listen: args.listen,
+        traffic_every: args.traffic_every,
+        max_series: args.max_series,
+        history: args.history.history(),
+        options,
+        fail_on: args.fail_on.clone(),
+    };
+    let load = Box::new(move || {
+        load_run(
+            &args.files,
+            args.target.as_deref(),
+            &args.sets,
+            args.checklist.as_deref(),
+        )
+    });
+    Ok(match crate::watch::watch(settings, load).await? {
+        crate::watch::Ended::Gracefully => Exit::Passed,
+        crate::watch::Ended::Invalid => Exit::Invalid,
+    })
+}
+
+/// `vouch diff`: exit 1 when an item regressed, 2 when an input is not a
+/// report or the reports are of different checklists.
+fn diff(args: &DiffArgs) -> Result<Exit, CliError> {
+    let paths = match (&args.history, args.reports.as_slice()) {
+        (Some(dir), _) => history::last_two(dir),
+        (None, [old, new]) => Ok((old.clone(), new.clone())),
+        (None, _) => {
+            eprintln!("error: give two reports, or --history DIR");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let compared = paths.and_then(|(old, new)| {
+        let (old, new) = (history::load(&old)?, history::load(&new)?);
+        history::diff(&old, &new)
+    });
+    match compared {
+        Ok(diff) => {
+            write_stdout(&history::render(&diff, args.format))?;
+            Ok(if diff.has_regressions() {
+                Exit::Failed
+            } else {
+                Exit::Passed
+            })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Exit::Invalid)
+        }
+    }
 }
 
 fn init(args: &InitArgs) -> Result<Exit, CliError> {

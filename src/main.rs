@@ -14,10 +14,20 @@ fn main() -> ExitCode {
     // First, before the allocator maps much memory.
     let pages = small_pages();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("VOUCH_LOG"))
+    let (format, level) = cli.logging();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
+    match format {
+        cli::LogFormat::Json => logs.json().init(),
+        cli::LogFormat::Text => logs.init(),
+    }
     if let Err(e) = pages {
         // An old kernel or a sandbox that forbids prctl: only memory is lost.
         tracing::debug!("cannot turn transparent huge pages off: {e}");
