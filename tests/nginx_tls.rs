@@ -127,12 +127,12 @@ fn the_valid_leaf_of_the_private_ca_passes_with_its_dates() {
     assert_eq!(leaf["subject"], "CN=localhost");
     assert_eq!(leaf["issuer"], "CN=vouch nginx test CA");
     assert_eq!(leaf["sans"], serde_json::json!(["localhost", "127.0.0.1"]));
-    assert_eq!(leaf["days_left"], 90);
+    assert_eq!(leaf["days_left"], 89); // never rounded up
     assert_eq!(leaf["ca"], false);
     assert_dates(leaf, 90);
     assert_eq!(e["certificates"].as_array().expect("chain").len(), 1);
     assert!(
-        summary(&probe).contains("CN=localhost expires in 90 days"),
+        summary(&probe).contains("CN=localhost expires in 89 days 23 hours"),
         "{}",
         summary(&probe)
     );
@@ -145,7 +145,7 @@ fn the_valid_leaf_of_the_private_ca_passes_with_its_dates() {
     );
     assert_eq!(probe["verdict"], "pass", "{probe:#}");
     assert_eq!(check_of(&probe, "trusted")["actual"], "no (unknown issuer)");
-    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 90);
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 89);
 }
 
 #[test]
@@ -157,14 +157,14 @@ fn the_expired_leaf_fails_with_negative_days() {
     assert_eq!(check_of(&probe, "hostname")["passed"], true, "{probe:#}");
     assert_eq!(probe["evidence"]["verification"]["reason"], "expired");
     let leaf = &probe["evidence"]["certificates"][0];
-    assert_eq!(leaf["days_left"], -3, "{probe:#}");
+    assert_eq!(leaf["days_left"], -4, "{probe:#}"); // 3 days and some seconds ago
     assert_dates(leaf, 27);
     let expiry = check_of(&probe, "expires_in");
     assert_eq!(expiry["passed"], false);
     let not_after = str_of(&leaf["not_after"], "not_after");
     assert_eq!(
         expiry["actual"],
-        format!("-3 days left (expired; not after {not_after})"),
+        format!("expired 3 days ago (not after {not_after})"),
         "{expiry:#}"
     );
     assert!(
@@ -190,11 +190,11 @@ fn the_leaf_expiring_in_10_days_fails_a_30_day_minimum() {
     let expiry = check_of(&probe, "expires_in");
     assert_eq!(expiry["expected"], ">= 30d");
     assert!(
-        str_of(&expiry["actual"], "actual").starts_with("10 days left"),
+        str_of(&expiry["actual"], "actual").starts_with("9 days 23 hours left"),
         "{expiry:#}"
     );
     let leaf = &probe["evidence"]["certificates"][0];
-    assert_eq!(leaf["days_left"], 10);
+    assert_eq!(leaf["days_left"], 9);
     assert_dates(leaf, 10);
     // The default expectations (not expired) still hold.
     let probe = tls(&nginx, "SOON", &ca(&nginx));
@@ -213,7 +213,7 @@ fn the_wrong_host_leaf_fails_hostname_only() {
     assert_eq!(hostname["actual"], "no (names: wrong.example)");
     let leaf = &probe["evidence"]["certificates"][0];
     assert_eq!(leaf["subject"], "CN=wrong.example");
-    assert_eq!(leaf["days_left"], 90);
+    assert_eq!(leaf["days_left"], 89); // never rounded up
     assert_dates(leaf, 90);
 }
 
@@ -249,11 +249,11 @@ fn the_intermediate_expiring_before_the_leaf_is_reported() {
     let e = &probe["evidence"];
     let certs = e["certificates"].as_array().expect("chain");
     assert_eq!(certs.len(), 2, "{probe:#}");
-    assert_eq!(certs[0]["days_left"], 60);
+    assert_eq!(certs[0]["days_left"], 59);
     assert_eq!(certs[0]["issuer"], "CN=vouch nginx test intermediate");
     assert_dates(&certs[0], 60);
     assert_eq!(certs[1]["ca"], true);
-    assert_eq!(certs[1]["days_left"], 5);
+    assert_eq!(certs[1]["days_left"], 4);
     assert_dates(&certs[1], 5);
     assert_eq!(
         e["chain_expires"]["subject"],
@@ -265,7 +265,7 @@ fn the_intermediate_expiring_before_the_leaf_is_reported() {
     let not_after = str_of(&certs[1]["not_after"], "not_after");
     assert_eq!(
         chain["actual"],
-        format!("5 days left (CN=vouch nginx test intermediate; not after {not_after})"),
+        format!("4 days 23 hours left (CN=vouch nginx test intermediate; not after {not_after})"),
         "{chain:#}"
     );
 }
