@@ -449,3 +449,47 @@ fn a_closed_port_fails_as_refused() {
     assert!(summary(&probe).contains("refused"), "{}", summary(&probe));
     assert_eq!(check_of(&probe, "connect")["actual"], "connection refused");
 }
+
+#[test]
+fn the_tls_edge_pack_passes_a_good_chain_that_also_sends_an_expired_certificate() {
+    // A correctly served chain (leaf → intermediate → the CA, all valid for
+    // months) plus an expired old root the server still sends.
+    let pki = Pki::new();
+    let mut identity = pki.leaf_via_intermediate(120, 90);
+    identity.chain.push(expired_ca("vouch old root"));
+    let server = tls_server(&identity, false);
+    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/probes/tls-edge.yaml");
+    let out = Vouch::new([
+        "run",
+        "--format",
+        "json",
+        "--target",
+        &server.url().replacen("http://", "https://", 1),
+        "--only",
+        "TLS",
+        pack,
+    ])
+    // The pack is used as shipped: the private CA comes in as a system root.
+    .env("SSL_CERT_FILE", pki.ca_path())
+    .run();
+    let report = out.json();
+    let item = &report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| {
+            i["item"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("TLS certificate trusted"))
+        })
+        .unwrap_or_else(|| panic!("no TLS item:\n{}", out.dump()))
+        .clone();
+    assert_eq!(item["verdict"], "verified", "{item:#}\n{}", out.dump());
+    let probe = &item["probes"][0];
+    assert_eq!(check_of(probe, "chain_expires_in")["passed"], true);
+    assert_eq!(
+        probe["evidence"]["not_on_path"][0]["subject"], "CN=vouch old root",
+        "{probe:#}"
+    );
+    out.assert_code(0);
+}
