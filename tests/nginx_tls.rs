@@ -3,7 +3,8 @@
 //! command line (`scripts/tls-certs.sh`), started by `scripts/test.sh`
 //! (`scripts/nginx-tls.sh`): a private CA's valid leaf, an expired leaf, one
 //! expiring in 10 days, one for the wrong host, a self-signed one and a leaf
-//! behind an intermediate that expires first; plus an HTTP port answering 301
+//! behind an intermediate that expires first, the valid leaf sent with an
+//! expired CA certificate not on its path; plus an HTTP port answering 301
 //! to the valid HTTPS port. Without `VOUCH_TEST_NGINX_TLS_VALID`, every test
 //! prints a note and passes — unless `VOUCH_REQUIRE_PEERS` is set, when it fails.
 
@@ -376,6 +377,16 @@ fn the_tls_edge_pack_passes_on_a_good_edge_and_flags_a_short_chain() {
     );
     out.assert_code(0);
 
+    // A correctly served chain that also sends an expired certificate.
+    let (out, report) = run_edge_pack(&nginx, "EXTRACHAIN");
+    assert_eq!(
+        failed_items(&report),
+        Vec::<String>::new(),
+        "{}",
+        out.dump()
+    );
+    out.assert_code(0);
+
     for case in ["SHORTCHAIN", "SOON"] {
         let (out, report) = run_edge_pack(&nginx, case);
         out.assert_code(1);
@@ -386,4 +397,39 @@ fn the_tls_edge_pack_passes_on_a_good_edge_and_flags_a_short_chain() {
             out.dump()
         );
     }
+}
+
+#[test]
+fn an_expired_certificate_sent_but_not_on_the_path_does_not_count() {
+    let Some(nginx) = nginx() else { return };
+    let probe = tls(
+        &nginx,
+        "EXTRACHAIN",
+        &format!(
+            "{}, expect: {{ trusted: true, hostname: true, expires_in: {{ min: 30d }}, chain_expires_in: {{ min: 14d }} }}",
+            ca(&nginx)
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    let e = &probe["evidence"];
+    let certs = e["certificates"].as_array().expect("chain");
+    assert_eq!(certs.len(), 2, "{probe:#}");
+    assert_eq!(certs[0]["on_path"], true);
+    assert_eq!(certs[1]["on_path"], false);
+    assert_eq!(certs[1]["subject"], "CN=vouch nginx old root");
+    assert!(
+        certs[1]["days_left"].as_i64().is_some_and(|d| d < -29),
+        "{probe:#}"
+    );
+    assert_eq!(e["chain_expires"]["subject"], "CN=localhost", "{probe:#}");
+    assert_eq!(e["chain_expires"]["over"], "the verified path");
+    assert_eq!(e["anchor"]["subject"], "CN=vouch nginx test CA");
+    assert_eq!(e["not_on_path"][0]["subject"], "CN=vouch nginx old root");
+    assert_eq!(e["not_on_path"][0]["status"], "sent, not on the path");
+    assert!(
+        check_of(&probe, "chain_expires_in")["actual"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("; 1 sent certificate not on the path, not counted)")),
+        "{probe:#}"
+    );
 }
