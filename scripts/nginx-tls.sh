@@ -7,7 +7,7 @@
 #   scripts/nginx-tls.sh start DIR   prints NAME=VALUE lines to export:
 #       VOUCH_TEST_TLS_CA=DIR/nginx-tls/certs/ca.pem
 #       VOUCH_TEST_NGINX_TLS_VALID=127.0.0.1:PORT       (and _EXPIRED, _SOON,
-#       _WRONGHOST, _SELFSIGNED, _SHORTCHAIN: see scripts/tls-certs.sh)
+#       _WRONGHOST, _SELFSIGNED, _SHORTCHAIN, _EXTRACHAIN: see scripts/tls-certs.sh)
 #       VOUCH_TEST_NGINX_HTTP_REDIRECT=127.0.0.1:PORT   301 to https://127.0.0.1:VALID…
 #   scripts/nginx-tls.sh stop DIR    stops it by PID
 #
@@ -23,7 +23,7 @@ case ":$PATH:" in
 *) PATH=$PATH:/usr/sbin ;;
 esac
 
-certs=(valid expired soon wronghost selfsigned shortchain)
+certs=(valid expired soon wronghost selfsigned shortchain extrachain)
 
 usage() {
     printf 'usage: %s start|stop DIR\n' "$0" >&2

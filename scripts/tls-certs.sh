@@ -10,6 +10,9 @@
 #   selfsigned.pem / selfsigned.key       self-signed leaf (CA:FALSE), 90 days
 #   shortchain.pem / shortchain.key       60-day leaf + its intermediate CA,
 #                                         which expires in 5 days (leaf first)
+#   extrachain.pem / extrachain.key       the valid leaf + an expired CA
+#                                         certificate ("vouch nginx old root",
+#                                         signed by ca.pem) not on its path
 #
 #   scripts/tls-certs.sh DIR
 #
@@ -109,6 +112,21 @@ openssl ca -batch -notext -config ca-db/ca.cnf -extfile expired.ext \
     cat ca-db/ca.log >&2
     exit 1
 }
+
+# An old CA certificate that expired 30 days ago, as servers still send
+# after a CA migration: the valid leaf's path does not use it.
+csr oldroot "vouch nginx old root"
+ca_ext >oldroot.ext
+openssl ca -batch -notext -config ca-db/ca.cnf -extfile oldroot.ext \
+    -startdate "$(date -u -d "@$((now - 400 * 86400))" +%Y%m%d%H%M%SZ)" \
+    -enddate "$(date -u -d "@$((now - 30 * 86400))" +%Y%m%d%H%M%SZ)" \
+    -in oldroot.csr -out oldroot.pem 2>ca-db/ca.log || {
+    cat ca-db/ca.log >&2
+    exit 1
+}
+cat valid.pem oldroot.pem >extrachain.pem
+cp valid.key extrachain.key
+rm -f oldroot.pem oldroot.key
 
 # Self-signed leaf: not a CA, so rustls reads it as a leaf (not CaUsedAsEndEntity).
 newkey selfsigned

@@ -278,7 +278,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Http(p) => p.target_paths(),
             ProbeSpec::Health(p) => vec![p.url.as_str()],
-            ProbeSpec::Headers(p) => vec![p.url.as_str()],
+            ProbeSpec::Headers(p) => p.target_paths(),
             ProbeSpec::Cors(p) => vec![p.url.as_str()],
             ProbeSpec::Auth(p) => p.target_paths(),
             ProbeSpec::Tcp(p) => p.target_paths(),

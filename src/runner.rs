@@ -262,10 +262,10 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                     budget,
                     refused,
                     retries: attempts_of(budget, entry, file) - 1,
-                    retry_delay: file
-                        .defaults
+                    retry_delay: entry
                         .retry_delay
-                        .map_or(DEFAULT_RETRY_DELAY, |d| d.0),
+                        .or(file.defaults.retry_delay.map(|d| d.0))
+                        .unwrap_or(DEFAULT_RETRY_DELAY),
                     location: format!("{file_name}:{}", entry.pos),
                 });
             }

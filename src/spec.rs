@@ -2,7 +2,7 @@
 //! diagnostics. Loading never touches the network; every problem in every
 //! file is collected before anything runs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -29,7 +29,7 @@ use node::{Key, Node, Pos, Value};
 pub const VERSION: u32 = 1;
 
 /// Keys a probe entry may carry besides its kind.
-const PROBE_KEYS: &[&str] = &["name", "timeout", "retries"];
+const PROBE_KEYS: &[&str] = &["name", "timeout", "retries", "retry_delay"];
 
 /// A loaded, valid probe file.
 #[derive(Debug, Clone)]
@@ -135,6 +135,9 @@ pub struct ProbeEntry {
     pub timeout: Option<Duration>,
     /// `retries:`, overriding the defaults.
     pub retries: Option<u32>,
+    /// `retry_delay:`, overriding the defaults: the first pause between
+    /// attempts, doubled each time.
+    pub retry_delay: Option<Duration>,
     /// The kind and its settings (shared with the runner's jobs).
     pub spec: Arc<ProbeSpec>,
     /// Where the probe was written.
@@ -276,6 +279,7 @@ fn read_str(
         has_target: false,
         defaults_identity: preflight::Identity::default(),
         checked: HashMap::new(),
+        unresolved: BTreeSet::new(),
     };
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let mut root = match node::parse(source) {
@@ -315,6 +319,9 @@ struct Loader<'a> {
     defaults_identity: preflight::Identity,
     /// Files read and pairs matched, with their answers.
     checked: HashMap<preflight::Checked, Result<(), String>>,
+    /// Where a value holds a reference that could not be resolved (an unset
+    /// variable): reported once, and the text left behind is not validated.
+    unresolved: BTreeSet<Pos>,
 }
 
 /// For "unknown field `timout`, expected one of …" inside a kind's settings
@@ -334,7 +341,16 @@ fn misspelt_probe_key(message: &str) -> Option<&'static str> {
 }
 
 impl<'a> Loader<'a> {
+    /// Reports a problem at `pos`, unless `pos` is a value left unresolved
+    /// (its unset variable is the problem, already reported).
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        if self.unresolved.contains(&pos) {
+            return;
+        }
+        self.report(pos, message);
+    }
+
+    fn report(&mut self, pos: Pos, message: impl Into<String>) {
         let line = self.line(pos.line);
         self.diagnostics
             .push(Diagnostic::quoting(self.path, line, pos, message));
@@ -350,6 +366,9 @@ impl<'a> Loader<'a> {
 
     fn de_error(&mut self, fallback: Pos, error: de::DeError) {
         let pos = error.pos.unwrap_or(fallback);
+        if self.unresolved.contains(&pos) {
+            return;
+        }
         let misplaced = PROBE_KEYS
             .iter()
             .find(|k| error.message.starts_with(&format!("unknown field `{k}`")));
@@ -411,19 +430,26 @@ impl<'a> Loader<'a> {
 
         // vars first: they may read the environment, and everything else may read them.
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        // Variables (and the target) whose value is unresolved: a reference
+        // to one is a follow-on of the unset variable, not reported again.
+        let mut unresolved: BTreeSet<String> = BTreeSet::new();
         if let Some(i) = find(entries, "vars") {
             let (_, node) = &mut entries[i];
             match &mut node.value {
                 Value::Map(var_entries) => {
                     for (key, value) in var_entries.iter_mut() {
                         let no_vars = BTreeMap::new();
+                        let none = BTreeSet::new();
                         let scope = vars::Scope {
                             env: options.env,
                             vars: &no_vars,
                             target: None,
                             credential: false,
+                            unresolved: &none,
                         };
-                        self.interpolate(value, &scope);
+                        if !self.interpolate(value, &scope) {
+                            unresolved.insert(key.name.to_string());
+                        }
                         match value
                             .as_str()
                             .map(str::to_owned)
@@ -456,6 +482,7 @@ impl<'a> Loader<'a> {
         }
         for (name, value) in options.sets {
             vars.insert(name.clone(), value.clone());
+            unresolved.remove(name);
         }
 
         // The target: `--target` wins; `target:` may use env and vars.
@@ -467,10 +494,13 @@ impl<'a> Loader<'a> {
                 vars: &vars,
                 target: None,
                 credential: false,
+                unresolved: &unresolved,
             };
             // The target is shown in every report: it follows the policy like
             // any value (`${env:STAGING_URL}` is shown, userinfo is not).
-            self.interpolate(node, &scope);
+            if !self.interpolate(node, &scope) && options.target.is_none() {
+                unresolved.insert("target".to_owned());
+            }
             match node.as_str() {
                 Some(t) => target_text = Some((t.to_owned(), node.pos)),
                 None if matches!(node.value, Value::Null) => {}
@@ -506,6 +536,7 @@ impl<'a> Loader<'a> {
             vars: &vars,
             target: target.as_ref().map(|u| u.as_str().trim_end_matches('/')),
             credential: false,
+            unresolved: &unresolved,
         };
         for (key, node) in entries.iter_mut() {
             if !matches!(key.name.as_ref(), "vars" | "target") {
@@ -600,7 +631,14 @@ impl<'a> Loader<'a> {
                         return None;
                     }
                     let pos = e.pos;
-                    self.de_error(one.pos, e);
+                    // A value (or a mapping holding one) left unresolved
+                    // fails for want of its variable: not reported again.
+                    let follow_on = pos
+                        .and_then(|p| node_at(&one, p))
+                        .is_some_and(|n| holds_any(n, &self.unresolved));
+                    if !follow_on {
+                        self.de_error(one.pos, e);
+                    }
                     reported += 1;
                     let container = pos.and_then(|pos| remove_at(&mut one, pos));
                     match container {
@@ -656,7 +694,9 @@ impl<'a> Loader<'a> {
         );
     }
 
-    fn interpolate(&mut self, node: &mut Node<'_>, scope: &vars::Scope<'_>) {
+    /// Resolves the references in `node`; false when one could not be
+    /// (reported, and the node marked unresolved).
+    fn interpolate(&mut self, node: &mut Node<'_>, scope: &vars::Scope<'_>) -> bool {
         match &mut node.value {
             // Most strings refer to nothing: leave them as they are.
             Value::Str(text) if !text.contains("${") => {
@@ -672,11 +712,11 @@ impl<'a> Loader<'a> {
                         .line(node.pos.line.max(1))
                         .and_then(|l| l.chars().nth(node.pos.column.saturating_sub(1)))
                         .is_some_and(|c| c == '"' || c == '\'');
-                    for e in errors {
+                    for e in errors.into_iter().filter(|e| !e.follow_on) {
                         let column = node.pos.column
                             + text[..e.offset].chars().count()
                             + usize::from(quoted);
-                        self.error(
+                        self.report(
                             Pos {
                                 line: node.pos.line,
                                 column,
@@ -684,9 +724,17 @@ impl<'a> Loader<'a> {
                             e.message,
                         );
                     }
+                    self.unresolved.insert(node.pos);
+                    return false;
                 }
             },
-            Value::Seq(items) => items.iter_mut().for_each(|n| self.interpolate(n, scope)),
+            Value::Seq(items) => {
+                let mut all = true;
+                for item in items.iter_mut() {
+                    all &= self.interpolate(item, scope);
+                }
+                return all;
+            }
             Value::Map(entries) => {
                 // `{name: X-API-Key, value: …}` (the `auth` kind's `header:`
                 // and `query:`): the value is a credential when the name is a
@@ -696,6 +744,7 @@ impl<'a> Loader<'a> {
                         && v.as_str()
                             .is_some_and(|n| is_credential_header(n) || is_token_param(n))
                 });
+                let mut all = true;
                 for (key, value) in entries.iter_mut() {
                     // A credential (`authorization: Bearer …`, `password: …`),
                     // written literally or read from any variable, is a secret.
@@ -707,12 +756,12 @@ impl<'a> Loader<'a> {
                             credential: true,
                             ..*scope
                         };
-                        self.interpolate(value, &scope);
+                        all &= self.interpolate(value, &scope);
                         if let Some(text) = value.as_str() {
                             self.add_credential(text);
                         }
                     } else {
-                        self.interpolate(value, scope);
+                        all &= self.interpolate(value, scope);
                     }
                 }
                 // `basic: {user, password}`: the pair travels base64-encoded.
@@ -726,9 +775,11 @@ impl<'a> Loader<'a> {
                     self.secrets.add_pair(user, password);
                 }
                 self.redis_auth(entries);
+                return all;
             }
             _ => {}
         }
+        true
     }
 
     /// A credential value and, after a scheme (`Bearer …`), its token.
@@ -864,6 +915,7 @@ impl<'a> Loader<'a> {
             return None;
         };
         let (mut name, mut timeout, mut retries, mut spec) = (None, None, None, None);
+        let mut retry_delay = None;
         let mut kind: Option<(&Key<'_>, &Node<'_>)> = None;
         let mut ok = true;
         for (key, value) in entries {
@@ -884,6 +936,10 @@ impl<'a> Loader<'a> {
                     retries = self.parse(value);
                     ok &= retries.is_some();
                 }
+                "retry_delay" => match self.parse::<Dur>(value) {
+                    Some(Dur(d)) => retry_delay = Some(d),
+                    None => ok = false,
+                },
                 name if KINDS.contains(&name) => {
                     if let Some((first, _)) = kind {
                         self.error(
@@ -941,6 +997,7 @@ impl<'a> Loader<'a> {
             name,
             timeout,
             retries,
+            retry_delay,
             spec: Arc::new(spec),
             pos: node.pos,
         })
@@ -996,6 +1053,34 @@ fn remove_at(node: &mut Node<'_>, pos: Pos) -> Option<Pos> {
         }
         _ => None,
     }
+}
+
+/// The node at `pos` inside `node`, itself included.
+fn node_at<'n, 's>(node: &'n Node<'s>, pos: Pos) -> Option<&'n Node<'s>> {
+    if node.pos == pos {
+        return Some(node);
+    }
+    match &node.value {
+        Value::Map(entries) => entries.iter().find_map(|(key, value)| {
+            if key.pos == pos {
+                Some(value)
+            } else {
+                node_at(value, pos)
+            }
+        }),
+        Value::Seq(items) => items.iter().find_map(|item| node_at(item, pos)),
+        _ => None,
+    }
+}
+
+/// Whether `node` or a node inside it starts at one of `positions`.
+fn holds_any(node: &Node<'_>, positions: &BTreeSet<Pos>) -> bool {
+    positions.contains(&node.pos)
+        || match &node.value {
+            Value::Map(entries) => entries.iter().any(|(_, v)| holds_any(v, positions)),
+            Value::Seq(items) => items.iter().any(|item| holds_any(item, positions)),
+            _ => false,
+        }
 }
 
 /// Parses a target base URL: absolute, `http` or `https`, with a host.
@@ -1065,6 +1150,8 @@ mod schema {
         timeout: Option<Dur>,
         /// Overrides `defaults.retries`.
         retries: Option<u32>,
+        /// Overrides `defaults.retry_delay`.
+        retry_delay: Option<Dur>,
         #[serde(flatten)]
         spec: ProbeSpec,
     }

@@ -169,6 +169,9 @@ fn mask(text: &str) -> String {
     let latency = regex::Regex::new(r"\d+(\.\d+)? m?s\b").expect("regex");
     let stamp = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").expect("regex");
     let port = regex::Regex::new(r"127\.0\.0\.1:\d+").expect("regex");
+    // Time left is never rounded up: a second later, 90 days reads 89 days 23 hours.
+    let left = regex::Regex::new(r"expires in \d+ days?( \d+ hours?)?").expect("regex");
+    let text = left.replace_all(&text, "expires in <left>");
     let text = latency.replace_all(&text, "<t>");
     let text = stamp.replace_all(&text, "<when>");
     port.replace_all(&text, "<addr>").into_owned()

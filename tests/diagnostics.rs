@@ -416,3 +416,94 @@ fn a_missing_ca_file_stops_run_with_exit_2_before_any_traffic() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.requests(), 0, "nothing was sent");
 }
+
+/// Unset variables in every place a value is validated: the target, a var
+/// used elsewhere, an address, a basic user, a timeout, a TLS file.
+const UNSET_EVERYWHERE: &str = r#"version: 1
+name: staging
+target: ${env:VOUCH_TEST_UNSET_URL}
+vars:
+  db: ${env:VOUCH_TEST_UNSET_DB}
+  admin: ${env:VOUCH_TEST_UNSET_ADMIN}
+items:
+  - item: Database port open
+    probes:
+      - tcp: { address: "${var:db}" }
+      - tcp: { address: "${env:VOUCH_TEST_UNSET_CACHE}" }
+  - item: Admin area needs a password
+    probes:
+      - auth:
+          url: ${target}/admin/
+          basic: { user: "${var:admin}", password: "${env:VOUCH_TEST_UNSET_PASSWORD}" }
+  - item: Health
+    probes:
+      - timeout: ${env:VOUCH_TEST_UNSET_TIMEOUT}
+        http: { get: /health }
+"#;
+
+#[test]
+fn each_unset_variable_is_reported_once_without_follow_ons() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(dir.path(), "unset.yaml", UNSET_EVERYWHERE);
+    let out = check_in(dir.path(), &["unset.yaml"]);
+    out.assert_code(2);
+    let problems: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: ") && !l.contains("nothing was run"))
+        .collect();
+    let names = [
+        "VOUCH_TEST_UNSET_URL",
+        "VOUCH_TEST_UNSET_DB",
+        "VOUCH_TEST_UNSET_ADMIN",
+        "VOUCH_TEST_UNSET_CACHE",
+        "VOUCH_TEST_UNSET_PASSWORD",
+        "VOUCH_TEST_UNSET_TIMEOUT",
+    ];
+    for name in names {
+        let message = format!("environment variable `{name}` is not set");
+        assert_eq!(
+            out.stderr.matches(&message).count(),
+            1,
+            "{name}:\n{}",
+            out.dump()
+        );
+    }
+    assert_eq!(problems.len(), names.len(), "{}", out.dump());
+    for follow_on in [
+        "invalid address",
+        "cannot contain",
+        "invalid target",
+        "no target",
+        "duration",
+    ] {
+        assert!(
+            !out.stderr.contains(follow_on),
+            "{follow_on}:\n{}",
+            out.dump()
+        );
+    }
+
+    // With the variables set, the same file is valid: nothing was hidden
+    // that a set variable would not also fix.
+    let out = Vouch::new(["check", "unset.yaml"])
+        .current_dir(dir.path())
+        .env("VOUCH_TEST_UNSET_URL", "http://127.0.0.1:9")
+        .env("VOUCH_TEST_UNSET_DB", "127.0.0.1:5432")
+        .env("VOUCH_TEST_UNSET_ADMIN", "admin")
+        .env("VOUCH_TEST_UNSET_CACHE", "127.0.0.1:6379")
+        .env("VOUCH_TEST_UNSET_PASSWORD", "pw")
+        .env("VOUCH_TEST_UNSET_TIMEOUT", "2s")
+        .run();
+    out.assert_code(0);
+
+    // A real mistake beside an unset variable is still reported.
+    let broken = UNSET_EVERYWHERE.replace("get: /health", "get: /health, hedaers: {}");
+    write_file(dir.path(), "broken.yaml", &broken);
+    let out = check_in(dir.path(), &["broken.yaml"]);
+    assert!(
+        out.stderr.contains("unknown field `hedaers`"),
+        "{}",
+        out.dump()
+    );
+}

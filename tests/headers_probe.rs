@@ -247,3 +247,79 @@ fn an_unreachable_site_fails_with_the_connect_error() {
     assert!(error.contains("refused"), "{error}");
     assert_eq!(check_names(probe), ["response"]);
 }
+
+#[test]
+fn named_rules_only_over_every_listed_path_find_hsts_missing_on_the_api() {
+    let pki = Pki::new();
+    // The site sets HSTS (a year, with subdomains); the API behind it does not.
+    let server = Server::https(&pki, |request: Request| {
+        let response = text(200, "ok");
+        if request.path().starts_with("/api/") {
+            response
+        } else {
+            with_header(
+                response,
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains",
+            )
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = pki.ca_path().display().to_string();
+    let items = item(
+        "HSTS of at least 180 days on every response",
+        &format!(
+            "          paths: [/, /api/]\n          baseline: [hsts]\n          hsts: {{ min_age: 180d, include_subdomains: true }}\n          ca: {ca}\n"
+        ),
+    );
+    let (out, report) = run_report(dir.path(), &probe_file(&server.url(), &items), &[]);
+    out.assert_code(1);
+    let probe = probe_of(&report, "HSTS of at least 180 days on every response");
+    // Only the named rule, on each path: no CSP, nosniff, … checks.
+    assert_eq!(
+        check_names(probe),
+        [
+            "/ status",
+            "/ Strict-Transport-Security",
+            "/api/ status",
+            "/api/ Strict-Transport-Security",
+        ]
+    );
+    let site = check_of(probe, "/ Strict-Transport-Security");
+    assert_eq!(site["passed"], true, "{probe:#}");
+    assert_eq!(
+        site["expected"],
+        "max-age >= 15552000 (180 days), includeSubDomains on HTTPS"
+    );
+    let api = check_of(probe, "/api/ Strict-Transport-Security");
+    assert_eq!(api["passed"], false);
+    assert_eq!(api["actual"], "absent");
+    let paths = probe["evidence"]["paths"].as_array().expect("paths");
+    assert_eq!(paths.len(), 2);
+    assert_eq!(paths[1]["path"], "/api/");
+    assert_eq!(paths[1]["response"]["rules"], serde_json::json!(["hsts"]));
+    let summary = probe["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with(
+            "GET /, /api/ → 1 of 4 checks failed; /api/ Strict-Transport-Security: expected"
+        ),
+        "{summary}"
+    );
+
+    // A shorter max-age than asked, or no includeSubDomains, fails too.
+    let items = item(
+        "Two years",
+        &format!(
+            "          url: /\n          baseline: [hsts]\n          hsts: {{ min_age: 730d }}\n          ca: {ca}\n"
+        ),
+    );
+    let (out, report) = run_report(dir.path(), &probe_file(&server.url(), &items), &[]);
+    out.assert_code(1);
+    let probe = probe_of(&report, "Two years");
+    assert_eq!(check_names(probe), ["status", "Strict-Transport-Security"]);
+    assert_eq!(
+        check_of(probe, "Strict-Transport-Security")["passed"],
+        false,
+        "{probe:#}"
+    );
+}

@@ -3,7 +3,8 @@
 //! command line (`scripts/tls-certs.sh`), started by `scripts/test.sh`
 //! (`scripts/nginx-tls.sh`): a private CA's valid leaf, an expired leaf, one
 //! expiring in 10 days, one for the wrong host, a self-signed one and a leaf
-//! behind an intermediate that expires first; plus an HTTP port answering 301
+//! behind an intermediate that expires first, the valid leaf sent with an
+//! expired CA certificate not on its path; plus an HTTP port answering 301
 //! to the valid HTTPS port. Without `VOUCH_TEST_NGINX_TLS_VALID`, every test
 //! prints a note and passes — unless `VOUCH_REQUIRE_PEERS` is set, when it fails.
 
@@ -127,12 +128,12 @@ fn the_valid_leaf_of_the_private_ca_passes_with_its_dates() {
     assert_eq!(leaf["subject"], "CN=localhost");
     assert_eq!(leaf["issuer"], "CN=vouch nginx test CA");
     assert_eq!(leaf["sans"], serde_json::json!(["localhost", "127.0.0.1"]));
-    assert_eq!(leaf["days_left"], 90);
+    assert_eq!(leaf["days_left"], 89); // never rounded up
     assert_eq!(leaf["ca"], false);
     assert_dates(leaf, 90);
     assert_eq!(e["certificates"].as_array().expect("chain").len(), 1);
     assert!(
-        summary(&probe).contains("CN=localhost expires in 90 days"),
+        summary(&probe).contains("CN=localhost expires in 89 days 23 hours"),
         "{}",
         summary(&probe)
     );
@@ -145,7 +146,7 @@ fn the_valid_leaf_of_the_private_ca_passes_with_its_dates() {
     );
     assert_eq!(probe["verdict"], "pass", "{probe:#}");
     assert_eq!(check_of(&probe, "trusted")["actual"], "no (unknown issuer)");
-    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 90);
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 89);
 }
 
 #[test]
@@ -157,14 +158,14 @@ fn the_expired_leaf_fails_with_negative_days() {
     assert_eq!(check_of(&probe, "hostname")["passed"], true, "{probe:#}");
     assert_eq!(probe["evidence"]["verification"]["reason"], "expired");
     let leaf = &probe["evidence"]["certificates"][0];
-    assert_eq!(leaf["days_left"], -3, "{probe:#}");
+    assert_eq!(leaf["days_left"], -4, "{probe:#}"); // 3 days and some seconds ago
     assert_dates(leaf, 27);
     let expiry = check_of(&probe, "expires_in");
     assert_eq!(expiry["passed"], false);
     let not_after = str_of(&leaf["not_after"], "not_after");
     assert_eq!(
         expiry["actual"],
-        format!("-3 days left (expired; not after {not_after})"),
+        format!("expired 3 days ago (not after {not_after})"),
         "{expiry:#}"
     );
     assert!(
@@ -190,11 +191,11 @@ fn the_leaf_expiring_in_10_days_fails_a_30_day_minimum() {
     let expiry = check_of(&probe, "expires_in");
     assert_eq!(expiry["expected"], ">= 30d");
     assert!(
-        str_of(&expiry["actual"], "actual").starts_with("10 days left"),
+        str_of(&expiry["actual"], "actual").starts_with("9 days 23 hours left"),
         "{expiry:#}"
     );
     let leaf = &probe["evidence"]["certificates"][0];
-    assert_eq!(leaf["days_left"], 10);
+    assert_eq!(leaf["days_left"], 9);
     assert_dates(leaf, 10);
     // The default expectations (not expired) still hold.
     let probe = tls(&nginx, "SOON", &ca(&nginx));
@@ -213,7 +214,7 @@ fn the_wrong_host_leaf_fails_hostname_only() {
     assert_eq!(hostname["actual"], "no (names: wrong.example)");
     let leaf = &probe["evidence"]["certificates"][0];
     assert_eq!(leaf["subject"], "CN=wrong.example");
-    assert_eq!(leaf["days_left"], 90);
+    assert_eq!(leaf["days_left"], 89); // never rounded up
     assert_dates(leaf, 90);
 }
 
@@ -249,11 +250,11 @@ fn the_intermediate_expiring_before_the_leaf_is_reported() {
     let e = &probe["evidence"];
     let certs = e["certificates"].as_array().expect("chain");
     assert_eq!(certs.len(), 2, "{probe:#}");
-    assert_eq!(certs[0]["days_left"], 60);
+    assert_eq!(certs[0]["days_left"], 59);
     assert_eq!(certs[0]["issuer"], "CN=vouch nginx test intermediate");
     assert_dates(&certs[0], 60);
     assert_eq!(certs[1]["ca"], true);
-    assert_eq!(certs[1]["days_left"], 5);
+    assert_eq!(certs[1]["days_left"], 4);
     assert_dates(&certs[1], 5);
     assert_eq!(
         e["chain_expires"]["subject"],
@@ -265,7 +266,7 @@ fn the_intermediate_expiring_before_the_leaf_is_reported() {
     let not_after = str_of(&certs[1]["not_after"], "not_after");
     assert_eq!(
         chain["actual"],
-        format!("5 days left (CN=vouch nginx test intermediate; not after {not_after})"),
+        format!("4 days 23 hours left (CN=vouch nginx test intermediate; not after {not_after})"),
         "{chain:#}"
     );
 }
@@ -376,6 +377,16 @@ fn the_tls_edge_pack_passes_on_a_good_edge_and_flags_a_short_chain() {
     );
     out.assert_code(0);
 
+    // A correctly served chain that also sends an expired certificate.
+    let (out, report) = run_edge_pack(&nginx, "EXTRACHAIN");
+    assert_eq!(
+        failed_items(&report),
+        Vec::<String>::new(),
+        "{}",
+        out.dump()
+    );
+    out.assert_code(0);
+
     for case in ["SHORTCHAIN", "SOON"] {
         let (out, report) = run_edge_pack(&nginx, case);
         out.assert_code(1);
@@ -386,4 +397,39 @@ fn the_tls_edge_pack_passes_on_a_good_edge_and_flags_a_short_chain() {
             out.dump()
         );
     }
+}
+
+#[test]
+fn an_expired_certificate_sent_but_not_on_the_path_does_not_count() {
+    let Some(nginx) = nginx() else { return };
+    let probe = tls(
+        &nginx,
+        "EXTRACHAIN",
+        &format!(
+            "{}, expect: {{ trusted: true, hostname: true, expires_in: {{ min: 30d }}, chain_expires_in: {{ min: 14d }} }}",
+            ca(&nginx)
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    let e = &probe["evidence"];
+    let certs = e["certificates"].as_array().expect("chain");
+    assert_eq!(certs.len(), 2, "{probe:#}");
+    assert_eq!(certs[0]["on_path"], true);
+    assert_eq!(certs[1]["on_path"], false);
+    assert_eq!(certs[1]["subject"], "CN=vouch nginx old root");
+    assert!(
+        certs[1]["days_left"].as_i64().is_some_and(|d| d < -29),
+        "{probe:#}"
+    );
+    assert_eq!(e["chain_expires"]["subject"], "CN=localhost", "{probe:#}");
+    assert_eq!(e["chain_expires"]["over"], "the verified path");
+    assert_eq!(e["anchor"]["subject"], "CN=vouch nginx test CA");
+    assert_eq!(e["not_on_path"][0]["subject"], "CN=vouch nginx old root");
+    assert_eq!(e["not_on_path"][0]["status"], "sent, not on the path");
+    assert!(
+        check_of(&probe, "chain_expires_in")["actual"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("; 1 sent certificate not on the path, not counted)")),
+        "{probe:#}"
+    );
 }

@@ -1,7 +1,8 @@
 //! `prometheus` probes end to end against the real Prometheus that
 //! `scripts/prometheus.sh` starts: it scrapes itself, a real node_exporter
 //! and one port where nothing listens, and evaluates one alerting rule that
-//! always fires and one that never does (`tests/prometheus/rules.yml`).
+//! always fires and one that never does, one healthy recording rule and one
+//! whose query fails (`tests/prometheus/rules.yml`).
 //! Without `VOUCH_TEST_PROMETHEUS` the tests print a note and pass, unless
 //! `VOUCH_REQUIRE_PEERS` is set.
 
@@ -52,8 +53,9 @@ fn get(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Waits (at most 30 s) until every target has been scraped once and the
-/// always-firing alert fires: a target is `unknown` before its first scrape.
+/// Waits (at most 30 s) until every target has been scraped once, every
+/// rule evaluated and the always-firing alert fires: a target or a rule is
+/// `unknown` before its first scrape or evaluation.
 fn wait_for_first_scrape(url: &str) {
     let started = Instant::now();
     loop {
@@ -67,7 +69,16 @@ fn wait_for_first_scrape(url: &str) {
         let firing = alerts["data"]["alerts"]
             .as_array()
             .is_some_and(|a| a.iter().any(|a| a["state"] == "firing"));
-        if scraped && firing {
+        let rules: Value =
+            serde_json::from_str(&get(&format!("{url}/api/v1/rules"))).unwrap_or(Value::Null);
+        let evaluated = rules["data"]["groups"].as_array().is_some_and(|groups| {
+            groups.iter().all(|g| {
+                g["rules"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().all(|r| r["health"] != "unknown"))
+            })
+        });
+        if scraped && firing && evaluated {
             return;
         }
         assert!(
@@ -156,6 +167,48 @@ fn rules_loaded_and_healthy_or_missing() {
     assert!(!passed(probe, "rule HighErrorRate"));
     assert_eq!(actual(probe, "rule HighErrorRate"), "not loaded");
     assert_eq!(probe["evidence"]["rules"]["alerting"], 2);
+}
+
+#[test]
+fn all_rules_healthy_names_the_broken_recording_rule_with_its_error() {
+    let Some(url) = prometheus() else { return };
+    let (out, report) = run(&url, "{rules: {all_healthy: true}}");
+    out.assert_code(1);
+    let probe = probe_of(&report, "Monitoring");
+    let all = actual(probe, "rules all healthy");
+    assert!(
+        all.starts_with("3/4 ok; unhealthy: vouch_test:broken (recording) health err (")
+            && all.contains("many-to-many matching not allowed"),
+        "{all}"
+    );
+    let rules = &probe["evidence"]["rules"];
+    assert_eq!(rules["alerting"], 2, "{probe:#}");
+    assert_eq!(rules["recording"], 2, "{probe:#}");
+    assert_eq!(rules["unhealthy"], 1, "{probe:#}");
+    assert_eq!(rules["rules"][0]["name"], "vouch_test:broken");
+    assert!(
+        rules["rules"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{probe:#}"
+    );
+
+    // Recording rules by name, beside alerting ones.
+    let (out, report) = run(
+        &url,
+        "{rules: {names: ['vouch_test:up:sum', VouchTestNeverFiring]}}",
+    );
+    out.assert_code(0);
+    let probe = probe_of(&report, "Monitoring");
+    assert_eq!(actual(probe, "rule vouch_test:up:sum"), "loaded, health ok");
+    let (out, report) = run(&url, "{rules: ['vouch_test:broken']}");
+    out.assert_code(1);
+    let probe = probe_of(&report, "Monitoring");
+    assert!(!passed(probe, "rule vouch_test:broken"), "{probe:#}");
+    assert!(
+        actual(probe, "rule vouch_test:broken").starts_with("loaded, health err ("),
+        "{probe:#}"
+    );
 }
 
 #[test]

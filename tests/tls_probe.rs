@@ -8,8 +8,8 @@ mod server;
 
 use serde_json::Value;
 use server::{
-    Output, Pki, Server, Vouch, check_of, closed_port_url, probe_of, self_signed_leaf, text,
-    tls_server, write_file,
+    Output, Pki, Server, Vouch, check_of, closed_port_url, expired_ca, probe_of, self_signed_leaf,
+    text, tls_server, write_file,
 };
 
 /// Runs one `tls` probe (`settings` is the YAML flow map's inside) against
@@ -33,6 +33,12 @@ fn run(target: &str, settings: &str) -> (Output, Value) {
     (out, probe)
 }
 
+/// Seconds in a day.
+const DAY: i64 = 86_400;
+/// Taken off whole days so that the seconds a test takes never change the
+/// days and hours it expects: `90 * DAY - SLACK` reads `89 days 23 hours`.
+const SLACK: i64 = 1_800;
+
 fn ca(pki: &Pki) -> String {
     format!("ca: '{}'", pki.ca_path().display())
 }
@@ -44,7 +50,8 @@ fn summary(probe: &Value) -> &str {
 #[test]
 fn a_chain_to_the_given_ca_is_trusted_and_read() {
     let pki = Pki::new();
-    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90), false);
+    let leaf = pki.leaf_between(&["localhost", "127.0.0.1"], -DAY, 90 * DAY - SLACK);
+    let server = tls_server(&leaf, false);
     let (out, probe) = run(&server.url(), &ca(&pki));
     assert_eq!(probe["verdict"], "pass", "{}", out.dump());
     let names: Vec<&str> = probe["checks"]
@@ -63,16 +70,27 @@ fn a_chain_to_the_given_ca_is_trusted_and_read() {
     assert_eq!(leaf["subject"], "CN=localhost");
     assert_eq!(leaf["issuer"], "CN=vouch test CA");
     assert_eq!(leaf["sans"], serde_json::json!(["localhost", "127.0.0.1"]));
-    assert_eq!(leaf["days_left"], 90);
+    // 89 days 23 hours and a half: never rounded up.
+    assert_eq!(leaf["days_left"], 89);
+    let seconds = leaf["seconds_left"].as_i64().expect("seconds_left");
+    assert!(
+        (90 * DAY - SLACK - 60..=90 * DAY - SLACK).contains(&seconds),
+        "{seconds}"
+    );
     assert!(leaf["not_after"].as_str().expect("date").ends_with('Z'));
     assert!(!leaf["serial"].as_str().expect("serial").is_empty());
-    assert!(summary(&probe).contains("CN=localhost expires in 90 days"));
+    assert!(
+        summary(&probe).contains("CN=localhost expires in 89 days 23 hours"),
+        "{}",
+        summary(&probe)
+    );
 }
 
 #[test]
 fn without_the_ca_the_chain_is_untrusted_but_still_read() {
     let pki = Pki::new();
-    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -1, 90), false);
+    let leaf = pki.leaf_between(&["localhost", "127.0.0.1"], -DAY, 90 * DAY - SLACK);
+    let server = tls_server(&leaf, false);
     let (_, probe) = run(&server.url(), "");
     assert_eq!(probe["verdict"], "fail", "{probe:#}");
     assert_eq!(check_of(&probe, "trusted")["actual"], "no (unknown issuer)");
@@ -82,7 +100,7 @@ fn without_the_ca_the_chain_is_untrusted_but_still_read() {
         probe["evidence"]["verification"]["reason"],
         "unknown_issuer"
     );
-    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 90);
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 89);
 }
 
 #[test]
@@ -101,10 +119,12 @@ fn a_self_signed_leaf_for_the_right_name_fails_trust_only() {
 #[test]
 fn an_expired_leaf_is_reported_with_negative_days() {
     let pki = Pki::new();
-    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -30, -3), false);
+    let leaf = pki.leaf_between(&["localhost", "127.0.0.1"], -30 * DAY, -3 * DAY - SLACK);
+    let server = tls_server(&leaf, false);
     let (_, probe) = run(&server.url(), &ca(&pki));
     assert_eq!(probe["verdict"], "fail", "{probe:#}");
-    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], -3);
+    // Expired 3 days and half an hour ago: whole days rounded down.
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], -4);
     assert_eq!(check_of(&probe, "trusted")["actual"], "no (expired)");
     let expiry = check_of(&probe, "expires_in");
     assert_eq!(expiry["passed"], false);
@@ -112,7 +132,7 @@ fn an_expired_leaf_is_reported_with_negative_days() {
         expiry["actual"]
             .as_str()
             .expect("actual")
-            .starts_with("-3 days left (expired; not after "),
+            .starts_with("expired 3 days ago (not after "),
         "{expiry:#}"
     );
     assert!(
@@ -141,7 +161,8 @@ fn a_leaf_for_another_host_fails_hostname_and_is_still_read() {
 #[test]
 fn a_leaf_expiring_in_10_days_fails_a_30_day_minimum() {
     let pki = Pki::new();
-    let server = tls_server(&pki.leaf_for(&["localhost", "127.0.0.1"], -80, 10), false);
+    let leaf = pki.leaf_between(&["localhost", "127.0.0.1"], -80 * DAY, 10 * DAY - SLACK);
+    let server = tls_server(&leaf, false);
     let (_, probe) = run(
         &server.url(),
         &format!(
@@ -156,17 +177,60 @@ fn a_leaf_expiring_in_10_days_fails_a_30_day_minimum() {
         expiry["actual"]
             .as_str()
             .expect("actual")
-            .starts_with("10 days left"),
+            .starts_with("9 days 23 hours left"),
         "{expiry:#}"
     );
-    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 10);
-    assert!(summary(&probe).contains("expires_in: expected >= 30d, got 10 days left"));
+    assert_eq!(probe["evidence"]["certificates"][0]["days_left"], 9);
+    assert!(summary(&probe).contains("expires_in: expected >= 30d, got 9 days 23 hours left"));
+}
+
+#[test]
+fn days_left_are_never_rounded_up_across_a_threshold() {
+    let pki = Pki::new();
+    let hour = 3_600;
+    // 29 days 22 hours (and a minute, so that the seconds the test takes do not matter).
+    let leaf = pki.leaf_between(
+        &["localhost", "127.0.0.1"],
+        -86_400,
+        29 * 86_400 + 22 * hour + 60,
+    );
+    let server = tls_server(&leaf, false);
+    let (_, probe) = run(
+        &server.url(),
+        &format!("{}, expect: {{ expires_in: {{ min: 30d }} }}", ca(&pki)),
+    );
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    let expiry = check_of(&probe, "expires_in");
+    assert_eq!(expiry["passed"], false);
+    assert!(
+        expiry["actual"]
+            .as_str()
+            .expect("actual")
+            .starts_with("29 days 22 hours left (not after "),
+        "{expiry:#}"
+    );
+    let cert = &probe["evidence"]["certificates"][0];
+    assert_eq!(cert["days_left"], 29, "{cert:#}");
+    let seconds = cert["seconds_left"].as_i64().expect("seconds_left");
+    assert!(
+        (29 * 86_400 + 22 * hour..=29 * 86_400 + 22 * hour + 60).contains(&seconds),
+        "{seconds}"
+    );
+    assert_eq!(probe["evidence"]["chain_expires"]["days_left"], 29);
+    assert!(
+        summary(&probe).contains("expected >= 30d, got 29 days 22 hours left"),
+        "{}",
+        summary(&probe)
+    );
 }
 
 #[test]
 fn an_intermediate_expiring_first_is_reported_separately() {
     let pki = Pki::new();
-    let server = tls_server(&pki.leaf_via_intermediate(5, 60), false);
+    let server = tls_server(
+        &pki.leaf_via_intermediate_seconds(5 * DAY - SLACK, 60 * DAY),
+        false,
+    );
     let (_, probe) = run(
         &server.url(),
         &format!(
@@ -182,14 +246,105 @@ fn an_intermediate_expiring_first_is_reported_separately() {
         chain["actual"]
             .as_str()
             .expect("actual")
-            .starts_with("5 days left (CN=vouch test intermediate; not after"),
+            .starts_with("4 days 23 hours left (CN=vouch test intermediate; not after"),
         "{chain:#}"
     );
     let e = &probe["evidence"];
     assert_eq!(e["certificates"].as_array().expect("chain").len(), 2);
     assert_eq!(e["certificates"][1]["ca"], true);
-    assert_eq!(e["chain_expires"]["days_left"], 5);
+    assert_eq!(e["chain_expires"]["days_left"], 4);
     assert_eq!(e["chain_expires"]["subject"], "CN=vouch test intermediate");
+}
+
+#[test]
+fn an_expired_certificate_sent_but_not_on_the_path_does_not_count() {
+    let pki = Pki::new();
+    let mut identity = pki.leaf_via_intermediate(60, 50);
+    identity.chain.push(expired_ca("vouch old root"));
+    let server = tls_server(&identity, false);
+    let (out, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ trusted: true, hostname: true, expires_in: {{ min: 30d }}, chain_expires_in: {{ min: 14d }} }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{}\n{probe:#}", out.dump());
+    let e = &probe["evidence"];
+    let certs = e["certificates"].as_array().expect("chain");
+    assert_eq!(certs.len(), 3, "{probe:#}");
+    assert_eq!(certs[0]["on_path"], true);
+    assert_eq!(certs[1]["on_path"], true);
+    assert_eq!(certs[2]["on_path"], false);
+    assert!(
+        certs[2]["seconds_left"]
+            .as_i64()
+            .is_some_and(|s| s <= -30 * DAY),
+        "{probe:#}"
+    );
+    // The earliest on the path is the leaf (50 days); the anchor is the test CA.
+    assert_eq!(e["chain_expires"]["subject"], "CN=localhost", "{probe:#}");
+    assert_eq!(e["chain_expires"]["over"], "the verified path");
+    assert_eq!(e["anchor"]["subject"], "CN=vouch test CA", "{probe:#}");
+    let extra = e["not_on_path"].as_array().expect("not_on_path");
+    assert_eq!(extra.len(), 1);
+    assert_eq!(extra[0]["subject"], "CN=vouch old root");
+    assert_eq!(extra[0]["status"], "sent, not on the path");
+    let chain = check_of(&probe, "chain_expires_in");
+    assert!(
+        chain["actual"]
+            .as_str()
+            .expect("actual")
+            .ends_with("; 1 sent certificate not on the path, not counted)"),
+        "{chain:#}"
+    );
+
+    // Behind an intermediate that expires first, with the same extra
+    // certificate: the intermediate, on the path, is the earliest.
+    let mut identity = pki.leaf_via_intermediate_seconds(5 * DAY - SLACK, 60 * DAY);
+    identity.chain.push(expired_ca("vouch old root"));
+    let server = tls_server(&identity, false);
+    let (_, probe) = run(
+        &server.url(),
+        &format!(
+            "{}, expect: {{ chain_expires_in: {{ min: 14d }} }}",
+            ca(&pki)
+        ),
+    );
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    assert_eq!(
+        probe["evidence"]["chain_expires"]["subject"], "CN=vouch test intermediate",
+        "{probe:#}"
+    );
+    assert!(
+        check_of(&probe, "chain_expires_in")["actual"]
+            .as_str()
+            .expect("actual")
+            .starts_with("4 days 23 hours left (CN=vouch test intermediate; "),
+        "{probe:#}"
+    );
+
+    // Untrusted (no `ca`): no path was built, so everything sent counts, and
+    // the check says so.
+    let (_, probe) = run(&server.url(), "expect: { chain_expires_in: { min: 14d } }");
+    let e = &probe["evidence"];
+    assert_eq!(
+        e["chain_expires"]["subject"], "CN=vouch old root",
+        "{probe:#}"
+    );
+    assert_eq!(
+        e["chain_expires"]["over"],
+        "the certificates as sent (the chain did not verify)"
+    );
+    assert!(e["not_on_path"].is_null());
+    assert!(e["certificates"][0]["on_path"].is_null());
+    assert!(
+        check_of(&probe, "chain_expires_in")["actual"]
+            .as_str()
+            .expect("actual")
+            .contains("over the certificates as sent (the chain did not verify)"),
+        "{probe:#}"
+    );
 }
 
 #[test]
@@ -293,4 +448,48 @@ fn a_closed_port_fails_as_refused() {
     assert_eq!(probe["verdict"], "fail", "{probe:#}");
     assert!(summary(&probe).contains("refused"), "{}", summary(&probe));
     assert_eq!(check_of(&probe, "connect")["actual"], "connection refused");
+}
+
+#[test]
+fn the_tls_edge_pack_passes_a_good_chain_that_also_sends_an_expired_certificate() {
+    // A correctly served chain (leaf → intermediate → the CA, all valid for
+    // months) plus an expired old root the server still sends.
+    let pki = Pki::new();
+    let mut identity = pki.leaf_via_intermediate(120, 90);
+    identity.chain.push(expired_ca("vouch old root"));
+    let server = tls_server(&identity, false);
+    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/probes/tls-edge.yaml");
+    let out = Vouch::new([
+        "run",
+        "--format",
+        "json",
+        "--target",
+        &server.url().replacen("http://", "https://", 1),
+        "--only",
+        "TLS",
+        pack,
+    ])
+    // The pack is used as shipped: the private CA comes in as a system root.
+    .env("SSL_CERT_FILE", pki.ca_path())
+    .run();
+    let report = out.json();
+    let item = &report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| {
+            i["item"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("TLS certificate trusted"))
+        })
+        .unwrap_or_else(|| panic!("no TLS item:\n{}", out.dump()))
+        .clone();
+    assert_eq!(item["verdict"], "verified", "{item:#}\n{}", out.dump());
+    let probe = &item["probes"][0];
+    assert_eq!(check_of(probe, "chain_expires_in")["passed"], true);
+    assert_eq!(
+        probe["evidence"]["not_on_path"][0]["subject"], "CN=vouch old root",
+        "{probe:#}"
+    );
+    out.assert_code(0);
 }

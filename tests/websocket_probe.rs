@@ -28,6 +28,9 @@ enum Behaviour {
     Shout,
     /// Drops the connection at once, without a close frame.
     Drop,
+    /// A market feed: says `welcome` first; to `subscribe NAME` sends three
+    /// heartbeats, then `snapshot NAME`, then a tick; echoes anything else.
+    Feed,
 }
 
 /// Upgrade headers each connection arrived with.
@@ -76,7 +79,7 @@ where
 {
     match behaviour {
         Behaviour::Drop => return,
-        Behaviour::Greet => {
+        Behaviour::Greet | Behaviour::Feed => {
             if ws.send(Message::text("welcome to vouch")).await.is_err() {
                 return;
             }
@@ -85,6 +88,19 @@ where
     }
     // A close frame is answered by tungstenite; the stream then ends.
     while let Some(Ok(message)) = ws.next().await {
+        if let (Message::Text(t), Behaviour::Feed) = (&message, behaviour)
+            && let Some(name) = t.as_str().strip_prefix("subscribe ")
+        {
+            let mut replies: Vec<String> = (1..=3).map(|i| format!("heartbeat {i}")).collect();
+            replies.push(format!("snapshot {name}"));
+            replies.push(format!("tick {name} 1"));
+            for reply in replies {
+                if ws.send(Message::text(reply)).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        }
         let reply = match (&message, behaviour) {
             (Message::Text(t), Behaviour::Shout) => Message::text(t.as_str().to_uppercase()),
             (Message::Text(_) | Message::Binary(_), _) => message,
@@ -237,6 +253,123 @@ fn a_message_the_server_sends_first_is_received_without_sending() {
     out.assert_code(0);
     let probe = probe_of(&report, "Server greets");
     assert_eq!(probe["evidence"]["messages"][0]["data"], "welcome to vouch");
+}
+
+#[test]
+fn a_conversation_with_a_feed_that_greets_skips_heartbeats_to_the_snapshot() {
+    let (feed, _) = ws_server(Behaviour::Feed);
+    let items = r#"  - item: Price feed answers a subscription
+    probes:
+      - websocket:
+          url: /ws
+          subprotocols: [chat.v2]
+          conversation:
+            - receive: { contains: welcome }
+            - send: subscribe prices
+            - receive: { contains: snapshot prices }
+              skip: any
+              within: 2s
+            - receive: { matches: '^tick prices' }
+          expect: { subprotocol: chat.v2 }
+"#;
+    let (out, report) = run(&feed.url(), items);
+    out.assert_code(0);
+    let probe = probe_of(&report, "Price feed answers a subscription");
+    assert_eq!(check(probe, "subprotocol")["actual"], "\"chat.v2\"");
+    assert_eq!(check(probe, "receive #1")["actual"], "\"welcome to vouch\"");
+    let snapshot = check(probe, "receive #2");
+    assert_eq!(
+        snapshot["actual"],
+        "\"snapshot prices\" after 3 skipped messages"
+    );
+    assert_eq!(
+        snapshot["expected"],
+        "contains \"snapshot prices\" (skipping at most any others, within 2s)"
+    );
+    assert_eq!(check(probe, "receive #3")["actual"], "\"tick prices 1\"");
+    let messages: Vec<(String, String)> = probe["evidence"]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            (
+                m["direction"].as_str().expect("direction").to_owned(),
+                m["data"].as_str().expect("data").to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("received", "welcome to vouch"),
+        ("sent", "subscribe prices"),
+        ("skipped", "heartbeat 1"),
+        ("skipped", "heartbeat 2"),
+        ("skipped", "heartbeat 3"),
+        ("received", "snapshot prices"),
+        ("received", "tick prices 1"),
+    ]
+    .map(|(d, m)| (d.to_owned(), m.to_owned()));
+    assert_eq!(messages, expected, "{probe:#}");
+
+    // Fewer skips allowed than heartbeats come: the third fails the step,
+    // and the step after it is not reached.
+    let items = r#"  - item: Two heartbeats at most
+    probes:
+      - websocket:
+          url: /ws
+          conversation:
+            - receive: { contains: welcome }
+            - send: subscribe prices
+            - receive: { contains: snapshot }
+              skip: 2
+            - receive: { contains: tick }
+"#;
+    let (out, report) = run(&feed.url(), items);
+    out.assert_code(1);
+    let probe = probe_of(&report, "Two heartbeats at most");
+    let step = check(probe, "receive #2");
+    assert_eq!(step["passed"], false);
+    assert_eq!(step["actual"], "\"heartbeat 3\" after 2 skipped messages");
+    assert_eq!(
+        check(probe, "receive #3")["actual"],
+        "not reached (an earlier step failed)"
+    );
+    // The close handshake still ran.
+    assert_eq!(check(probe, "close")["passed"], true, "{probe:#}");
+
+    // A message that never comes fails at `within`, not at the timeout.
+    let items = r#"  - item: Never
+    probes:
+      - websocket:
+          url: /ws
+          conversation:
+            - receive: { contains: never }
+              skip: any
+              within: 300ms
+"#;
+    let started = std::time::Instant::now();
+    let (out, report) = run(&feed.url(), items);
+    out.assert_code(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    let probe = probe_of(&report, "Never");
+    assert_eq!(
+        check(probe, "receive")["actual"],
+        "no matching message within 300ms after 1 skipped message"
+    );
+}
+
+#[test]
+fn a_conversation_and_send_are_one_or_the_other() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = "version: 1\ntarget: http://127.0.0.1:9\nitems:\n  - item: X\n    probes:\n      - websocket: { url: /ws, send: hi, conversation: [ { send: ho } ] }\n";
+    let file = write_file(dir.path(), "probes.yaml", yaml);
+    let out = Vouch::new(["check", file.to_str().expect("utf-8 path")]).run();
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("give `conversation:` or `send:`/`expect.receive`, not both"),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use regex::Regex;
 use schemars::JsonSchema;
@@ -13,31 +14,219 @@ use serde_json::{Value as Json, json};
 use super::fetch::{self, Response};
 use super::http::{HeaderExpect, check_headers, evidence, summarize, unreachable_findings};
 use super::{Check, Context, Findings, Probe, ProbeError};
-use crate::expect::{self, Matcher};
+use crate::expect::{self, Dur, Matcher};
 
 /// The least HSTS `max-age` the baseline accepts: 180 days, in seconds.
 pub const HSTS_MIN_MAX_AGE: u64 = 15_552_000;
 
 super::with_tls! {
-    /// Settings of a `headers` probe.
+    /// Settings of a `headers` probe, as written.
     #[derive(Debug, Clone, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
-    pub struct Headers {
+    pub struct HeadersSettings {
         /// A path (resolved against the target) or an absolute URL; default `/`.
-        #[serde(default = "default_url")]
-        pub url: String,
+        #[serde(default)]
+        url: Option<String>,
+        /// Several paths or URLs, each checked alike (instead of `url`).
+        #[serde(default)]
+        paths: Option<Vec<String>>,
         /// Request headers.
         #[serde(default)]
-        pub headers: BTreeMap<String, String>,
+        headers: BTreeMap<String, String>,
         /// Follow redirects and check the final response (default true).
         #[serde(default = "yes")]
-        pub follow_redirects: bool,
+        follow_redirects: bool,
         /// The header policy: `baseline` (default) or `none` (only `expect.headers`).
         #[serde(default)]
-        pub policy: Policy,
+        policy: Policy,
+        /// Only these rules of the baseline (default: every one).
+        #[serde(default)]
+        baseline: Option<Vec<Rule>>,
+        /// What the `hsts` rule requires (default: `max-age` of 180 days).
+        #[serde(default)]
+        hsts: Option<HstsRule>,
         /// What the response must look like besides the policy.
         #[serde(default)]
-        pub expect: HeadersExpect,
+        expect: HeadersExpect,
+    }
+}
+
+/// Settings of a `headers` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(try_from = "HeadersSettings")]
+#[schemars(with = "HeadersSettings")]
+pub struct Headers {
+    /// The paths or URLs checked, each alike (`url:` is one).
+    pub paths: Vec<String>,
+    /// Request headers.
+    pub headers: BTreeMap<String, String>,
+    /// Follow redirects and check the final response.
+    pub follow_redirects: bool,
+    /// The header policy.
+    pub policy: Policy,
+    /// The baseline rules checked: all of them, those `baseline:` names, or
+    /// none with `policy: none`.
+    pub rules: Vec<Rule>,
+    /// What the `hsts` rule requires.
+    pub hsts: HstsRule,
+    /// What the response must look like besides the policy.
+    pub expect: HeadersExpect,
+    tls: super::TlsSettings,
+}
+
+impl TryFrom<HeadersSettings> for Headers {
+    type Error = String;
+
+    fn try_from(s: HeadersSettings) -> Result<Headers, String> {
+        let tls = s.tls();
+        let paths = match (s.url, s.paths) {
+            (Some(_), Some(_)) => return Err("give `url:` or `paths:`, not both".to_owned()),
+            (Some(url), None) => vec![url],
+            (None, Some(paths)) if paths.is_empty() => {
+                return Err("`paths` is empty: list at least one path".to_owned());
+            }
+            (None, Some(paths)) => paths,
+            (None, None) => vec![default_url()],
+        };
+        let rules = match (s.policy, s.baseline) {
+            (Policy::Off, Some(_)) => {
+                return Err(
+                    "`baseline:` names rules of the baseline policy: remove `policy: none`"
+                        .to_owned(),
+                );
+            }
+            (Policy::Off, None) => Vec::new(),
+            (Policy::Baseline, None) => Rule::ALL.to_vec(),
+            (Policy::Baseline, Some(rules)) if rules.is_empty() => {
+                return Err(
+                    "`baseline` is empty: name at least one rule, or write `policy: none`"
+                        .to_owned(),
+                );
+            }
+            (Policy::Baseline, Some(mut rules)) => {
+                // In the baseline's order, each once.
+                rules.sort_by_key(|r| Rule::ALL.iter().position(|a| a == r));
+                rules.dedup();
+                rules
+            }
+        };
+        if s.hsts.is_some() && !rules.contains(&Rule::Hsts) {
+            return Err(
+                "`hsts:` sets what the `hsts` rule requires, but the rule is not checked: add `hsts` to `baseline:`"
+                    .to_owned(),
+            );
+        }
+        let hsts = s.hsts.unwrap_or_default();
+        Ok(Headers {
+            paths,
+            headers: s.headers,
+            follow_redirects: s.follow_redirects,
+            policy: s.policy,
+            rules,
+            hsts,
+            expect: s.expect,
+            tls,
+        })
+    }
+}
+
+/// One rule of the baseline policy, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// `Strict-Transport-Security` on HTTPS (see `hsts:`).
+    Hsts,
+    /// `X-Content-Type-Options: nosniff`.
+    Nosniff,
+    /// `X-Frame-Options` DENY/SAMEORIGIN or CSP `frame-ancestors`.
+    FrameProtection,
+    /// An enforced `Content-Security-Policy`.
+    Csp,
+    /// A known `Referrer-Policy`, not `unsafe-url`.
+    ReferrerPolicy,
+    /// No `X-Powered-By`.
+    PoweredBy,
+    /// No version in `Server`.
+    Server,
+}
+
+impl Rule {
+    /// Every rule, in the order they are checked.
+    pub const ALL: [Rule; 7] = [
+        Rule::Hsts,
+        Rule::Nosniff,
+        Rule::FrameProtection,
+        Rule::Csp,
+        Rule::ReferrerPolicy,
+        Rule::PoweredBy,
+        Rule::Server,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Rule::Hsts => "hsts",
+            Rule::Nosniff => "nosniff",
+            Rule::FrameProtection => "frame_protection",
+            Rule::Csp => "csp",
+            Rule::ReferrerPolicy => "referrer_policy",
+            Rule::PoweredBy => "powered_by",
+            Rule::Server => "server",
+        }
+    }
+}
+
+/// What the `hsts` rule requires: `hsts: {min_age: 180d, include_subdomains: true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HstsRule {
+    /// The least `max-age` (default 180d).
+    #[serde(default = "default_min_age")]
+    pub min_age: Dur,
+    /// `includeSubDomains` must be set (default false).
+    #[serde(default)]
+    pub include_subdomains: bool,
+    /// `preload` must be set (default false).
+    #[serde(default)]
+    pub preload: bool,
+}
+
+impl Default for HstsRule {
+    fn default() -> HstsRule {
+        HstsRule {
+            min_age: default_min_age(),
+            include_subdomains: false,
+            preload: false,
+        }
+    }
+}
+
+fn default_min_age() -> Dur {
+    Dur(Duration::from_secs(HSTS_MIN_MAX_AGE))
+}
+
+impl HstsRule {
+    /// `max-age >= 15552000 (180 days) on HTTPS`, with the directives required.
+    fn expected(&self) -> String {
+        let secs = self.min_age.0.as_secs();
+        let human = if secs.is_multiple_of(86_400) {
+            let days = secs / 86_400;
+            if days == 1 {
+                "1 day".to_owned()
+            } else {
+                format!("{days} days")
+            }
+        } else {
+            self.min_age.to_string()
+        };
+        let mut text = format!("max-age >= {secs} ({human})");
+        if self.include_subdomains {
+            text.push_str(", includeSubDomains");
+        }
+        if self.preload {
+            text.push_str(", preload");
+        }
+        text.push_str(" on HTTPS");
+        text
     }
 }
 
@@ -76,15 +265,26 @@ pub struct HeadersExpect {
 }
 
 impl Headers {
-    /// `GET /`.
+    /// `GET /`; with several paths, the first two and a count.
     pub fn describe(&self) -> String {
-        format!("GET {}", self.url)
+        match self.paths.as_slice() {
+            [one] => format!("GET {one}"),
+            [a, b] => format!("GET {a}, {b}"),
+            [a, b, rest @ ..] => format!("GET {a}, {b} and {} more", rest.len()),
+            [] => "GET /".to_owned(),
+        }
     }
 
-    fn request(&self, cx: &Context) -> Result<fetch::Request, ProbeError> {
+    /// The paths or URLs requested (loading checks a target is set for the
+    /// relative ones).
+    pub fn target_paths(&self) -> Vec<&str> {
+        self.paths.iter().map(String::as_str).collect()
+    }
+
+    fn request(&self, cx: &Context, path: &str) -> Result<fetch::Request, ProbeError> {
         Ok(fetch::Request {
             method: reqwest::Method::GET,
-            url: cx.resolve(&self.url)?,
+            url: cx.resolve(path)?,
             headers: self
                 .headers
                 .iter()
@@ -92,7 +292,7 @@ impl Headers {
                 .collect(),
             body: None,
             follow_redirects: self.follow_redirects,
-            tls: self.tls(),
+            tls: self.tls.clone(),
         })
     }
 
@@ -111,18 +311,19 @@ impl Headers {
                 (200..400).contains(&r.status),
             ),
         }];
-        if self.policy == Policy::Baseline {
-            checks.extend(baseline(r));
-        }
+        checks.extend(
+            self.rules
+                .iter()
+                .map(|rule| check_rule(*rule, &self.hsts, r)),
+        );
         checks.extend(check_headers(&self.expect.headers, r));
         checks
     }
-}
 
-impl Probe for Headers {
-    async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
-        let request = self.request(cx)?;
-        let line = self.describe();
+    /// One path: its checks, summary and evidence.
+    async fn run_path(&self, cx: &Context, path: &str) -> Result<Findings, ProbeError> {
+        let request = self.request(cx, path)?;
+        let line = format!("GET {path}");
         let response = match fetch::send(cx, &request).await? {
             Ok(r) => r,
             Err(unreachable) => return Ok(unreachable_findings(&line, &request, &unreachable, cx)),
@@ -133,7 +334,7 @@ impl Probe for Headers {
         if checks.iter().all(|c| c.passed) {
             let headers = checks.len().saturating_sub(1);
             summary.push_str(&format!("; {headers} header checks held"));
-            if self.policy == Policy::Baseline && !https {
+            if self.rules.contains(&Rule::Hsts) && !https {
                 summary.push_str(" (HSTS not applicable on plain HTTP)");
             }
         }
@@ -142,11 +343,59 @@ impl Probe for Headers {
             Policy::Baseline => "baseline",
             Policy::Off => "none",
         });
+        if self.policy == Policy::Baseline && self.rules.len() != Rule::ALL.len() {
+            record["rules"] = json!(self.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+        }
         record["https"] = json!(https);
         Ok(Findings {
             checks,
             summary,
             evidence: record,
+        })
+    }
+}
+
+impl Probe for Headers {
+    async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
+        if let [one] = self.paths.as_slice() {
+            return self.run_path(cx, one).await;
+        }
+        // Several paths: every check named after its path, every response
+        // in evidence, one summary.
+        let mut checks = Vec::new();
+        let mut records = Vec::new();
+        for path in &self.paths {
+            let findings = self.run_path(cx, path).await?;
+            checks.extend(findings.checks.into_iter().map(|mut c| {
+                c.name = format!("{path} {}", c.name);
+                c
+            }));
+            records.push(json!({
+                "path": path,
+                "summary": findings.summary,
+                "response": findings.evidence,
+            }));
+        }
+        let mut summary = self.describe();
+        let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
+        if failed.is_empty() {
+            summary.push_str(&format!(
+                " → {} paths, {} checks held",
+                self.paths.len(),
+                checks.len()
+            ));
+        } else {
+            summary.push_str(&format!(
+                " → {} of {} checks failed",
+                failed.len(),
+                checks.len()
+            ));
+            super::append_failures(&mut summary, &failed, 3, true);
+        }
+        Ok(Findings {
+            checks,
+            summary,
+            evidence: json!({ "paths": records }),
         })
     }
 }
@@ -171,20 +420,28 @@ fn quoted(text: &str) -> String {
 
 /// The `baseline` policy's checks, one per header.
 pub fn baseline(r: &Response) -> Vec<Check> {
-    vec![
-        hsts(r),
-        nosniff(r),
-        frame_protection(r),
-        csp(r),
-        referrer_policy(r),
-        powered_by(r),
-        server(r),
-    ]
+    Rule::ALL
+        .iter()
+        .map(|rule| check_rule(*rule, &HstsRule::default(), r))
+        .collect()
 }
 
-fn hsts(r: &Response) -> Check {
+/// One baseline rule's check.
+fn check_rule(rule: Rule, hsts_rule: &HstsRule, r: &Response) -> Check {
+    match rule {
+        Rule::Hsts => hsts(r, hsts_rule),
+        Rule::Nosniff => nosniff(r),
+        Rule::FrameProtection => frame_protection(r),
+        Rule::Csp => csp(r),
+        Rule::ReferrerPolicy => referrer_policy(r),
+        Rule::PoweredBy => powered_by(r),
+        Rule::Server => server(r),
+    }
+}
+
+fn hsts(r: &Response, rule: &HstsRule) -> Check {
     const NAME: &str = "Strict-Transport-Security";
-    let expected = format!("max-age >= {HSTS_MIN_MAX_AGE} (180 days) on HTTPS");
+    let expected = rule.expected();
     if !is_https(r) {
         return Check::new(
             NAME,
@@ -197,8 +454,28 @@ fn hsts(r: &Response) -> Check {
     let Some(value) = values(r, NAME).first().copied() else {
         return Check::new(NAME, expected, "absent", false);
     };
+    let has = |directive: &str| {
+        value
+            .split(';')
+            .any(|d| d.trim().eq_ignore_ascii_case(directive))
+    };
+    let mut missing = Vec::new();
+    if rule.include_subdomains && !has("includeSubDomains") {
+        missing.push("no includeSubDomains");
+    }
+    if rule.preload && !has("preload") {
+        missing.push("no preload");
+    }
     match hsts_max_age(value) {
-        Some(age) => Check::new(NAME, expected, quoted(value), age >= HSTS_MIN_MAX_AGE),
+        Some(age) => {
+            let short = age < rule.min_age.0.as_secs();
+            let actual = if missing.is_empty() {
+                quoted(value)
+            } else {
+                format!("{} ({})", quoted(value), missing.join(", "))
+            };
+            Check::new(NAME, expected, actual, !short && missing.is_empty())
+        }
         None => Check::new(
             NAME,
             expected,
@@ -431,6 +708,67 @@ mod tests {
     }
 
     #[test]
+    fn named_rules_only_and_hsts_requirements() {
+        let h =
+            headers("baseline: [server, hsts]\nhsts: {min_age: 365d, include_subdomains: true}\n")
+                .expect("valid");
+        // In the baseline's order.
+        assert_eq!(h.rules, [Rule::Hsts, Rule::Server]);
+        let r = response(
+            "https://h.example/",
+            &[("strict-transport-security", "max-age=31536000")],
+        );
+        let checks = h.check(&r);
+        let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["status", "Strict-Transport-Security", "Server"]);
+        let hsts = &checks[1];
+        assert!(!hsts.passed, "{hsts:?}");
+        assert_eq!(
+            hsts.expected,
+            "max-age >= 31536000 (365 days), includeSubDomains on HTTPS"
+        );
+        assert_eq!(hsts.actual, "\"max-age=31536000\" (no includeSubDomains)");
+        let r = response(
+            "https://h.example/",
+            &[(
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains",
+            )],
+        );
+        assert!(h.check(&r)[1].passed);
+        let r = response(
+            "https://h.example/",
+            &[(
+                "strict-transport-security",
+                "max-age=31535999; includeSubDomains",
+            )],
+        );
+        assert!(!h.check(&r)[1].passed);
+    }
+
+    #[test]
+    fn rule_lists_and_paths_are_validated() {
+        for (yaml, message) in [
+            ("policy: none\nbaseline: [hsts]\n", "remove `policy: none`"),
+            ("baseline: []\n", "`baseline` is empty"),
+            (
+                "baseline: [csp]\nhsts: {min_age: 1d}\n",
+                "add `hsts` to `baseline:`",
+            ),
+            ("baseline: [hst]\n", "unknown variant `hst`"),
+            ("url: /\npaths: [/a]\n", "not both"),
+            ("paths: []\n", "`paths` is empty"),
+            ("hsts: {max_age: 1d}\n", "unknown field `max_age`"),
+        ] {
+            let err = headers(yaml).expect_err(yaml);
+            assert!(err.contains(message), "{yaml}: {err}");
+        }
+        let h = headers("paths: [/, /api/, /b, /c]\n").expect("valid");
+        assert_eq!(h.describe(), "GET /, /api/ and 2 more");
+        assert_eq!(h.rules.len(), 7);
+    }
+
+    #[test]
     fn a_full_set_over_https_passes_every_baseline_check() {
         let checks = baseline(&response("https://h.example/", SECURE));
         assert_eq!(failed(&checks), Vec::<&str>::new(), "{checks:#?}");
@@ -447,12 +785,16 @@ mod tests {
 
     #[test]
     fn short_or_missing_hsts_fails_on_https() {
-        let short = hsts(&response(
-            "https://h.example/",
-            &[("strict-transport-security", "max-age=86400")],
-        ));
+        let rule = HstsRule::default();
+        let short = hsts(
+            &response(
+                "https://h.example/",
+                &[("strict-transport-security", "max-age=86400")],
+            ),
+            &rule,
+        );
         assert!(!short.passed);
-        let missing = hsts(&response("https://h.example/", &[]));
+        let missing = hsts(&response("https://h.example/", &[]), &rule);
         assert_eq!(missing.actual, "absent");
         assert_eq!(
             hsts_max_age("includeSubDomains; MAX-AGE=\"63072000\""),

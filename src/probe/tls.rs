@@ -23,11 +23,16 @@ use super::tcp::{self, Reach};
 use super::{Check, Context, Findings, Probe, ProbeError, TlsSettings, fetch};
 use crate::expect::Matcher;
 
+mod cert;
+mod expiry;
+mod path;
+
+use cert::CertInfo;
+
+use expiry::{days_left, left_text, seconds_left, span_text};
+
 /// The port when neither `endpoint` nor the target names one.
 pub const DEFAULT_PORT: u16 = 443;
-
-/// Seconds in a day, for days left.
-const DAY: f64 = 86_400.0;
 
 /// Settings of a `tls` probe.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -499,9 +504,14 @@ fn resolve(base_dir: &Path, path: &Path) -> PathBuf {
     }
 }
 
-/// The roots the chain is verified against: the system's plus `ca`, as for `http`.
-fn trust_roots(tls: &TlsSettings, base_dir: &Path) -> Result<RootCertStore, String> {
+/// The roots the chain is verified against: the system's plus `ca`, as for
+/// `http`; and the certificates they came from, for the anchor's expiry.
+fn trust_roots(
+    tls: &TlsSettings,
+    base_dir: &Path,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), String> {
     let mut roots = RootCertStore::empty();
+    let mut root_certs = system_roots().clone();
     roots.add_parsable_certificates(system_roots().iter().cloned());
     if let Some(ca) = &tls.ca {
         let path = resolve(base_dir, ca);
@@ -509,6 +519,7 @@ fn trust_roots(tls: &TlsSettings, base_dir: &Path) -> Result<RootCertStore, Stri
             .map_err(|e| format!("cannot read certificates from `{}`: {e}", path.display()))?
             .collect();
         let certs = certs.map_err(|e| format!("invalid PEM in `{}`: {e}", path.display()))?;
+        root_certs.extend(certs.iter().cloned());
         let (added, _) = roots.add_parsable_certificates(certs);
         if added == 0 {
             return Err(format!(
@@ -517,7 +528,7 @@ fn trust_roots(tls: &TlsSettings, base_dir: &Path) -> Result<RootCertStore, Stri
             ));
         }
     }
-    Ok(roots)
+    Ok((roots, root_certs))
 }
 
 /// Whether the chain verifies to `roots` at `now` (validity dates included,
@@ -570,128 +581,6 @@ fn classify(error: &rustls::Error) -> (&'static str, String) {
             (kind, kind.replace('_', " "))
         }
         other => ("error", other.to_string()),
-    }
-}
-
-/// One certificate, as read by x509-parser.
-#[derive(Debug, Clone)]
-struct CertInfo {
-    subject: String,
-    issuer: String,
-    sans: Vec<String>,
-    serial: String,
-    not_before: i64,
-    not_after: i64,
-    key_type: Option<KeyType>,
-    key_name: String,
-    key_bits: u32,
-    is_ca: bool,
-}
-
-impl CertInfo {
-    fn parse(der: &[u8]) -> Result<CertInfo, String> {
-        use x509_parser::extensions::GeneralName;
-        use x509_parser::public_key::PublicKey;
-
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| format!("unparsable certificate: {e}"))?;
-        let mut sans = Vec::new();
-        if let Ok(Some(ext)) = cert.subject_alternative_name() {
-            for name in &ext.value.general_names {
-                match name {
-                    GeneralName::DNSName(d) => sans.push((*d).to_owned()),
-                    GeneralName::IPAddress(bytes) => sans.push(ip_text(bytes)),
-                    GeneralName::RFC822Name(m) => sans.push(format!("email:{m}")),
-                    GeneralName::URI(u) => sans.push(format!("uri:{u}")),
-                    _ => {}
-                }
-            }
-        }
-        let spki = cert.public_key();
-        let algorithm = spki.algorithm.algorithm.to_id_string();
-        let parsed = spki.parsed();
-        let bits = parsed
-            .as_ref()
-            .map_or(0, PublicKey::key_size)
-            .try_into()
-            .unwrap_or(u32::MAX);
-        let (key_type, key_name, key_bits) = match (algorithm.as_str(), &parsed) {
-            (_, Ok(PublicKey::RSA(_))) => (Some(KeyType::Rsa), "rsa".to_owned(), bits),
-            (_, Ok(PublicKey::EC(_))) => {
-                let curve = spki
-                    .algorithm
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.as_oid().ok())
-                    .map(|oid| curve_name(&oid.to_id_string()));
-                let name = match curve {
-                    Some(c) => format!("ecdsa {c}"),
-                    None => "ecdsa".to_owned(),
-                };
-                (Some(KeyType::Ecdsa), name, bits)
-            }
-            ("1.3.101.112", _) => (Some(KeyType::Ed25519), "ed25519".to_owned(), 256),
-            (other, _) => (None, other.to_owned(), bits),
-        };
-        Ok(CertInfo {
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
-            sans,
-            serial: cert.raw_serial_as_string(),
-            not_before: cert.validity().not_before.timestamp(),
-            not_after: cert.validity().not_after.timestamp(),
-            key_type,
-            key_name,
-            key_bits,
-            is_ca: cert.is_ca(),
-        })
-    }
-
-    fn record(&self, now: i64) -> Json {
-        json!({
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "sans": self.sans,
-            "serial": self.serial,
-            "not_before": rfc3339(self.not_before),
-            "not_after": rfc3339(self.not_after),
-            "days_left": days_left(self.not_after, now),
-            "key": {"type": self.key_name, "bits": self.key_bits},
-            "ca": self.is_ca,
-        })
-    }
-}
-
-fn curve_name(oid: &str) -> String {
-    match oid {
-        "1.2.840.10045.3.1.7" => "P-256".to_owned(),
-        "1.3.132.0.34" => "P-384".to_owned(),
-        "1.3.132.0.35" => "P-521".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-fn ip_text(bytes: &[u8]) -> String {
-    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
-        std::net::Ipv4Addr::from(v4).to_string()
-    } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
-        std::net::Ipv6Addr::from(v6).to_string()
-    } else {
-        format!("{bytes:02x?}")
-    }
-}
-
-/// Whole days from `now` until `not_after` (rounded; negative once past).
-fn days_left(not_after: i64, now: i64) -> i64 {
-    (not_after.saturating_sub(now) as f64 / DAY).round() as i64
-}
-
-/// `10 days`, `1 day`, `-3 days`.
-fn days_text(days: i64) -> String {
-    if days.abs() == 1 {
-        format!("{days} day")
-    } else {
-        format!("{days} days")
     }
 }
 
@@ -786,7 +675,8 @@ impl Probe for Tls {
         };
         let config =
             fetch::client_tls_config(&settings, &cx.base_dir).map_err(ProbeError::Setup)?;
-        let roots = trust_roots(&settings, &cx.base_dir).map_err(ProbeError::Setup)?;
+        let (roots, root_certs) =
+            trust_roots(&settings, &cx.base_dir).map_err(ProbeError::Setup)?;
         let sni = self.sni.clone().unwrap_or_else(|| host.clone());
         let name = ServerName::try_from(sni.clone())
             .map_err(|e| ProbeError::Setup(format!("invalid server name `{sni}`: {e}")))?;
@@ -846,18 +736,27 @@ impl Probe for Tls {
         let now = now_unix();
         let certs: Vec<Result<CertInfo, String>> =
             presented.chain.iter().map(|c| CertInfo::parse(c)).collect();
-        let trust = verify_chain(
-            &presented.chain,
-            &roots,
-            UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(now).unwrap_or(0))),
-        );
+        let at = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(now).unwrap_or(0)));
+        let trust = verify_chain(&presented.chain, &roots, at);
+        let verified = trust.as_ref().ok().and_then(|()| {
+            path::verified_path(&presented.chain, &roots, &root_certs, at, |c| {
+                CertInfo::parse(c).ok().map(|i| i.not_after)
+            })
+        });
         let name_ok = verify_name(&presented.chain[0], &name);
         record["certificates"] = Json::Array(
             certs
                 .iter()
-                .map(|c| match c {
-                    Ok(info) => info.record(now),
-                    Err(e) => json!({"error": e}),
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut cert = match c {
+                        Ok(info) => info.record(now),
+                        Err(e) => json!({"error": e}),
+                    };
+                    if let Some(v) = &verified {
+                        cert["on_path"] = json!(v.on_path.get(i).copied().unwrap_or(false));
+                    }
+                    cert
                 })
                 .collect(),
         );
@@ -874,16 +773,64 @@ impl Probe for Tls {
         }
         record["ocsp_stapled"] = json!(!presented.ocsp.is_empty());
         let leaf = certs.first().and_then(|c| c.as_ref().ok());
+        // Chain expiry counts the verified path (with its anchor); a chain
+        // that does not verify has no path, so everything sent counts.
+        let on_path = |i: usize| {
+            verified
+                .as_ref()
+                .is_none_or(|v| v.on_path.get(i) == Some(&true))
+        };
+        let anchor = verified
+            .as_ref()
+            .and_then(|v| v.anchor.as_ref())
+            .and_then(|c| CertInfo::parse(c).ok());
+        let extra: Vec<&CertInfo> = certs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !on_path(*i))
+            .filter_map(|(_, c)| c.as_ref().ok())
+            .collect();
         let earliest = certs
             .iter()
-            .filter_map(|c| c.as_ref().ok())
+            .enumerate()
+            .filter(|(i, _)| on_path(*i))
+            .filter_map(|(_, c)| c.as_ref().ok())
+            .chain(anchor.as_ref())
             .min_by_key(|c| c.not_after);
+        let over = if verified.is_some() {
+            "the verified path"
+        } else {
+            "the certificates as sent (the chain did not verify)"
+        };
+        if let Some(a) = &anchor {
+            record["anchor"] = json!({
+                "subject": a.subject,
+                "not_after": rfc3339(a.not_after),
+                "days_left": days_left(a.not_after, now),
+                "seconds_left": seconds_left(a.not_after, now),
+            });
+        }
         if let Some(e) = earliest {
             record["chain_expires"] = json!({
                 "subject": e.subject,
                 "not_after": rfc3339(e.not_after),
                 "days_left": days_left(e.not_after, now),
+                "seconds_left": seconds_left(e.not_after, now),
+                "over": over,
             });
+        }
+        if !extra.is_empty() {
+            record["not_on_path"] = extra
+                .iter()
+                .map(|c| {
+                    json!({
+                        "subject": c.subject,
+                        "not_after": rfc3339(c.not_after),
+                        "days_left": days_left(c.not_after, now),
+                        "status": "sent, not on the path",
+                    })
+                })
+                .collect();
         }
 
         let defaults;
@@ -918,35 +865,44 @@ impl Probe for Tls {
                 name_ok.is_ok() == want,
             ));
         }
-        let expiry_check =
-            |name: &str, matcher: &Matcher, cert: Option<&CertInfo>, with_subject: bool| match cert
-            {
-                Some(c) => {
-                    let left = c.not_after.saturating_sub(now);
-                    let days = days_left(c.not_after, now);
-                    let mut notes = Vec::new();
-                    if left < 0 {
-                        notes.push("expired".to_owned());
-                    }
-                    if with_subject {
-                        notes.push(c.subject.clone());
-                    }
-                    notes.push(format!("not after {}", rfc3339(c.not_after)));
-                    let actual = format!("{} left ({})", days_text(days), notes.join("; "));
-                    Check::new(
-                        name,
-                        matcher.to_string(),
-                        actual,
-                        matcher.check(Some(&json!(left))).is_ok(),
-                    )
+        let expiry_check = |name: &str,
+                            matcher: &Matcher,
+                            cert: Option<&CertInfo>,
+                            chain: Option<&[String]>| match cert {
+            Some(c) => {
+                let left = seconds_left(c.not_after, now);
+                let mut notes = Vec::new();
+                if chain.is_some() {
+                    notes.push(c.subject.clone());
                 }
-                None => Check::new(name, matcher.to_string(), "unreadable certificate", false),
-            };
+                notes.push(format!("not after {}", rfc3339(c.not_after)));
+                notes.extend(chain.unwrap_or_default().iter().cloned());
+                let actual = format!("{} ({})", left_text(c.not_after, now), notes.join("; "));
+                Check::new(
+                    name,
+                    matcher.to_string(),
+                    actual,
+                    matcher.check(Some(&json!(left))).is_ok(),
+                )
+            }
+            None => Check::new(name, matcher.to_string(), "unreadable certificate", false),
+        };
         if let Some(m) = &expect.expires_in {
-            checks.push(expiry_check("expires_in", m, leaf, false));
+            checks.push(expiry_check("expires_in", m, leaf, None));
         }
         if let Some(m) = &expect.chain_expires_in {
-            checks.push(expiry_check("chain_expires_in", m, earliest, true));
+            let mut notes = Vec::new();
+            if verified.is_none() {
+                notes.push(format!("over {over}"));
+            }
+            match extra.len() {
+                0 => {}
+                1 => notes.push("1 sent certificate not on the path, not counted".to_owned()),
+                n => notes.push(format!(
+                    "{n} sent certificates not on the path, not counted"
+                )),
+            }
+            checks.push(expiry_check("chain_expires_in", m, earliest, Some(&notes)));
         }
         if let Some(want) = &expect.protocol {
             let (actual, passed) = match hs.version {
@@ -1004,11 +960,11 @@ impl Probe for Tls {
             _ => line.push_str("handshake failed"),
         }
         if let Some(l) = leaf {
-            let days = days_left(l.not_after, now);
-            if l.not_after < now {
-                line.push_str(&format!("; {} expired {} ago", l.subject, days_text(-days)));
+            let left = seconds_left(l.not_after, now);
+            if left < 0 {
+                line.push_str(&format!("; {} {}", l.subject, left_text(l.not_after, now)));
             } else {
-                line.push_str(&format!("; {} expires in {}", l.subject, days_text(days)));
+                line.push_str(&format!("; {} expires in {}", l.subject, span_text(left)));
             }
         }
         let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
@@ -1095,12 +1051,7 @@ mod tests {
     }
 
     #[test]
-    fn days_round_and_go_negative() {
-        let now = 1_000_000_000;
-        assert_eq!(days_left(now + 10 * 86_400 - 5, now), 10);
-        assert_eq!(days_left(now - 3 * 86_400 + 5, now), -3);
-        assert_eq!(days_text(1), "1 day");
-        assert_eq!(days_text(-3), "-3 days");
+    fn dates_are_rfc3339() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(-1), "@-1");
     }

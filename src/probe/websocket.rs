@@ -22,8 +22,12 @@ use url::Url;
 
 use super::fetch;
 use super::tcp::{self, Reach};
+
+mod conversation;
+
 use super::{Check, Context, Findings, Probe, ProbeError};
 use crate::expect::{self, Matcher};
+pub use conversation::{Skip, Step};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -32,25 +36,94 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 const EXCERPT: usize = 512;
 
 super::with_tls! {
-    /// Settings of a `websocket` probe.
+    /// Settings of a `websocket` probe, as written.
     #[derive(Debug, Clone, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
-    pub struct Websocket {
+    pub struct WebsocketSettings {
         /// `ws://…`, `wss://…`, or a path on the target (`/ws`; an `https`
         /// target means `wss`).
-        pub url: String,
+        url: String,
         /// Headers of the upgrade request (`origin`, `authorization`, …).
         #[serde(default)]
-        pub headers: BTreeMap<String, String>,
+        headers: BTreeMap<String, String>,
         /// Subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference.
         #[serde(default)]
-        pub subprotocols: Vec<String>,
+        subprotocols: Vec<String>,
         /// A text message to send once connected.
         #[serde(default)]
-        pub send: Option<String>,
+        send: Option<String>,
+        /// Messages sent and expected, in order (instead of `send` and
+        /// `expect.receive`).
+        #[serde(default)]
+        conversation: Option<Vec<Step>>,
         /// What must hold.
         #[serde(default)]
-        pub expect: WebsocketExpect,
+        expect: WebsocketExpect,
+    }
+}
+
+/// Settings of a `websocket` probe.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(try_from = "WebsocketSettings")]
+#[schemars(with = "WebsocketSettings")]
+pub struct Websocket {
+    /// `ws://…`, `wss://…`, or a path on the target.
+    pub url: String,
+    /// Headers of the upgrade request.
+    pub headers: BTreeMap<String, String>,
+    /// Subprotocols offered, in order of preference.
+    pub subprotocols: Vec<String>,
+    /// What is sent and expected after the upgrade, in order: `send` and
+    /// `expect.receive`, or the `conversation`.
+    pub steps: Vec<Step>,
+    /// Whether the steps are a `conversation` (their checks are numbered).
+    pub conversation: bool,
+    /// What must hold.
+    pub expect: WebsocketExpect,
+    tls: super::TlsSettings,
+}
+
+impl TryFrom<WebsocketSettings> for Websocket {
+    type Error = String;
+
+    fn try_from(s: WebsocketSettings) -> Result<Websocket, String> {
+        let tls = s.tls();
+        let (steps, conversation) = match s.conversation {
+            Some(_) if s.send.is_some() || s.expect.receive.is_some() => {
+                return Err(
+                    "give `conversation:` or `send:`/`expect.receive`, not both: put the message in the conversation"
+                        .to_owned(),
+                );
+            }
+            Some(steps) if steps.is_empty() => {
+                return Err("`conversation` is empty: list at least one step".to_owned());
+            }
+            Some(steps) => (steps, true),
+            None => {
+                let mut steps = Vec::new();
+                if let Some(text) = &s.send {
+                    steps.push(Step::Send(text.clone()));
+                }
+                // A message sent is answered: without a matcher, any message.
+                if s.send.is_some() || s.expect.receive.is_some() {
+                    steps.push(Step::Receive {
+                        matcher: s.expect.receive.clone(),
+                        skip: Skip::AtMost(0),
+                        within: None,
+                    });
+                }
+                (steps, false)
+            }
+        };
+        Ok(Websocket {
+            url: s.url,
+            headers: s.headers,
+            subprotocols: s.subprotocols,
+            steps,
+            conversation,
+            expect: s.expect,
+            tls,
+        })
     }
 }
 
@@ -77,6 +150,11 @@ impl Websocket {
     /// `websocket /ws`.
     pub fn describe(&self) -> String {
         format!("websocket {}", self.url)
+    }
+
+    /// The TLS trust and client identity of this probe.
+    fn tls(&self) -> super::TlsSettings {
+        self.tls.clone()
     }
 
     /// The `ws://` or `wss://` URL: absolute, or a path on the target.
@@ -265,80 +343,70 @@ impl Websocket {
             ));
         }
 
-        let mut messages: Vec<Json> = Vec::new();
-        let mut notes: Vec<String> = Vec::new();
-        let mut peer_close: Option<Option<CloseFrame>> = None;
-        let mut broken: Option<String> = None;
-        if let Some(text) = &self.send {
-            match ws.send(Message::text(text.clone())).await {
-                Ok(()) => {
-                    messages.push(message_record("sent", "text", text));
-                    notes.push(format!("sent {:?}", expect::excerpt(text, 40)));
+        let mut talk = Talk::default();
+        let receives = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Receive { .. }))
+            .count();
+        let mut number = 0;
+        for step in &self.steps {
+            if let Step::Receive { .. } = step {
+                number += 1;
+            }
+            let name = if self.conversation && receives > 1 {
+                format!("receive #{number}")
+            } else {
+                "receive".to_owned()
+            };
+            if talk.broken.is_some() || talk.peer_close.is_some() || talk.failed {
+                // An earlier step failed: what was not reached is said so.
+                if let Step::Receive { matcher, .. } = step {
+                    checks.push(Check::new(
+                        name,
+                        expected_message(matcher.as_ref()),
+                        "not reached (an earlier step failed)",
+                        false,
+                    ));
                 }
-                Err(e) => {
-                    let why = describe_error(&e);
-                    checks.push(Check::new("send", "message sent", why.clone(), false));
-                    broken = Some(why);
+                continue;
+            }
+            match step {
+                Step::Send(text) => match ws.send(Message::text(text.clone())).await {
+                    Ok(()) => {
+                        talk.messages.push(message_record("sent", "text", text));
+                        talk.notes
+                            .push(format!("sent {:?}", expect::excerpt(text, 40)));
+                    }
+                    Err(e) => {
+                        let why = describe_error(&e);
+                        checks.push(Check::new("send", "message sent", why.clone(), false));
+                        talk.broken = Some(why);
+                    }
+                },
+                Step::Receive {
+                    matcher,
+                    skip,
+                    within,
+                } => {
+                    let wait = within.unwrap_or(cx.timeout);
+                    let check =
+                        receive(&mut ws, cx, &mut talk, matcher.as_ref(), *skip, wait, name).await;
+                    talk.failed |= !check.passed;
+                    checks.push(check);
                 }
             }
         }
-        if broken.is_none() && (self.send.is_some() || self.expect.receive.is_some()) {
-            // What the expectation sees, and what evidence shows: a binary
-            // frame is masked as raw bytes before its bytes are escaped, a
-            // text frame before an excerpt cuts it.
-            let received = loop {
-                match ws.next().await {
-                    Some(Ok(Message::Text(t))) => {
-                        let shown = cx.redactor.text(t.as_str()).into_owned();
-                        break Ok(("text", t.as_str().to_owned(), shown));
-                    }
-                    Some(Ok(Message::Binary(b))) => {
-                        let shown = tcp::printable_masked(&b, &cx.redactor.spans(&b), EXCERPT);
-                        break Ok(("binary", tcp::printable(&b, EXCERPT), shown));
-                    }
-                    Some(Ok(Message::Close(frame))) => {
-                        let shown = close_text(frame.as_ref());
-                        peer_close = Some(frame);
-                        break Err(format!("closed by the server ({shown}) before a message"));
-                    }
-                    // Pings are answered by tungstenite; pongs and raw frames carry no data.
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        let why = describe_error(&e);
-                        broken = Some(why.clone());
-                        break Err(why);
-                    }
-                    None => {
-                        broken = Some("the connection ended".to_owned());
-                        break Err("the connection ended before a message".to_owned());
-                    }
-                }
-            };
-            let (expected, actual, ok) = match (&received, &self.expect.receive) {
-                (Ok((_, text, shown)), Some(m)) => (
-                    m.to_string(),
-                    format!("{:?}", expect::excerpt(shown, 120)),
-                    m.check_str(Some(text)).is_ok(),
-                ),
-                (Ok((_, _, shown)), None) => (
-                    "a message".to_owned(),
-                    format!("{:?}", expect::excerpt(shown, 120)),
-                    true,
-                ),
-                (Err(why), m) => (
-                    m.as_ref()
-                        .map_or("a message".to_owned(), Matcher::to_string),
-                    why.clone(),
-                    false,
-                ),
-            };
-            if let Ok((kind, text, shown)) = &received {
-                let mut message = message_record("received", kind, shown);
-                message["bytes"] = json!(text.len());
-                messages.push(message);
-                notes.push(format!("received {:?}", expect::excerpt(shown, 40)));
-            }
-            checks.push(Check::new("receive", expected, actual, ok));
+        let Talk {
+            mut messages,
+            mut notes,
+            peer_close,
+            broken,
+            skipped_not_shown,
+            ..
+        } = talk;
+        if skipped_not_shown > 0 {
+            messages.push(json!({"skipped_not_shown": skipped_not_shown}));
         }
         record["messages"] = json!(messages);
 
@@ -387,6 +455,151 @@ impl Websocket {
             ),
             checks,
             evidence: record,
+        }
+    }
+}
+
+/// What a conversation has been so far.
+#[derive(Default)]
+struct Talk {
+    /// Messages sent and received, for evidence.
+    messages: Vec<Json>,
+    /// Skipped messages beyond those kept in evidence.
+    skipped_not_shown: usize,
+    /// For the summary: `sent "hi"`, `received "hi"`.
+    notes: Vec<String>,
+    /// The server's close frame, when it closed first.
+    peer_close: Option<Option<CloseFrame>>,
+    /// Why the connection broke, if it did.
+    broken: Option<String>,
+    /// A step's expectation failed: the rest is not run.
+    failed: bool,
+}
+
+/// What a `receive` step expects, as people read it.
+fn expected_message(matcher: Option<&Matcher>) -> String {
+    matcher.map_or_else(|| "a message".to_owned(), Matcher::to_string)
+}
+
+/// Skipped messages kept in evidence per `receive` step.
+const SKIPPED_SHOWN: u32 = 10;
+
+/// One `receive` step: reads messages until one satisfies `matcher`,
+/// passing over at most `skip` others, for at most `wait`.
+async fn receive<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    cx: &Context,
+    talk: &mut Talk,
+    matcher: Option<&Matcher>,
+    skip: Skip,
+    wait: Duration,
+    name: String,
+) -> Check
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + wait;
+    let mut skipped: u32 = 0;
+    let expected = match skip {
+        Skip::AtMost(0) => expected_message(matcher),
+        _ => format!(
+            "{} (skipping at most {skip} others, within {})",
+            expected_message(matcher),
+            humantime::format_duration(wait)
+        ),
+    };
+    let skipped_note = |skipped: u32| {
+        if skipped == 0 {
+            String::new()
+        } else if skipped == 1 {
+            " after 1 skipped message".to_owned()
+        } else {
+            format!(" after {skipped} skipped messages")
+        }
+    };
+    loop {
+        // What the expectation sees, and what evidence shows: a binary
+        // frame is masked as raw bytes before its bytes are escaped, a text
+        // frame before an excerpt cuts it.
+        let next = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                let actual = format!(
+                    "no matching message within {}{}",
+                    humantime::format_duration(wait),
+                    skipped_note(skipped)
+                );
+                return Check::new(name, expected, actual, false);
+            }
+        };
+        let (kind, text, shown) = match next {
+            Some(Ok(Message::Text(t))) => {
+                let shown = cx.redactor.text(t.as_str()).into_owned();
+                ("text", t.as_str().to_owned(), shown)
+            }
+            Some(Ok(Message::Binary(b))) => {
+                let shown = tcp::printable_masked(&b, &cx.redactor.spans(&b), EXCERPT);
+                ("binary", tcp::printable(&b, EXCERPT), shown)
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let shown = close_text(frame.as_ref());
+                talk.peer_close = Some(frame);
+                let actual = format!(
+                    "closed by the server ({shown}) before a{} message{}",
+                    if skipped == 0 { "" } else { " matching" },
+                    skipped_note(skipped)
+                );
+                return Check::new(name, expected, actual, false);
+            }
+            // Pings are answered by tungstenite; pongs and raw frames carry no data.
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                let why = describe_error(&e);
+                talk.broken = Some(why.clone());
+                return Check::new(name, expected, why, false);
+            }
+            None => {
+                talk.broken = Some("the connection ended".to_owned());
+                let actual = format!(
+                    "the connection ended before a message{}",
+                    skipped_note(skipped)
+                );
+                return Check::new(name, expected, actual, false);
+            }
+        };
+        let matched = matcher.is_none_or(|m| m.check_str(Some(&text)).is_ok());
+        let actual = format!("{:?}", expect::excerpt(&shown, 120));
+        if matched {
+            let mut message = message_record("received", kind, &shown);
+            message["bytes"] = json!(text.len());
+            talk.messages.push(message);
+            talk.notes
+                .push(format!("received {:?}", expect::excerpt(&shown, 40)));
+            return Check::new(
+                name,
+                expected,
+                format!("{actual}{}", skipped_note(skipped)),
+                true,
+            );
+        }
+        if !skip.allows(skipped + 1) {
+            let mut message = message_record("received", kind, &shown);
+            message["bytes"] = json!(text.len());
+            talk.messages.push(message);
+            return Check::new(
+                name,
+                expected,
+                format!("{actual}{}", skipped_note(skipped)),
+                false,
+            );
+        }
+        skipped += 1;
+        if skipped <= SKIPPED_SHOWN {
+            let mut message = message_record("skipped", kind, &shown);
+            message["bytes"] = json!(text.len());
+            talk.messages.push(message);
+        } else {
+            talk.skipped_not_shown += 1;
         }
     }
 }

@@ -10,7 +10,7 @@
 //! reference's value is a secret whether it came from the environment or from
 //! its default.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::redact::{SecretSource, Secrets};
 
@@ -88,6 +88,9 @@ pub struct Scope<'a> {
     /// The text is a credential (a password, an `Authorization` value): every
     /// environment value in it is a secret, whatever its variable's name.
     pub credential: bool,
+    /// `vars:` (and `target`, by that name) whose own value could not be
+    /// resolved: a reference to one is a follow-on, not a second problem.
+    pub unresolved: &'a BTreeSet<String>,
 }
 
 /// A reference that could not be resolved, with its byte offset in the text.
@@ -97,6 +100,9 @@ pub struct VarError {
     pub offset: usize,
     /// What is wrong.
     pub message: String,
+    /// The reference is to a variable (or the target) that is itself
+    /// unresolved, already reported where it is defined.
+    pub follow_on: bool,
 }
 
 /// Replaces every reference in `text`. Collects every unresolved reference
@@ -132,18 +138,36 @@ pub fn interpolate(
             errors.push(VarError {
                 offset: offset + start,
                 message: "unterminated `${`: expected a closing `}`".to_owned(),
+                follow_on: false,
             });
             out.push_str(after);
             rest = "";
             break;
         };
         let reference = &after[2..end];
-        match resolve(reference, scope, secrets) {
-            Ok(value) => out.push_str(&value),
-            Err(message) => errors.push(VarError {
+        let follow_on = match reference {
+            "target" => scope.unresolved.contains("target"),
+            _ => reference
+                .strip_prefix("var:")
+                .is_some_and(|name| scope.unresolved.contains(name)),
+        };
+        if follow_on {
+            errors.push(VarError {
                 offset: offset + start,
-                message,
-            }),
+                message: format!("`${{{reference}}}` is unresolved"),
+                follow_on: true,
+            });
+            // Keep the reference as written: the text is not used.
+            out.push_str(&after[..=end]);
+        } else {
+            match resolve(reference, scope, secrets) {
+                Ok(value) => out.push_str(&value),
+                Err(message) => errors.push(VarError {
+                    offset: offset + start,
+                    message,
+                    follow_on: false,
+                }),
+            }
         }
         rest = &after[end + 1..];
         offset += start + end + 1;
@@ -233,6 +257,8 @@ fn check_name(name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    static NONE_UNRESOLVED: BTreeSet<String> = BTreeSet::new();
+
     fn scope_with<'a>(
         env: &'a dyn Fn(&str) -> Option<String>,
         vars: &'a BTreeMap<String, String>,
@@ -242,7 +268,29 @@ mod tests {
             vars,
             target: Some("http://t"),
             credential: false,
+            unresolved: &NONE_UNRESOLVED,
         }
+    }
+
+    #[test]
+    fn a_reference_to_an_unresolved_variable_is_a_follow_on() {
+        let env = |_: &str| None;
+        let vars = BTreeMap::from([("url".to_owned(), "${env:URL}".to_owned())]);
+        let unresolved = BTreeSet::from(["url".to_owned(), "target".to_owned()]);
+        let scope = Scope {
+            unresolved: &unresolved,
+            ..scope_with(&env, &vars)
+        };
+        let errors = interpolate(
+            "${var:url}/x ${target} ${env:OTHER}",
+            &scope,
+            &mut Secrets::default(),
+        )
+        .expect_err("unresolved");
+        assert_eq!(errors.len(), 3);
+        assert!(errors[0].follow_on && errors[1].follow_on, "{errors:?}");
+        assert!(!errors[2].follow_on);
+        assert!(errors[2].message.contains("`OTHER` is not set"));
     }
 
     #[test]

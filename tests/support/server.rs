@@ -741,16 +741,22 @@ pub struct Identity {
 /// Sets a certificate's validity to `from_days` .. `to_days` from now
 /// (negative: in the past).
 fn valid_between(params: &mut CertificateParams, from_days: i64, to_days: i64) {
+    valid_between_seconds(params, from_days * 86_400, to_days * 86_400);
+}
+
+/// Sets a certificate's validity to `from` .. `to` seconds from now
+/// (negative: in the past).
+fn valid_between_seconds(params: &mut CertificateParams, from: i64, to: i64) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs() as i64;
-    let at = |days: i64| {
-        let secs = u64::try_from(now + days * 86_400).expect("after 1970");
+    let at = |offset: i64| {
+        let secs = u64::try_from(now + offset).expect("after 1970");
         rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(secs)
     };
-    params.not_before = at(from_days);
-    params.not_after = at(to_days);
+    params.not_before = at(from);
+    params.not_after = at(to);
 }
 
 fn leaf_params(names: &[&str]) -> CertificateParams {
@@ -770,8 +776,14 @@ impl Pki {
     /// A leaf for `names` signed by the CA, valid from `from_days` to
     /// `to_days` from now (negative: in the past).
     pub fn leaf_for(&self, names: &[&str], from_days: i64, to_days: i64) -> Identity {
+        self.leaf_between(names, from_days * 86_400, to_days * 86_400)
+    }
+
+    /// A leaf for `names` signed by the CA, valid from `from` to `to`
+    /// seconds from now (negative: in the past).
+    pub fn leaf_between(&self, names: &[&str], from: i64, to: i64) -> Identity {
         let mut params = leaf_params(names);
-        valid_between(&mut params, from_days, to_days);
+        valid_between_seconds(&mut params, from, to);
         let key = KeyPair::generate().expect("leaf key");
         let cert = params
             .signed_by(&key, &self.issuer)
@@ -786,6 +798,11 @@ impl Pki {
     /// (itself signed by the CA) that expires in `intermediate_days`; the
     /// leaf expires in `leaf_days`. The chain holds both.
     pub fn leaf_via_intermediate(&self, intermediate_days: i64, leaf_days: i64) -> Identity {
+        self.leaf_via_intermediate_seconds(intermediate_days * 86_400, leaf_days * 86_400)
+    }
+
+    /// [`Pki::leaf_via_intermediate`] with the expiries in seconds from now.
+    pub fn leaf_via_intermediate_seconds(&self, intermediate: i64, leaf: i64) -> Identity {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("intermediate params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
@@ -797,14 +814,15 @@ impl Pki {
             KeyUsagePurpose::DigitalSignature,
         ];
         params.use_authority_key_identifier_extension = true;
-        valid_between(&mut params, -1, intermediate_days);
+        valid_between_seconds(&mut params, -86_400, intermediate);
         let key = KeyPair::generate().expect("intermediate key");
         let intermediate = params
             .signed_by(&key, &self.issuer)
             .expect("intermediate certificate");
         let issuer = Issuer::new(params, key);
+        let leaf_until = leaf;
         let mut leaf = leaf_params(&["localhost", "127.0.0.1"]);
-        valid_between(&mut leaf, -1, leaf_days);
+        valid_between_seconds(&mut leaf, -86_400, leaf_until);
         let leaf_key = KeyPair::generate().expect("leaf key");
         let cert = leaf
             .signed_by(&leaf_key, &issuer)
@@ -814,6 +832,22 @@ impl Pki {
             key: leaf_key.serialize_der(),
         }
     }
+}
+
+/// A self-signed CA certificate named `name` that expired 30 days ago — the
+/// stale root or cross-sign a server may still send after a CA migration.
+pub fn expired_ca(name: &str) -> CertificateDer<'static> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    valid_between(&mut params, -400, -30);
+    let key = KeyPair::generate().expect("CA key");
+    params
+        .self_signed(&key)
+        .expect("expired CA certificate")
+        .der()
+        .clone()
 }
 
 /// A self-signed leaf (not a CA) for `names`, valid for a year.
