@@ -146,6 +146,9 @@ pub struct RunFlags {
     /// Allow probes that plan more than 10000 requests or 60s of traffic.
     #[arg(long)]
     pub allow_heavy: bool,
+    /// Run `exec` probes (programs on this machine); without it they are skipped.
+    #[arg(long, env = "VOUCH_ALLOW_EXEC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_exec: bool,
 }
 
 /// `vouch check`.
@@ -292,11 +295,46 @@ fn check(args: &CheckArgs) -> Exit {
                 plural(items, "item"),
                 plural(probes, "probe")
             );
+            print_programs(&files);
             Exit::Passed
         }
         Err(diagnostics) => {
             print_diagnostics(&diagnostics);
             Exit::Invalid
+        }
+    }
+}
+
+/// `vouch check`: the programs `exec` probes would run, so a reviewer sees
+/// them before anyone passes `--allow-exec`.
+fn print_programs(files: &[ProbeFile]) {
+    let mut secrets = crate::redact::Secrets::default();
+    files.iter().for_each(|f| secrets.extend(&f.secrets));
+    let redactor = crate::redact::Redactor::new(&secrets);
+    let programs: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            f.items.iter().flat_map(move |i| {
+                i.probes
+                    .iter()
+                    .filter(|p| p.spec.runs_programs())
+                    .map(move |p| {
+                        format!("  {}:{}  {}", f.path.display(), p.pos, p.spec.describe())
+                    })
+            })
+        })
+        .collect();
+    if !programs.is_empty() {
+        eprintln!(
+            "{} would run programs (only with --allow-exec or VOUCH_ALLOW_EXEC=1):",
+            if programs.len() == 1 {
+                "1 probe".to_owned()
+            } else {
+                format!("{} probes", programs.len())
+            }
+        );
+        for line in programs {
+            eprintln!("{}", redactor.text(&line));
         }
     }
 }
@@ -420,6 +458,7 @@ fn run_options(flags: &RunFlags) -> RunOptions {
         handle_ctrl_c: true,
         cool_down: flags.cool_down,
         allow_heavy: flags.allow_heavy,
+        allow_exec: flags.allow_exec,
     }
 }
 
@@ -519,6 +558,17 @@ fn render_plan(files: &[ProbeFile], options: &RunOptions) -> String {
             && !options.allow_heavy
         {
             let _ = writeln!(out, "      over the caps ({why}): needs --allow-heavy");
+        }
+        if p.runs_programs {
+            let _ = writeln!(
+                out,
+                "      runs a program on this machine{}",
+                if options.allow_exec {
+                    ""
+                } else {
+                    ": skipped without --allow-exec"
+                }
+            );
         }
     }
     let _ = writeln!(
