@@ -377,3 +377,46 @@ fn bad_settings_are_load_errors() {
         assert!(stderr.contains(says), "{probe_text}: {stderr}");
     }
 }
+
+#[test]
+fn the_repo_hygiene_pack_passes_on_this_repository() {
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("probes/repo-hygiene.yaml");
+    let (code, report) = run(&pack, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for item in report["items"].as_array().expect("items") {
+        for p in item["probes"].as_array().expect("probes") {
+            let expected = if p["kind"] == "exec" { "skip" } else { "pass" };
+            assert_eq!(p["verdict"], expected, "{p:#}");
+        }
+    }
+    // The test command is listed for review, not run.
+    let output = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("check")
+        .arg(&pack)
+        .output()
+        .expect("vouch runs");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cargo test --locked"));
+}
+
+#[test]
+fn a_dockerfile_built_from_a_named_base_stage_inherits_its_user() {
+    // The shape of vouch's own image: ARG-substituted builder, a `scratch`
+    // base stage with the user, and final stages built `FROM base`.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dockerfile_probe(
+        dir.path(),
+        "ARG RUST_VERSION=1.89\n\nFROM docker.io/library/rust:${RUST_VERSION}-bookworm AS builder\nWORKDIR /src\nENV RUSTFLAGS=\"-C target-feature=+crt-static\"\nRUN cargo build --release --locked \\\n    && install -D -m 0755 target/release/vouch /out/vouch\n\nFROM scratch AS base\nARG VERSION=0.1.0\nLABEL org.opencontainers.image.version=\"${VERSION}\" \\\n      org.opencontainers.image.licenses=\"MIT OR Apache-2.0\"\nUSER 65532:65532\nENTRYPOINT [\"/vouch\"]\n\nFROM base AS prebuilt\nCOPY target/image/vouch /vouch\n\nFROM base AS runtime\nCOPY --from=builder /out/vouch /vouch\n",
+        "    stages: 4\n    user: { ne: root }\n    base: scratch\n    healthcheck: false\n",
+    );
+    let p = probe(&report);
+    assert_eq!(p["verdict"], "pass", "{p:#}");
+    assert_eq!(
+        p["summary"],
+        "Dockerfile: 4 stages, USER 65532:65532, no HEALTHCHECK, FROM scratch"
+    );
+    assert_eq!(
+        p["evidence"]["contents"][0]["dockerfile"]["stages"][0]["base"],
+        "docker.io/library/rust:1.89-bookworm"
+    );
+}

@@ -155,7 +155,10 @@ impl Exec {
     /// `exec cargo audit --json`, `exec sh -c "make check"`.
     pub fn describe(&self) -> String {
         if self.shell {
-            format!("exec sh -c {}", shell_words(&self.argv[2..]))
+            // One line for plans and reports: a trailing newline dropped, the rest escaped.
+            let line = self.argv.get(2).map_or("", |l| l.trim_end());
+            let quoted = shell_words(&[line.to_owned()]);
+            format!("exec sh -c {}", expect::one_line(&quoted))
         } else {
             format!("exec {}", shell_words(&self.argv))
         }
