@@ -420,3 +420,24 @@ fn a_dockerfile_built_from_a_named_base_stage_inherits_its_user() {
         "docker.io/library/rust:1.89-bookworm"
     );
 }
+
+#[test]
+fn a_fifo_is_not_read_and_does_not_hang() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = Command::new("mkfifo")
+        .arg(dir.path().join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let file = probe_file(dir.path(), "", "path: pipe\nexpect:\n  contains: x\n");
+    let started = std::time::Instant::now();
+    let (code, report) = run(&file, &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert_eq!(code, 1);
+    let p = probe(&report);
+    assert_eq!(
+        check(p, "contains \"x\"")["actual"],
+        "not a regular file: not read",
+        "{p:#}"
+    );
+}

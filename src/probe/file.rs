@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::http::JsonExpect;
-use super::{Check, Context, Findings, Probe, ProbeError};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError};
 use crate::expect::{self, Matcher, Pattern, Size};
 
 /// The most paths a glob may select; more is reported, not read.
@@ -606,6 +606,12 @@ struct Content {
 
 impl Content {
     fn read(path: &Path, limit: u64) -> Result<Content, String> {
+        // Only regular files: a FIFO would block the read forever, and a
+        // device (`/dev/zero`) has no end.
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+        if !meta.is_file() {
+            return Err("not a regular file: not read".to_owned());
+        }
         let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
         let mut bytes = Vec::new();
         file.take(limit.saturating_add(1))
@@ -703,10 +709,31 @@ fn rfc3339(time: SystemTime) -> String {
 impl Probe for File {
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let root = File::root(cx);
+        let limit = self.body_limit.unwrap_or(cx.body_limit);
+        // File system work blocks: off the probe threads, so a slow disk or
+        // a large tree never holds up the network probes beside it.
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.evaluate(&root, limit))
+            .await
+            .map_err(|e| ProbeError::Setup(format!("the file probe stopped: {e}")))?
+    }
+
+    /// Reads the file system and sends nothing.
+    fn budget(&self) -> Budget {
+        Budget {
+            max_requests: 0,
+            ..Budget::SINGLE
+        }
+    }
+}
+
+impl File {
+    /// Finds, reads and checks: the whole probe, on a blocking thread.
+    fn evaluate(&self, root: &Path, limit: u64) -> Result<Findings, ProbeError> {
+        let root = root.to_owned();
         let (found, truncated, searched) = self.find(&root)?;
         let e = &self.expect;
         let now = SystemTime::now();
-        let limit = self.body_limit.unwrap_or(cx.body_limit);
         let mut record = json!({
             "root": root.display().to_string(),
             "path": self.path,
