@@ -203,6 +203,9 @@ fn json_yaml_and_toml_are_parsed_then_queried() {
         let (_, report) = run(&file, &[]);
         let p = probe(&report);
         assert_eq!(p["verdict"] == "pass", passes, "{probe_text}: {p:#}");
+        if passes {
+            assert!(p["evidence"]["values"][0]["value"].is_string(), "{p:#}");
+        }
     }
 }
 

@@ -617,6 +617,15 @@ impl File {
                 record["contents"] = json!(records);
             }
         }
+        // The parsed values the expectations named, as they were found.
+        let values: Vec<Json> = checks
+            .iter()
+            .filter(|c| c.name.contains('$'))
+            .map(|c| json!({"path": c.name, "value": c.actual}))
+            .collect();
+        if !values.is_empty() {
+            record["values"] = json!(values);
+        }
         let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
         let mut summary = match (&facts_line, found.as_slice()) {
             (Some(facts), _) => facts.clone(),
