@@ -153,6 +153,9 @@ pub struct WatchArgs {
     /// Allow probes that plan more than 10000 requests or 60s of traffic.
     #[arg(long)]
     pub allow_heavy: bool,
+    /// Run `exec` probes (programs on this machine); without it they are skipped.
+    #[arg(long, env = "VOUCH_ALLOW_EXEC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_exec: bool,
     #[command(flatten)]
     /// Where to keep the reports.
     pub history: HistoryFlags,
@@ -287,6 +290,9 @@ pub struct RunFlags {
     /// Allow probes that plan more than 10000 requests or 60s of traffic.
     #[arg(long)]
     pub allow_heavy: bool,
+    /// Run `exec` probes (programs on this machine); without it they are skipped.
+    #[arg(long, env = "VOUCH_ALLOW_EXEC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_exec: bool,
 }
 
 /// `vouch check`.
@@ -445,11 +451,46 @@ fn check(args: &CheckArgs) -> Exit {
             if !named.is_empty() {
                 eprintln!("secrets: {}", named.join(", "));
             }
+            print_programs(&files);
             Exit::Passed
         }
         Err(diagnostics) => {
             print_diagnostics(&diagnostics);
             Exit::Invalid
+        }
+    }
+}
+
+/// `vouch check`: the programs `exec` probes would run, so a reviewer sees
+/// them before anyone passes `--allow-exec`.
+fn print_programs(files: &[ProbeFile]) {
+    let mut secrets = crate::redact::Secrets::default();
+    files.iter().for_each(|f| secrets.extend(&f.secrets));
+    let redactor = crate::redact::Redactor::new(&secrets);
+    let programs: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            f.items.iter().flat_map(move |i| {
+                i.probes
+                    .iter()
+                    .filter(|p| p.spec.runs_programs())
+                    .map(move |p| {
+                        format!("  {}:{}  {}", f.path.display(), p.pos, p.spec.describe())
+                    })
+            })
+        })
+        .collect();
+    if !programs.is_empty() {
+        eprintln!(
+            "{} would run programs (only with --allow-exec or VOUCH_ALLOW_EXEC=1):",
+            if programs.len() == 1 {
+                "1 probe".to_owned()
+            } else {
+                format!("{} probes", programs.len())
+            }
+        );
+        for line in programs {
+            eprintln!("{}", redactor.text(&line));
         }
     }
 }
@@ -577,6 +618,7 @@ fn run_options(flags: &RunFlags) -> RunOptions {
         handle_ctrl_c: true,
         cool_down: flags.cool_down,
         allow_heavy: flags.allow_heavy,
+        allow_exec: flags.allow_exec,
     }
 }
 
@@ -676,6 +718,17 @@ fn render_plan(files: &[ProbeFile], options: &RunOptions) -> String {
             && !options.allow_heavy
         {
             let _ = writeln!(out, "      over the caps ({why}): needs --allow-heavy");
+        }
+        if p.runs_programs {
+            let _ = writeln!(
+                out,
+                "      runs a program on this machine{}",
+                if options.allow_exec {
+                    ""
+                } else {
+                    ": skipped without --allow-exec"
+                }
+            );
         }
     }
     let _ = writeln!(
@@ -814,6 +867,7 @@ async fn watch(args: WatchArgs) -> Result<Exit, CliError> {
         handle_ctrl_c: false,
         cool_down: args.cool_down,
         allow_heavy: args.allow_heavy,
+        allow_exec: args.allow_exec,
     };
     let settings = crate::watch::Settings {
         files: args.files.clone(),

@@ -56,7 +56,9 @@ pub(crate) use with_tls;
 
 pub mod auth;
 pub mod cors;
+pub mod exec;
 pub mod fetch;
+pub mod file;
 pub mod headers;
 pub mod health;
 pub mod http;
@@ -86,6 +88,13 @@ pub trait Probe {
     /// [`Phase::Isolated`].
     fn budget(&self) -> Budget {
         Budget::SINGLE
+    }
+
+    /// Whether a run must allow it first (`--allow-exec`): a kind that runs
+    /// programs on this machine says so, and without the permission the
+    /// runner reports it skipped, unrun, and `check` lists it.
+    fn runs_programs(&self) -> bool {
+        false
     }
 }
 
@@ -188,6 +197,12 @@ pub enum ProbeSpec {
     /// Load at a concurrency or an arrival rate: latency percentiles, error
     /// rate, throughput.
     Load(Box<load::Load>),
+    /// A file or directory of the repository or host: existence, mode, size,
+    /// age, glob counts, text, JSON/YAML/TOML values, Dockerfile facts.
+    File(Box<file::File>),
+    /// A program run where vouch runs (only with `--allow-exec`): exit
+    /// status, output, JSON on stdout, duration.
+    Exec(Box<exec::Exec>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -206,6 +221,8 @@ pub const KINDS: &[&str] = &[
     "prometheus",
     "rate_limit",
     "load",
+    "file",
+    "exec",
 ];
 
 impl ProbeSpec {
@@ -226,6 +243,8 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(_) => "prometheus",
             ProbeSpec::RateLimit(_) => "rate_limit",
             ProbeSpec::Load(_) => "load",
+            ProbeSpec::File(_) => "file",
+            ProbeSpec::Exec(_) => "exec",
         }
     }
 
@@ -246,6 +265,8 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => p.run(cx).await,
             ProbeSpec::RateLimit(p) => p.run(cx).await,
             ProbeSpec::Load(p) => p.run(cx).await,
+            ProbeSpec::File(p) => p.run(cx).await,
+            ProbeSpec::Exec(p) => p.run(cx).await,
         }
     }
 
@@ -267,6 +288,8 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => p.describe(),
             ProbeSpec::RateLimit(p) => p.describe(),
             ProbeSpec::Load(p) => p.describe(),
+            ProbeSpec::File(p) => p.describe(),
+            ProbeSpec::Exec(p) => p.describe(),
         }
     }
 
@@ -290,6 +313,7 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
+            ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
         }
     }
 
@@ -310,6 +334,16 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => p.budget(),
             ProbeSpec::RateLimit(p) => p.budget(),
             ProbeSpec::Load(p) => p.budget(),
+            ProbeSpec::File(p) => p.budget(),
+            ProbeSpec::Exec(p) => p.budget(),
+        }
+    }
+
+    /// Whether the kind runs programs, so the run must allow it (`--allow-exec`).
+    pub fn runs_programs(&self) -> bool {
+        match self {
+            ProbeSpec::Exec(p) => p.runs_programs(),
+            _ => false,
         }
     }
 }
@@ -325,6 +359,9 @@ pub struct Context {
     pub body_limit: u64,
     /// The directory of the probe file, for relative paths (`ca: certs/ca.pem`).
     pub base_dir: PathBuf,
+    /// `root:` of `defaults:` (relative to `base_dir`): where `file` paths
+    /// start and stay; `None` is `base_dir` itself.
+    pub root: Option<PathBuf>,
     /// HTTP clients shared by all probes, one per TLS and redirect setting.
     pub clients: Arc<fetch::Clients>,
     /// The attempt's timeout. The runner enforces it around single-exchange
@@ -519,6 +556,7 @@ mod tests {
             tls: TlsSettings::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             base_dir: PathBuf::from("."),
+            root: None,
             clients: Arc::new(fetch::Clients::default()),
             timeout: DEFAULT_TIMEOUT,
             progress: progress::Progress::default(),

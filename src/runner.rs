@@ -57,6 +57,9 @@ pub struct RunOptions {
     /// Run probes over the traffic caps (`--allow-heavy`); without it they
     /// are not run and end as `error`.
     pub allow_heavy: bool,
+    /// Run probes that run programs (`--allow-exec`); without it they are
+    /// not run and end as `skip`.
+    pub allow_exec: bool,
 }
 
 impl Default for RunOptions {
@@ -71,6 +74,7 @@ impl Default for RunOptions {
             handle_ctrl_c: false,
             cool_down: DEFAULT_COOL_DOWN,
             allow_heavy: false,
+            allow_exec: false,
         }
     }
 }
@@ -114,6 +118,8 @@ pub struct Planned {
     pub deadline: Duration,
     /// Attempts at most.
     pub attempts: u32,
+    /// Whether it runs a program (and so needs `--allow-exec`).
+    pub runs_programs: bool,
 }
 
 /// The plan of a run, probes in the order they run (the concurrent phase in
@@ -138,6 +144,7 @@ pub fn plan(files: &[ProbeFile], options: &RunOptions) -> Vec<Planned> {
                     timeout,
                     deadline: deadline_of(budget, timeout),
                     attempts: attempts_of(budget, entry, file),
+                    runs_programs: entry.spec.runs_programs(),
                 });
             }
         }
@@ -185,6 +192,8 @@ struct Job {
     budget: Budget,
     /// Why the probe is not run (over the caps without `--allow-heavy`).
     refused: Option<String>,
+    /// Why the probe is skipped (it runs a program, without `--allow-exec`).
+    unallowed: Option<&'static str>,
     retries: u32,
     retry_delay: Duration,
     location: String,
@@ -225,6 +234,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 .or(file.defaults.body_limit.map(|s| s.0))
                 .unwrap_or(DEFAULT_BODY_LIMIT),
             base_dir,
+            root: file.defaults.root.clone(),
             clients: Arc::clone(&clients),
             progress: Default::default(),
             redactor: Arc::clone(&redactor),
@@ -253,6 +263,8 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                     Some(why) if !options.allow_heavy => Some(why),
                     _ => None,
                 };
+                let unallowed =
+                    (entry.spec.runs_programs() && !options.allow_exec).then_some(NOT_ALLOWED_EXEC);
                 jobs.push(Job {
                     item: index,
                     probe: p,
@@ -261,6 +273,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                     timeout,
                     budget,
                     refused,
+                    unallowed,
                     retries: attempts_of(budget, entry, file) - 1,
                     retry_delay: entry
                         .retry_delay
@@ -297,10 +310,11 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 if collector.is_stopped() {
                     break;
                 }
-                if ran_before && job.refused.is_none() {
+                let runs = job.refused.is_none() && job.unallowed.is_none();
+                if ran_before && runs {
                     tokio::time::sleep(cool_down).await;
                 }
-                ran_before |= job.refused.is_none();
+                ran_before |= runs;
                 let outcome = run_probe(job, &redactor).await;
                 collector.put(index, outcome);
             }
@@ -601,6 +615,9 @@ fn roll_up(outcome: &mut ItemOutcome, item: &Item, now: SystemTime) {
         .map(|p| p.summary.clone());
 }
 
+/// Why a probe that runs programs was skipped.
+pub const NOT_ALLOWED_EXEC: &str = "not run: it runs a program on this machine; pass --allow-exec (or VOUCH_ALLOW_EXEC=1) to run it";
+
 fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     ProbeOutcome {
         kind: job.entry.spec.kind().to_owned(),
@@ -654,6 +671,13 @@ fn probe_name(entry: &ProbeEntry) -> String {
 async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     if let Some(why) = &job.refused {
         return refused(job, why, redactor);
+    }
+    if let Some(why) = job.unallowed {
+        let mut outcome = skipped(job, redactor);
+        outcome.summary = redactor
+            .text(&format!("{}: {why}", job.entry.spec.describe()))
+            .into_owned();
+        return outcome;
     }
     let first_start = SystemTime::now();
     let started = Instant::now();

@@ -99,6 +99,10 @@ pub struct Defaults {
     /// Skip certificate verification everywhere (shown in evidence).
     #[serde(default)]
     pub insecure: bool,
+    /// Where `file` paths start and must stay (relative to the probe file;
+    /// default: the probe file's directory).
+    #[serde(default)]
+    pub root: Option<PathBuf>,
 }
 
 impl Defaults {

@@ -22,6 +22,115 @@ pub struct Rule {
 
 /// The keyword rules, first match wins. Order matters: specific before general.
 pub const RULES: &[Rule] = &[
+    // Repository and host items (`exec`, `file`): a command named in the
+    // text first, then the Dockerfile, then the generic claims.
+    Rule {
+        kind: "exec",
+        words: &["cargo audit"],
+        skeleton: "run: [cargo, audit]\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &["npm audit"],
+        skeleton: "run: [npm, audit, --json]\nexpect:\n  exit: { one_of: [0, 1] }\n  json:\n    $.metadata.vulnerabilities.critical: 0\n    $.metadata.vulnerabilities.high: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &["govulncheck"],
+        skeleton: "run: [govulncheck, ./...]\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &["gosec"],
+        skeleton: "run: [gosec, ./...]\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &["cargo test"],
+        skeleton: "run: [cargo, test, --locked]\nexclusive: true\nexpect:\n  exit: 0\n  stdout: { absent: FAILED }",
+    },
+    Rule {
+        kind: "exec",
+        words: &["go test"],
+        skeleton: "run: [go, test, ./...]\nexclusive: true\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &["npm test"],
+        skeleton: "run: [npm, test]\nexclusive: true\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &["pytest"],
+        skeleton: "run: [python3, -m, pytest]\nexclusive: true\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "file",
+        words: &[
+            "dockerfile",
+            "multi stage",
+            "non root",
+            "docker image",
+            "container image",
+            "base image",
+            "distroless",
+        ],
+        skeleton: "path: Dockerfile\nexpect:\n  dockerfile:\n    stages: { min: 2 }\n    user: { ne: root }\n    healthcheck: true\n    base: { matches: 'alpine|distroless|scratch|slim' }",
+    },
+    Rule {
+        kind: "exec",
+        words: &[
+            "dependency audit",
+            "vulnerability scan",
+            "vulnerability scanning",
+            "security audit",
+            "known vulnerabilities",
+        ],
+        skeleton: "run: [make, audit]           # the project's audit command\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "exec",
+        words: &[
+            "unit tests",
+            "integration tests",
+            "tests passing",
+            "tests pass",
+            "test suite",
+            "test coverage",
+            "coverage",
+        ],
+        skeleton: "run: [make, test]            # the project's test command\nexclusive: true\nexpect:\n  exit: 0",
+    },
+    Rule {
+        kind: "file",
+        words: &["backup", "backups"],
+        skeleton: "path: /var/backups/*\nallow_outside_root: true\nexpect:\n  count: { min: 1 }\n  age: { max: 24h }",
+    },
+    Rule {
+        kind: "file",
+        words: &["logrotate", "log rotation"],
+        skeleton: "path: /etc/logrotate.d/app\nallow_outside_root: true\nexpect:\n  contains: rotate",
+    },
+    Rule {
+        kind: "file",
+        words: &["env example"],
+        skeleton: "path: .env.example\nexpect:\n  lines: { min: 1 }",
+    },
+    Rule {
+        kind: "file",
+        words: &["runbook", "runbooks", "playbook", "playbooks"],
+        skeleton: "path: \"docs/**/*{runbook,playbook}*\"\nexpect:\n  count: { min: 1 }",
+    },
+    Rule {
+        kind: "file",
+        words: &["readme"],
+        skeleton: "path: README.md\nexpect:\n  lines: { min: 10 }",
+    },
+    Rule {
+        kind: "file",
+        words: &["license", "licence"],
+        skeleton: "path: \"{LICENSE,LICENSE.*,LICENSE-*,COPYING}\"\nexpect:\n  count: { min: 1 }",
+    },
     Rule {
         kind: "mcp",
         words: &[
@@ -207,6 +316,16 @@ pub fn propose(checklist: &Checklist, checklist_path: &str) -> String {
         out,
         "# Kinds marked \"not in this build yet\" are commented out so the file stays valid."
     );
+    if checklist
+        .items
+        .iter()
+        .any(|i| rule_for(&i.text).is_some_and(|r| r.kind == "exec"))
+    {
+        let _ = writeln!(
+            out,
+            "# `exec` probes run programs here: only with --allow-exec; `vouch check` lists them."
+        );
+    }
     let _ = writeln!(out, "version: 1");
     let _ = writeln!(out, "name: {}", yaml_string(title));
     let _ = writeln!(out, "checklist: {}", yaml_string(checklist_path));
@@ -262,8 +381,33 @@ fn attested_template(out: &mut String) {
     );
 }
 
+/// A file named in backticks in the text (`` `.env.example` ``,
+/// `` `docs/runbook.md` ``), for `file` skeletons.
+fn file_in(text: &str) -> Option<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|w| {
+            !w.is_empty()
+                && !w.contains(char::is_whitespace)
+                && !w.contains("://")
+                && !w.starts_with('/')
+                && (w.contains('.') || w.contains('/'))
+        })
+        .map(str::to_owned)
+}
+
 /// The rule's skeleton, with a path from the text where the kind takes one.
 fn skeleton(rule: &Rule, text: &str) -> String {
+    if rule.kind == "file" {
+        return match (file_in(text), rule.skeleton.split_once('\n')) {
+            (Some(file), Some((_, rest))) => format!("path: {}\n{rest}", yaml_string(&file)),
+            _ => rule.skeleton.to_owned(),
+        };
+    }
+    if rule.kind == "exec" {
+        return rule.skeleton.to_owned();
+    }
     match path_in(text) {
         Some(path) => rule
             .skeleton
@@ -328,7 +472,15 @@ mod tests {
             Some("health")
         );
         assert_eq!(kind("GET /users endpoint returns 200"), Some("http"));
-        assert_eq!(kind("Runbooks written"), None);
+        assert_eq!(kind("Runbooks written"), Some("file"));
+        assert_eq!(kind("Dockerfile optimized (multi-stage)"), Some("file"));
+        assert_eq!(kind("Non-root user"), Some("file"));
+        assert_eq!(kind("`.env.example` documented"), Some("file"));
+        assert_eq!(kind("Newest backup younger than 24 h"), Some("file"));
+        assert_eq!(kind("logrotate configured"), Some("file"));
+        assert_eq!(kind("Unit tests passing with > 80% coverage"), Some("exec"));
+        assert_eq!(kind("`cargo audit` / `npm audit` clean"), Some("exec"));
+        assert_eq!(kind("Code of conduct adopted"), None);
         assert_eq!(
             kind("Support rota and report exports"),
             None,
@@ -349,6 +501,23 @@ mod tests {
     }
 
     #[test]
+    fn repository_items_get_commands_and_files_of_their_own() {
+        let skel = |text: &str| skeleton(rule_for(text).expect(text), text);
+        assert!(skel("`cargo audit` clean").starts_with("run: [cargo, audit]"));
+        assert!(skel("`npm audit` clean").starts_with("run: [npm, audit, --json]"));
+        assert!(skel("Tests pass: `go test ./...`").starts_with("run: [go, test, ./...]"));
+        assert!(skel("`pytest` green").starts_with("run: [python3, -m, pytest]"));
+        assert_eq!(
+            skel("`.env.example` documented"),
+            "path: \".env.example\"\nexpect:\n  lines: { min: 1 }"
+        );
+        assert!(
+            skel("Runbooks in `docs/ops/runbook.md`").starts_with("path: \"docs/ops/runbook.md\"")
+        );
+        assert!(skel("Dockerfile optimized").contains("user: { ne: root }"));
+    }
+
+    #[test]
     fn paths_in_the_text_go_into_the_skeleton() {
         assert_eq!(
             path_in("Health checks passing (`/healthz` endpoint)").as_deref(),
@@ -366,7 +535,7 @@ mod tests {
     #[test]
     fn proposes_probes_for_known_kinds_and_comments_out_the_rest() {
         let checklist = super::super::parse(
-            "# Svc\n\n## Core\n\n- [x] Health checks passing (`/health`)\n- [ ] SSL certificates installed\n- [ ] Rate limiting enabled\n- [ ] MCP tools/list works\n- [ ] Runbooks written\n",
+            "# Svc\n\n## Core\n\n- [x] Health checks passing (`/health`)\n- [ ] SSL certificates installed\n- [ ] Rate limiting enabled\n- [ ] MCP tools/list works\n- [ ] Runbooks written\n- [ ] Unit tests passing\n- [ ] Code of conduct adopted\n",
         );
         let text = propose(&checklist, "svc.md");
         assert!(text.contains("  - item: \"core/health-checks-passing-health\"\n    probes:\n      - health:\n          url: /health\n"), "{text}");
@@ -383,5 +552,8 @@ mod tests {
         );
         assert!(text.contains("    # attested: {"), "{text}");
         assert!(text.contains("checklist: \"svc.md\""));
+        assert!(text.contains("    probes:\n      - file:\n"), "{text}");
+        assert!(text.contains("    probes:\n      - exec:\n"), "{text}");
+        assert!(text.contains("only with --allow-exec"), "{text}");
     }
 }

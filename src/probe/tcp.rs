@@ -1157,6 +1157,7 @@ mod tests {
             tls: TlsSettings::default(),
             body_limit: super::super::DEFAULT_BODY_LIMIT,
             base_dir: PathBuf::from("."),
+            root: None,
             clients: Arc::new(fetch::Clients::default()),
             timeout: crate::probe::DEFAULT_TIMEOUT,
             progress: Default::default(),
