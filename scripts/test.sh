@@ -85,6 +85,10 @@ python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
     step "pip install junitparser" python3 -m pip install --quiet --disable-pip-version-check junitparser
 fi
+# A strict HTML5 parser for the HTML report's test.
+if ! python_has html5lib; then
+    step "pip install html5lib" python3 -m pip install --quiet --disable-pip-version-check html5lib
+fi
 # Tests that need a real peer fail instead of skipping when it is missing.
 export VOUCH_REQUIRE_PEERS=1
 step "cargo fmt --check" cargo fmt --check

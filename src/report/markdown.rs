@@ -2,7 +2,7 @@
 //! item's box set by the evidence, an evidence line under it and a summary at
 //! the top (see [`crate::checklist::annotate`]).
 
-use super::Report;
+use super::{Report, escape};
 use crate::checklist::annotate;
 
 /// Renders the checklist with evidence; without a checklist, says so.
@@ -15,8 +15,9 @@ pub fn render(report: &Report) -> String {
                 .unwrap_or(&report.finished_at)
                 .replace('T', " ");
             let headline = format!(
-                "verified this checklist against `{}` on {day} UTC",
-                report.target()
+                "verified this checklist against `{}` on {day} UTC; {}",
+                report.target(),
+                gate_sentence(report)
             );
             annotate::annotate(doc, outcome, &headline)
         }
@@ -24,4 +25,27 @@ pub fn render(report: &Report) -> String {
             "<!-- vouch: no checklist was given (use `checklist:` or --checklist) -->\n".to_owned()
         }
     }
+}
+
+/// The gate's decision in one sentence: which rules failed it and on what.
+/// Item texts come from the checklist and the probe files, and are escaped
+/// like every other line vouch writes into the checklist.
+fn gate_sentence(report: &Report) -> String {
+    let gate = &report.summary.gate;
+    if gate.passed {
+        return format!("gate **passed** ({})", gate.rules.join("; "));
+    }
+    let why: Vec<String> = gate
+        .tripped
+        .iter()
+        .map(|t| {
+            let items = if t.items.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", t.items.join("; "))
+            };
+            escape::markdown(&format!("`{}`: {}{items}", t.rule, t.reason)).into_owned()
+        })
+        .collect();
+    format!("gate **failed** — {}", why.join("; "))
 }
