@@ -289,3 +289,87 @@ fn several_outputs_from_one_run() {
     .expect("--format wins over an unknown extension");
     assert_eq!(legacy["schema"], "vouch.report/v1");
 }
+
+/// Chromium on PATH, or `None` (a failure when `VOUCH_REQUIRE_PEERS` is set,
+/// as `scripts/test.sh` does after installing it).
+fn chromium() -> Option<String> {
+    for name in ["chromium", "chromium-browser"] {
+        let found = Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if found {
+            return Some(name.to_owned());
+        }
+    }
+    if std::env::var_os("VOUCH_REQUIRE_PEERS").is_some() {
+        panic!("chromium is required (scripts/ensure-packages.sh chromium=chromium)");
+    }
+    eprintln!("note: chromium not available; skipping the browser check");
+    None
+}
+
+#[test]
+fn a_real_browser_renders_the_report_and_runs_its_script() {
+    let Some(chromium) = chromium() else { return };
+    let server = server();
+    let dir = setup(&server);
+    run(dir.path(), &["-o", "html=report.html", "--quiet"]).assert_code(1);
+    let page = dir.path().join("report.html");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-extensions",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let out = server::wait_output(
+        child,
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+    let dom = &out.stdout;
+    // The script ran: it added the filters, with the verdicts it found.
+    assert!(dom.contains("<form id=\"filters\">"), "{dom}");
+    for verdict in ["verified", "refuted", "manual"] {
+        assert!(
+            dom.contains(&format!("<option value=\"{verdict}\">{verdict}</option>")),
+            "{verdict}: {dom}"
+        );
+    }
+    // The items and their verdicts are in the DOM.
+    for item in [
+        "Health works",
+        "Orders work",
+        "Backups tested",
+        "Retries are flaky",
+        "Load is fine",
+    ] {
+        assert!(dom.contains(item), "{item}: {dom}");
+    }
+    assert!(dom.contains("data-verdict=\"refuted\""));
+    assert!(dom.contains("<span class=\"badge v-failed\">refuted</span>"));
+    // The hostile body stayed text: no element came of it.
+    assert!(!dom.contains("<img"), "{dom}");
+    assert_eq!(dom.matches("<script>").count(), 1, "{dom}");
+    // No script error reached the console.
+    assert!(
+        !out.stderr.contains("Uncaught") && !out.stderr.contains("SyntaxError"),
+        "{}",
+        out.stderr
+    );
+}
