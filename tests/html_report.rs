@@ -373,3 +373,37 @@ fn a_real_browser_renders_the_report_and_runs_its_script() {
         out.stderr
     );
 }
+
+#[test]
+fn without_a_checklist_items_are_listed_by_file() {
+    let server = server();
+    let dir = setup(&server);
+    let file = dir.path().join("probes.yaml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, text.replace("checklist: checklist.md\n", "")).expect("write");
+    run(dir.path(), &["-o", "html=report.html", "--quiet"]).assert_code(1);
+    let lines = check_html(&dir.path().join("report.html"));
+    let items: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("item "))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "verified | Health works verified critical",
+            "failed | Orders work failed major",
+            "verified | Retries are flaky verified major flaky",
+            "verified | Load is fine verified minor",
+        ],
+        "{lines:?}"
+    );
+    let page = std::fs::read_to_string(dir.path().join("report.html")).expect("page");
+    assert!(
+        page.contains("<h3>Shop</h3>"),
+        "grouped under the file's name"
+    );
+    assert!(
+        !page.contains("<section id=\"readiness\">"),
+        "no checklist, no score"
+    );
+}

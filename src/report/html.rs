@@ -531,7 +531,7 @@ fn probe_body(out: &mut String, probe: &ProbeOutcome) {
     match serde_json::from_str::<Value>(probe.evidence.get()) {
         Ok(Value::Null) | Err(_) => {}
         Ok(evidence) => {
-            out.push_str("<details class=\"raw\"><summary>evidence</summary>\n");
+            out.push_str("<details class=\"raw\" open><summary>evidence</summary>\n");
             value(out, &evidence, 0);
             out.push_str("</details>\n");
         }
