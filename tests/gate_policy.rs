@@ -267,6 +267,14 @@ fn every_format_explains_the_gate() {
         markdown.contains("readiness 41.7 is below 50"),
         "{markdown}"
     );
+    assert!(
+        markdown.contains("- [x] Health works\n  - ✔ \\[critical\\] GET /ok"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("  - ✘ refuted: \\[minor\\] GET /bad"),
+        "{markdown}"
+    );
 
     let mut with = vec!["--format", "junit"];
     with.extend_from_slice(&args);

@@ -4,6 +4,8 @@
 
 use super::{Report, escape};
 use crate::checklist::annotate;
+use crate::outcome::ChecklistOutcome;
+use crate::spec::Severity;
 
 /// Renders the checklist with evidence; without a checklist, says so.
 pub fn render(report: &Report) -> String {
@@ -19,7 +21,7 @@ pub fn render(report: &Report) -> String {
                 report.target(),
                 gate_sentence(report)
             );
-            annotate::annotate(doc, outcome, &headline)
+            annotate::annotate(doc, &with_severity(report, outcome), &headline)
         }
         _ => {
             "<!-- vouch: no checklist was given (use `checklist:` or --checklist) -->\n".to_owned()
@@ -48,4 +50,26 @@ fn gate_sentence(report: &Report) -> String {
         })
         .collect();
     format!("gate **failed** — {}", why.join("; "))
+}
+
+/// The outcome with `[critical]` or `[minor]` before the evidence line of
+/// items bound to such probe-file items (`major`, the default, goes without
+/// saying), so the write-back shows severity like every other format.
+fn with_severity(report: &Report, outcome: &ChecklistOutcome) -> ChecklistOutcome {
+    let mut outcome = outcome.clone();
+    for item in &mut outcome.items {
+        let severity = report
+            .items
+            .iter()
+            .filter(|o| item.bound.contains(&o.location))
+            .map(|o| o.severity)
+            .max();
+        let tag = match severity {
+            Some(Severity::Critical) => "[critical] ",
+            Some(Severity::Minor) => "[minor] ",
+            Some(Severity::Major) | None => continue,
+        };
+        item.reason = Some(format!("{tag}{}", item.reason.as_deref().unwrap_or("")));
+    }
+    outcome
 }
