@@ -407,3 +407,29 @@ fn without_a_checklist_items_are_listed_by_file() {
         "no checklist, no score"
     );
 }
+
+#[test]
+fn a_rate_limit_is_drawn_where_it_struck() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let server = Server::http(move |_| {
+        if count.fetch_add(1, Ordering::SeqCst) >= 4 {
+            with_header(text(429, "slow down"), "retry-after", "1")
+        } else {
+            text(200, "ok")
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let probes = format!(
+        "version: 1\ntarget: {}\nitems:\n  - item: Limited\n    probes:\n      - rate_limit: {{get: /api, burst: 12, expect: {{limited: true, within: 10}}}}\n",
+        server.url()
+    );
+    std::fs::write(dir.path().join("probes.yaml"), probes).expect("write");
+    run(dir.path(), &["-o", "html=report.html", "--quiet"]).assert_code(0);
+    check_html(&dir.path().join("report.html"));
+    let page = std::fs::read_to_string(dir.path().join("report.html")).expect("page");
+    assert!(
+        page.contains("aria-label=\"first limited response at request 5 of "),
+        "{page}"
+    );
+    assert!(page.contains("first limited: request 5 of "), "{page}");
+}

@@ -540,9 +540,9 @@ fn probe_body(out: &mut String, probe: &ProbeOutcome) {
 }
 
 /// Any evidence, from its JSON alone: objects as definition lists, lists as
-/// lists, long or multi-line text as preformatted. Two shapes any kind may
-/// use get a picture: `days_left` a coloured count, and `p50`/`p95`/`p99`
-/// numbers a latency chart.
+/// lists, long or multi-line text as preformatted. Shapes any kind may use
+/// get a picture: `days_left` a coloured count, `p50`/`p95`/`p99` numbers a
+/// latency chart, `sent` with `first_limited.index` a strip of requests.
 fn value(out: &mut String, v: &Value, depth: usize) {
     if depth > MAX_DEPTH {
         out.push('…');
@@ -587,6 +587,7 @@ fn value(out: &mut String, v: &Value, depth: usize) {
                 let _ = write!(out, "<span class=\"badge {class}\">{days} days left</span>");
             }
             latency_chart(out, map);
+            limit_strip(out, map);
             out.push_str("<dl class=\"json\">");
             for (key, entry) in map.iter().take(MAX_ENTRIES) {
                 let _ = write!(out, "<dt>{}</dt><dd>", e(key));
@@ -658,6 +659,49 @@ fn latency_chart(out: &mut String, map: &serde_json::Map<String, Value>) {
         "<text x=\"{left}\" y=\"62\" font-size=\"10\">{}</text><text x=\"{right}\" y=\"72\" font-size=\"10\" text-anchor=\"end\">max {}</text></svg>",
         fmt_ms(min),
         fmt_ms(max)
+    );
+}
+
+/// A strip of the requests sent, one cell each, from an object holding
+/// `sent` and `first_limited.index` (1-based): where the limit struck.
+fn limit_strip(out: &mut String, map: &serde_json::Map<String, Value>) {
+    let Some(sent) = map.get("sent").and_then(Value::as_u64) else {
+        return;
+    };
+    let Some(index) = map
+        .get("first_limited")
+        .and_then(|f| f.get("index"))
+        .and_then(Value::as_u64)
+    else {
+        return;
+    };
+    // Wide bursts are drawn to scale in at most 200 cells.
+    let cells = sent.clamp(1, 200);
+    let per = sent.div_ceil(cells).max(1);
+    let width = 2.4_f64;
+    let total = cells as f64 * width;
+    let _ = write!(
+        out,
+        "<svg class=\"strip\" width=\"{:.0}\" height=\"34\" viewBox=\"0 0 {:.0} 34\" role=\"img\" aria-label=\"first limited response at request {index} of {sent}\">",
+        total + 4.0,
+        total + 4.0
+    );
+    for cell in 0..cells {
+        let first = cell * per + 1;
+        let color = if first >= index { "#e57373" } else { "#81c784" };
+        let _ = write!(
+            out,
+            "<rect x=\"{:.1}\" y=\"4\" width=\"{:.1}\" height=\"14\" fill=\"{color}\"/>",
+            2.0 + cell as f64 * width,
+            width - 0.4
+        );
+    }
+    let at = 2.0 + (index.saturating_sub(1) / per) as f64 * width;
+    // The label runs away from the nearer edge, so it stays in the picture.
+    let anchor = if at > total / 2.0 { "end" } else { "start" };
+    let _ = write!(
+        out,
+        "<text x=\"{at:.1}\" y=\"30\" font-size=\"10\" text-anchor=\"{anchor}\">first limited: request {index} of {sent}</text></svg>"
     );
 }
 
