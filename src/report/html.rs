@@ -71,7 +71,7 @@ pub fn render(report: &Report) -> String {
                     "<h3>Probe-file items not in the checklist</h3>\n<ul class=\"list\">\n",
                 );
                 for (index, item) in rest {
-                    probe_item(&mut out, index, item, None);
+                    probe_item(&mut out, index, item);
                 }
                 out.push_str("</ul>\n");
             }
@@ -85,7 +85,7 @@ pub fn render(report: &Report) -> String {
                 );
                 for (index, item) in report.items.iter().enumerate() {
                     if item.file == file.path {
-                        probe_item(&mut out, index, item, None);
+                        probe_item(&mut out, index, item);
                     }
                 }
                 out.push_str("</ul>\n");
@@ -431,11 +431,10 @@ fn checklist_item(
 }
 
 /// A probe-file item on its own (no checklist, or not in it).
-fn probe_item(out: &mut String, index: usize, item: &ItemOutcome, depth: Option<usize>) {
+fn probe_item(out: &mut String, index: usize, item: &ItemOutcome) {
     let _ = write!(
         out,
-        "<li id=\"i{index}\" class=\"item depth{}\" data-verdict=\"{}\" data-section=\"\" data-text=\"{}\">\n<details>\n<summary>{} {} {}",
-        depth.unwrap_or(0),
+        "<li id=\"i{index}\" class=\"item\" data-verdict=\"{}\" data-section=\"\" data-text=\"{}\">\n<details>\n<summary>{} {} {}",
         item.verdict.as_str(),
         e(&item.item.to_lowercase()),
         e(&item.item),
