@@ -78,7 +78,8 @@ pg_initdb=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1
 step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl python3=python3 openssl=openssl \
     redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql" \
     prometheus-blackbox-exporter=prometheus-blackbox-exporter \
-    prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter node=nodejs npm=npm
+    prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter node=nodejs npm=npm \
+    chromium=chromium
 step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
@@ -88,6 +89,10 @@ fi
 # The validator of the CI examples' schemas (tests/ci_examples.rs).
 if ! command -v check-jsonschema >/dev/null 2>&1; then
     step "pip install check-jsonschema" python3 -m pip install --quiet --disable-pip-version-check check-jsonschema
+fi
+# A strict HTML5 parser for the HTML report's test.
+if ! python_has html5lib; then
+    step "pip install html5lib" python3 -m pip install --quiet --disable-pip-version-check html5lib
 fi
 # Tests that need a real peer fail instead of skipping when it is missing.
 export VOUCH_REQUIRE_PEERS=1

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::checklist::Checklist;
 use crate::checklist::bind::Binding;
 use crate::report::output::ReportFile;
-use crate::report::{ChecklistInput, FailOnSet, Format, Report};
+use crate::report::{ChecklistInput, FailOnSet, Format, GatePolicy, MinScore, Report};
 use crate::runner::{self, RunOptions};
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 
@@ -260,9 +260,13 @@ pub struct RunFlags {
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
-    /// Write the report to a file instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to a file: `-o FILE` (format from `--format`, else
+    /// from the extension) or `-o FORMAT=FILE`; repeatable, one run for all.
+    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+    pub output: Vec<OutputArg>,
+    /// Print nothing on stdout when writing reports with `-o`.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Run only items whose text contains PATTERN (case-insensitive).
     #[arg(long, value_name = "PATTERN")]
     pub only: Option<String>,
@@ -272,9 +276,17 @@ pub struct RunFlags {
     /// Timeout per probe attempt (replaces `defaults.timeout`; a probe's own `timeout:` wins).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-    /// What fails the gate: any of `failed`, `error`, `refuted`, `flaky`.
+    /// What fails the gate: any of `failed`, `error`, `refuted`, `flaky`,
+    /// each optionally for one severity (`critical:failed,refuted`).
     #[arg(long, default_value = "failed,error", value_name = "CONDITIONS")]
     pub fail_on: FailOnSet,
+    /// Fail the gate when the readiness score is below N (0–100), or a
+    /// section's score with SECTION=N; repeatable.
+    #[arg(long = "min-score", value_name = "[SECTION=]N")]
+    pub min_scores: Vec<MinScore>,
+    /// Fail the gate when the checklist's coverage is below P percent.
+    #[arg(long, value_name = "P", value_parser = crate::report::gate::parse_percent)]
+    pub min_coverage: Option<f64>,
     /// A PEM bundle of extra trusted CAs for probes that name none.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -335,6 +347,48 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
             "expected a number from 1 to 100000, found `{text}`"
         )),
     }
+}
+
+/// `-o FILE` or `-o FORMAT=FILE`.
+#[derive(Debug, Clone)]
+pub struct OutputArg {
+    /// `FORMAT=`, when written.
+    pub format: Option<Format>,
+    /// Where the report goes.
+    pub path: PathBuf,
+}
+
+impl OutputArg {
+    /// The format this file gets: as written, else `--format` when not the
+    /// default, else from the extension, else human.
+    fn resolve(&self, flag: Format) -> Format {
+        self.format
+            .or((flag != Format::Human).then_some(flag))
+            .or_else(|| Format::from_extension(&self.path))
+            .unwrap_or(Format::Human)
+    }
+}
+
+fn parse_output(text: &str) -> Result<OutputArg, String> {
+    // `json=out.json`; a path that merely holds `=` stays a path.
+    if let Some((name, path)) = text.split_once('=')
+        && let Ok(format) = <Format as clap::ValueEnum>::from_str(name, true)
+    {
+        if path.is_empty() {
+            return Err(format!("expected FORMAT=FILE, found `{text}`"));
+        }
+        return Ok(OutputArg {
+            format: Some(format),
+            path: PathBuf::from(path),
+        });
+    }
+    if text.is_empty() {
+        return Err("expected FILE or FORMAT=FILE".to_owned());
+    }
+    Ok(OutputArg {
+        format: None,
+        path: PathBuf::from(text),
+    })
 }
 
 fn parse_set(text: &str) -> Result<(String, String), String> {
@@ -520,9 +574,21 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         eprintln!("error: --only `{only}` matches no item; nothing was run");
         return Ok(Exit::Invalid);
     }
-    if args.run.format == Format::Markdown && checklist.is_none() {
+    let markdown = args.run.output.is_empty() && args.run.format == Format::Markdown
+        || args
+            .run
+            .output
+            .iter()
+            .any(|o| o.resolve(args.run.format) == Format::Markdown);
+    if markdown && checklist.is_none() {
         eprintln!(
             "error: --format markdown writes a checklist back: give `checklist:` in the probe file or --checklist FILE"
+        );
+        return Ok(Exit::Invalid);
+    }
+    if gate_policy(&args.run).needs_checklist() && checklist.is_none() {
+        eprintln!(
+            "error: --min-score and --min-coverage judge a checklist: give `checklist:` in the probe file or --checklist FILE"
         );
         return Ok(Exit::Invalid);
     }
@@ -564,13 +630,14 @@ async fn run_and_report(
 ) -> Result<Report, CliError> {
     // Open the report file first: an unwritable path should not cost a run.
     // It is a temporary file beside FILE until the report is complete.
-    let output = match &flags.output {
-        Some(path) => Some(ReportFile::create(path).map_err(|error| CliError::Output {
-            path: path.display().to_string(),
+    let mut outputs = Vec::with_capacity(flags.output.len());
+    for output in &flags.output {
+        let file = ReportFile::create(&output.path).map_err(|error| CliError::Output {
+            path: output.path.display().to_string(),
             error,
-        })?),
-        None => None,
-    };
+        })?;
+        outputs.push((output.resolve(flags.format), &output.path, file));
+    }
     let options = run_options(flags);
     let started = std::time::Instant::now();
     let outcome = runner::run(files, &options).await;
@@ -579,9 +646,9 @@ async fn run_and_report(
         checklist: Arc::clone(checklist),
         binding,
     });
-    let report = Report::new(outcome, files, &flags.fail_on, input);
+    let report = Report::with_policy(outcome, files, &gate_policy(flags), input);
     let started = std::time::Instant::now();
-    emit(&report, flags, output)?;
+    emit(&report, flags, outputs)?;
     append_step_summary(&report);
     tracing::debug!("wrote the report in {:?}{}", started.elapsed(), memory());
     Ok(report)
@@ -603,6 +670,14 @@ fn memory() -> String {
     match (field("VmRSS:"), field("VmHWM:")) {
         (Some(rss), Some(peak)) => format!("; RSS {} MiB, peak {} MiB", rss / 1024, peak / 1024),
         _ => String::new(),
+    }
+}
+
+fn gate_policy(flags: &RunFlags) -> GatePolicy {
+    GatePolicy {
+        fail_on: flags.fail_on.clone(),
+        min_scores: flags.min_scores.clone(),
+        min_coverage: flags.min_coverage,
     }
 }
 
@@ -750,27 +825,40 @@ fn exit_for(report: &Report) -> Exit {
     }
 }
 
-fn emit(report: &Report, flags: &RunFlags, file: Option<ReportFile>) -> Result<(), CliError> {
-    match (&flags.output, file) {
-        (Some(path), Some(file)) => file
-            .commit(|out| report.write(flags.format, false, out))
+/// Writes every `-o` file, then the console: the report in `--format`
+/// without `-o`; with `FORMAT=FILE` or several files, the human report
+/// (unless `--quiet`); a single `-o FILE` stays silent, as it always was.
+fn emit(
+    report: &Report,
+    flags: &RunFlags,
+    files: Vec<(Format, &PathBuf, ReportFile)>,
+) -> Result<(), CliError> {
+    let console = if files.is_empty() {
+        Some(flags.format)
+    } else if flags.quiet || (files.len() == 1 && flags.output.iter().all(|o| o.format.is_none())) {
+        None
+    } else {
+        Some(Format::Human)
+    };
+    for (format, path, file) in files {
+        file.commit(|out| report.write(format, false, out))
             .map_err(|error| CliError::Output {
                 path: path.display().to_string(),
                 error,
-            }),
-        _ => {
-            let stdout = std::io::stdout();
-            let color =
-                stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            match report
-                .write(flags.format, color, &mut out)
-                .and_then(|()| out.flush())
-            {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => other.map_err(CliError::Stdout),
-            }
-        }
+            })?;
+    }
+    let Some(format) = console else {
+        return Ok(());
+    };
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match report
+        .write(format, color, &mut out)
+        .and_then(|()| out.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(CliError::Stdout),
     }
 }
 
@@ -830,11 +918,19 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
             error,
         }
     })?;
+    let page = dir.join("demo-report.html");
+    std::fs::write(&page, report.render(Format::Html, false)).map_err(|error| {
+        CliError::Output {
+            path: page.display().to_string(),
+            error,
+        }
+    })?;
     if let Some(c) = &report.checklist {
         eprintln!(
             "\nThat was vouch verifying a readiness checklist of {} items against a live (demo) deployment: \
              {} items verified by probes, {} refuted (ticked, but the deployment says no), {} attested by a person, {} left manual; readiness {:.0}/100.\n\
              The checklist with evidence written back: {}\n\
+             The report as a page for a review: {}\n\
              Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",
             c.counts.items,
             c.counts.verified,
@@ -842,7 +938,8 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
             c.counts.attested,
             c.counts.manual,
             c.score,
-            written.display()
+            written.display(),
+            page.display()
         );
     }
     // The demo fails some items on purpose; it succeeded if it ran.

@@ -147,6 +147,9 @@ pub struct ItemOutcome {
     pub location: String,
     /// The verdict.
     pub verdict: ItemVerdict,
+    /// `severity:` of the item (`major` when not written).
+    #[serde(default)]
+    pub severity: crate::spec::Severity,
     /// Why, in one line (stale attestation, which probe failed).
     pub reason: Option<String>,
     /// Some probe passed only on a retry.
@@ -202,6 +205,9 @@ pub struct Counts {
     pub skipped: usize,
     /// Claimed done, but failed.
     pub refuted: usize,
+    /// Claimed done, but nothing verified it: no probe, no attestation.
+    #[serde(default)]
+    pub unverified: usize,
 }
 
 impl Counts {
@@ -219,6 +225,7 @@ impl Counts {
             ItemVerdict::Skipped => self.skipped += 1,
         }
         self.refuted += usize::from(claimed && verdict == ItemVerdict::Failed);
+        self.unverified += usize::from(claimed && verdict == ItemVerdict::Manual);
     }
 }
 

@@ -2,10 +2,6 @@
 //! model), which each format renders. Reports render outcomes and evidence,
 //! never a probe kind's internals.
 
-use std::collections::BTreeSet;
-use std::fmt;
-use std::str::FromStr;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -18,12 +14,16 @@ use crate::runner::Run;
 use crate::spec::ProbeFile;
 
 pub mod escape;
+pub mod gate;
 pub mod github;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod output;
+
+pub use gate::{Condition, FailOn, FailOnSet, Gate, GatePolicy, MinScore};
 
 /// The JSON report's schema identifier.
 pub const SCHEMA_ID: &str = "vouch.report/v1";
@@ -42,74 +42,23 @@ pub enum Format {
     /// GitHub Actions annotations at the checklist lines of refuted, failed,
     /// error and flaky items.
     Github,
+    /// One self-contained page for a readiness review.
+    Html,
 }
 
-/// What makes the gate fail (`--fail-on`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum FailOn {
-    /// An item failed.
-    Failed,
-    /// An item could not be evaluated.
-    Error,
-    /// An item the checklist claims done failed.
-    Refuted,
-    /// A probe passed only on a retry.
-    Flaky,
-}
-
-/// A set of [`FailOn`] conditions, written `failed,error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailOnSet(pub BTreeSet<FailOn>);
-
-impl Default for FailOnSet {
-    fn default() -> Self {
-        FailOnSet(BTreeSet::from([FailOn::Failed, FailOn::Error]))
-    }
-}
-
-impl FromStr for FailOnSet {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut set = BTreeSet::new();
-        for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            set.insert(match word {
-                "failed" => FailOn::Failed,
-                "error" => FailOn::Error,
-                "refuted" => FailOn::Refuted,
-                "flaky" => FailOn::Flaky,
-                other => {
-                    return Err(format!(
-                        "unknown condition `{other}`, expected `failed`, `error`, `refuted` or `flaky`"
-                    ));
-                }
-            });
+impl Format {
+    /// The format a file name implies, when only one fits: `.json`,
+    /// `.xml` (JUnit), `.html`/`.htm`, `.md`/`.markdown`, `.txt`/`.log`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "json" => Some(Format::Json),
+            "xml" => Some(Format::Junit),
+            "html" | "htm" => Some(Format::Html),
+            "md" | "markdown" => Some(Format::Markdown),
+            "txt" | "log" => Some(Format::Human),
+            _ => None,
         }
-        if set.is_empty() {
-            return Err(
-                "expected at least one of `failed`, `error`, `refuted`, `flaky`".to_owned(),
-            );
-        }
-        Ok(FailOnSet(set))
-    }
-}
-
-impl fmt::Display for FailOnSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<&str> = self
-            .0
-            .iter()
-            .map(|c| match c {
-                FailOn::Failed => "failed",
-                FailOn::Error => "error",
-                FailOn::Refuted => "refuted",
-                FailOn::Flaky => "flaky",
-            })
-            .collect();
-        f.write_str(&words.join(","))
     }
 }
 
@@ -184,12 +133,18 @@ pub struct Summary {
     pub skipped: usize,
     /// Items where some probe passed only on a retry.
     pub flaky: usize,
+    /// Checklist items ticked `[x]` that no probe or attestation verified.
+    #[serde(default)]
+    pub unverified: usize,
     /// Probe counts.
     pub probes: ProbeCounts,
-    /// The conditions that fail the gate.
-    pub fail_on: Vec<FailOn>,
+    /// The `--fail-on` conditions (`failed`, `critical:failed`).
+    pub fail_on: Vec<String>,
     /// Whether the gate passed.
     pub passed: bool,
+    /// The gate's rules and which of them failed it.
+    #[serde(default)]
+    pub gate: Gate,
 }
 
 /// Probe verdict counts.
@@ -209,16 +164,26 @@ pub struct ProbeCounts {
 }
 
 impl Report {
-    /// Builds the report of a run (taking its outcomes).
+    /// Builds the report of a run (taking its outcomes), gated by `--fail-on` alone.
     pub fn new(
         run: Run,
         files: &[ProbeFile],
         fail_on: &FailOnSet,
         checklist: Option<ChecklistInput<'_>>,
     ) -> Report {
+        Report::with_policy(run, files, &GatePolicy::fail_on(fail_on), checklist)
+    }
+
+    /// Builds the report of a run (taking its outcomes), gated by `policy`.
+    pub fn with_policy(
+        run: Run,
+        files: &[ProbeFile],
+        policy: &GatePolicy,
+        checklist: Option<ChecklistInput<'_>>,
+    ) -> Report {
         let mut summary = Summary {
             items: run.items.len(),
-            fail_on: fail_on.0.iter().copied().collect(),
+            fail_on: policy.fail_on.0.iter().map(Condition::to_string).collect(),
             ..Summary::default()
         };
         for item in &run.items {
@@ -251,7 +216,9 @@ impl Report {
         let assessed = checklist.as_ref().map(|input| {
             crate::checklist::verdict::assess(&input.checklist, input.binding, &run.items, &weights)
         });
-        summary.passed = gate_passes(&run.items, assessed.as_ref(), fail_on) && !run.interrupted;
+        summary.unverified = assessed.as_ref().map_or(0, |c| c.counts.unverified);
+        summary.gate = gate::decide(&run.items, assessed.as_ref(), policy, run.interrupted);
+        summary.passed = summary.gate.passed;
         Report {
             schema: SCHEMA_ID.to_owned(),
             vouch_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -298,6 +265,7 @@ impl Report {
             Format::Junit => out.write_all(junit::render(self).as_bytes()),
             Format::Markdown => out.write_all(markdown::render(self).as_bytes()),
             Format::Github => out.write_all(github::render(self).as_bytes()),
+            Format::Html => out.write_all(html::render(self).as_bytes()),
         }
     }
 
@@ -309,24 +277,9 @@ impl Report {
             Format::Junit => junit::render(self),
             Format::Markdown => markdown::render(self),
             Format::Github => github::render(self),
+            Format::Html => html::render(self),
         }
     }
-}
-
-/// Whether no item meets a `--fail-on` condition.
-pub fn gate_passes(
-    items: &[ItemOutcome],
-    checklist: Option<&ChecklistOutcome>,
-    fail_on: &FailOnSet,
-) -> bool {
-    let failed = items.iter().any(|item| {
-        (fail_on.0.contains(&FailOn::Failed) && item.verdict == ItemVerdict::Failed)
-            || (fail_on.0.contains(&FailOn::Error) && item.verdict == ItemVerdict::Error)
-            || (fail_on.0.contains(&FailOn::Flaky) && item.flaky)
-    });
-    let refuted =
-        fail_on.0.contains(&FailOn::Refuted) && checklist.is_some_and(|c| c.counts.refuted > 0);
-    !failed && !refuted
 }
 
 /// The JSON Schema of `vouch.report/v1`.
@@ -334,18 +287,4 @@ pub fn json_schema() -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default();
     schema["$id"] = serde_json::Value::from("https://vouch.dev/schemas/vouch.report.v1.json");
     schema
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_fail_on_lists() {
-        let set: FailOnSet = "failed, refuted".parse().expect("valid");
-        assert_eq!(set.to_string(), "failed,refuted");
-        assert!("failed,nope".parse::<FailOnSet>().is_err());
-        assert!("".parse::<FailOnSet>().is_err());
-        assert_eq!(FailOnSet::default().to_string(), "failed,error");
-    }
 }

@@ -564,6 +564,7 @@ fn item_skeleton(item: &Item, file_name: &str) -> ItemOutcome {
         file: file_name.to_owned(),
         location: format!("{file_name}:{}", item.pos),
         verdict: ItemVerdict::Manual,
+        severity: item.severity,
         reason: None,
         flaky: false,
         attestation: None,

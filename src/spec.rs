@@ -128,6 +128,46 @@ pub struct Item {
     pub probes: Vec<ProbeEntry>,
     /// A human attestation, for items no probe can verify.
     pub attested: Option<Attestation>,
+    /// `severity:`, for the gate (`--fail-on critical:failed`).
+    pub severity: Severity,
+}
+
+/// How much an item matters to the gate: `severity: critical|major|minor`
+/// on a probe-file item (`major` when not written).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    serde::Serialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth fixing, not worth stopping a release for.
+    Minor,
+    /// The default.
+    #[default]
+    Major,
+    /// Stops a release.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 /// One probe with its generic settings.
@@ -835,8 +875,9 @@ impl<'a> Loader<'a> {
             );
             return None;
         };
-        const ITEM: &[&str] = &["item", "probes", "attested"];
+        const ITEM: &[&str] = &["item", "probes", "attested", "severity"];
         let mut name = None;
+        let mut severity = Severity::default();
         let mut probes = Vec::new();
         let mut attested = None;
         let mut pos = node.pos;
@@ -864,6 +905,10 @@ impl<'a> Loader<'a> {
                         self.error(value.pos, format!("`probes` must be a list, found {shape}"));
                         ok = false;
                     }
+                },
+                "severity" => match self.parse::<Severity>(value) {
+                    Some(s) => severity = s,
+                    None => ok = false,
                 },
                 "attested" => {
                     attested = self.parse::<Attestation>(value);
@@ -906,6 +951,7 @@ impl<'a> Loader<'a> {
             pos,
             probes,
             attested,
+            severity,
         })
     }
 
@@ -1142,6 +1188,8 @@ mod schema {
         probes: Option<Vec<ProbeEntrySchema>>,
         /// A human attestation instead of probes.
         attested: Option<Attestation>,
+        /// How much the item matters to the gate (default `major`).
+        severity: Option<Severity>,
     }
 
     /// A probe: one kind key plus generic settings.

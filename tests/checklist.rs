@@ -279,10 +279,11 @@ print(";".join(r.message for c in failures for r in c.result))
         String::from_utf8_lossy(&python.stderr)
     );
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "6 21 6 2", "suites, cases, failures, skipped");
+    // The sections, then the gate's suite: one failing case per tripped rule.
+    assert_eq!(lines[0], "7 22 7 2", "suites, cases, failures, skipped");
     assert_eq!(
         lines[1],
-        "✅ Service Health;API;AI integration;Edge;Observability;Operations"
+        "✅ Service Health;API;AI integration;Edge;Observability;Operations;vouch gate"
     );
     assert!(
         lines[2].contains("refuted: GET /api/orders → 500"),

@@ -72,3 +72,42 @@ fn schema_rejects_an_unknown_probe_kind() {
     let bad = serde_json::json!({"version": 1, "items": [{"item": "x", "probes": [{"htp": {"get": "/"}}]}]});
     assert!(!validator.is_valid(&bad));
 }
+
+#[test]
+fn the_gate_and_severity_are_in_the_report_schema() {
+    let schema = committed("vouch.report.v1.json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/report.json"),
+        )
+        .expect("golden report"),
+    )
+    .expect("JSON");
+    assert!(golden["summary"]["gate"]["tripped"].is_array());
+    assert_eq!(golden["items"][0]["severity"], "major");
+    let errors: Vec<String> = validator
+        .iter_errors(&golden)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // A severity the schema does not know is rejected.
+    let mut bad = golden.clone();
+    bad["items"][0]["severity"] = serde_json::Value::from("urgent");
+    assert!(!validator.is_valid(&bad));
+    let mut bad = golden;
+    bad["summary"]["gate"]["tripped"][0]["why"] = serde_json::Value::from("unknown field");
+    assert!(
+        !validator.is_valid(&bad),
+        "gate entries deny unknown fields"
+    );
+}
+
+#[test]
+fn probe_file_schema_knows_severity() {
+    let schema = committed("vouch.probes.v1.json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let file = |severity: &str| serde_json::json!({"version": 1, "items": [{"item": "A", "severity": severity, "probes": [{"http": {"get": "/"}}]}]});
+    assert!(validator.is_valid(&file("critical")));
+    assert!(!validator.is_valid(&file("urgent")));
+}

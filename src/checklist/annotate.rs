@@ -12,6 +12,8 @@ pub const MARK: &str = "<!-- vouch -->";
 /// claim the team made, so a later run still sees it (and stays stable).
 const MARK_WAS_TICKED: &str = "<!-- vouch: was [x] -->";
 const MARK_WAS_OPEN: &str = "<!-- vouch: was [ ] -->";
+/// The words under a ticked item that no probe or attestation verified.
+pub const UNVERIFIED: &str = "claimed, not verified";
 const SUMMARY_START: &str = "<!-- vouch:summary -->";
 const SUMMARY_END: &str = "<!-- /vouch:summary -->";
 
@@ -101,14 +103,18 @@ pub fn annotate(checklist: &Checklist, outcome: &ChecklistOutcome, headline: &st
     // Edits as (offset, text to insert or replace-range), applied back to front.
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     for (item, result) in checklist.items.iter().zip(&outcome.items) {
-        // Not bound, or bound but not run: nothing to write.
-        if result.bound.is_empty() || result.verdict == ItemVerdict::Skipped {
+        // A tick nothing checked is named, so it does not pass for verified;
+        // its box is the team's to keep.
+        let unverified = item.claimed && result.verdict == ItemVerdict::Manual;
+        // Otherwise not bound, or bound but not run: nothing to write.
+        if !unverified && (result.bound.is_empty() || result.verdict == ItemVerdict::Skipped) {
             continue;
         }
-        let ticked = matches!(
-            result.verdict,
-            ItemVerdict::Verified | ItemVerdict::Attested
-        );
+        let ticked = unverified
+            || matches!(
+                result.verdict,
+                ItemVerdict::Verified | ItemVerdict::Attested
+            );
         let wanted = if ticked { "[x]" } else { "[ ]" };
         let mark = if ticked == item.claimed {
             MARK
@@ -161,6 +167,7 @@ fn evidence_line(item: &crate::outcome::ChecklistItemOutcome) -> String {
         ItemVerdict::Failed => format!("✘ {reason}"),
         ItemVerdict::Error => format!("! could not verify: {reason}"),
         ItemVerdict::Skipped => "- not run".to_owned(),
+        ItemVerdict::Manual if item.claimed => format!("· {UNVERIFIED}"),
         ItemVerdict::Partial | ItemVerdict::Manual => format!("· {}", item.verdict.as_str()),
     }
 }
@@ -185,8 +192,8 @@ fn summary(outcome: &ChecklistOutcome, headline: &str, nl: &str) -> String {
     let c = &outcome.counts;
     let mut s = format!("{SUMMARY_START}{nl}");
     s.push_str(&format!(
-        "> **vouch** {headline}: readiness **{:.0}/100**, coverage {:.0}% — claimed {}/{}, verified {}, attested {}, failed {}, refuted {}, manual {}.{nl}>{nl}",
-        outcome.score, outcome.coverage, c.claimed, c.items, c.verified, c.attested, c.failed, c.refuted, c.manual
+        "> **vouch** {headline}: readiness **{:.0}/100**, coverage {:.0}% — claimed {}/{}, verified {}, attested {}, failed {}, refuted {}, ticked but unverified {}, manual {}.{nl}>{nl}",
+        outcome.score, outcome.coverage, c.claimed, c.items, c.verified, c.attested, c.failed, c.refuted, c.unverified, c.manual
     ));
     let refuted: Vec<String> = outcome
         .items
@@ -198,6 +205,18 @@ fn summary(outcome: &ChecklistOutcome, headline: &str, nl: &str) -> String {
         s.push_str(&format!(
             "> **Refuted** — ticked, but the deployment says otherwise: {}.{nl}>{nl}",
             refuted.join("; ")
+        ));
+    }
+    let unverified: Vec<String> = outcome
+        .items
+        .iter()
+        .filter(|i| i.claimed && i.verdict == ItemVerdict::Manual)
+        .map(|i| format!("{} (line {})", i.text, i.line))
+        .collect();
+    if !unverified.is_empty() {
+        s.push_str(&format!(
+            "> **Ticked but unverified** — no probe or attestation behind the tick: {}.{nl}>{nl}",
+            unverified.join("; ")
         ));
     }
     s.push_str(&format!("> | section | items | claimed | verified | attested | failed | refuted | manual | score |{nl}"));
@@ -252,6 +271,7 @@ mod tests {
                 file: "p.yaml".to_owned(),
                 location,
                 verdict: *verdict,
+                severity: Default::default(),
                 reason: Some(reason(*index)),
                 flaky: false,
                 attestation: None,
@@ -293,6 +313,26 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("Intro prose."));
+    }
+
+    #[test]
+    fn a_ticked_item_without_probe_is_marked_claimed_not_verified() {
+        // Only item 1 is bound: "Health works" is ticked with nothing behind it.
+        let out = written(LIST, &[(1, ItemVerdict::Verified)]);
+        assert!(
+            out.contains("- [x] Health works\n  - · claimed, not verified <!-- vouch -->\n"),
+            "{out}"
+        );
+        assert!(out.contains("ticked but unverified 1"), "{out}");
+        assert!(
+            out.contains("**Ticked but unverified** — no probe or attestation behind the tick: Health works (line 7)"),
+            "{out}"
+        );
+        // Unticked manual items get no line; writing back again is stable.
+        assert!(!out.contains("1. [ ] Numbered\n   - ·"), "{out}");
+        let checklist = parse(&out);
+        assert_eq!(strip(&out), LIST);
+        assert_eq!(checklist.items.len(), 4);
     }
 
     #[test]
@@ -343,7 +383,7 @@ mod tests {
         assert!(out.starts_with("<!-- vouch:summary -->\n"), "{out}");
         assert!(
             out.ends_with(
-                "- [x] One\n  - ✔ GET /0 → evidence <!-- vouch: was [ ] -->\n- [x] Two\n"
+                "- [x] One\n  - ✔ GET /0 → evidence <!-- vouch: was [ ] -->\n- [x] Two\n  - · claimed, not verified <!-- vouch -->\n"
             ),
             "{out}"
         );

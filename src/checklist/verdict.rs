@@ -222,6 +222,7 @@ mod tests {
             file: "p.yaml".to_owned(),
             location: location.to_owned(),
             verdict,
+            severity: Default::default(),
             reason: (verdict == Failed).then(|| format!("{location} broke")),
             flaky: false,
             attestation: None,

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::Report;
 use super::escape::terminal as esc;
-use super::{FailOnSet, Report};
 use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
 
 struct Paint {
@@ -67,6 +67,7 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     if let Some(checklist) = &report.checklist {
         render_refutations(&mut out, &p, checklist);
+        render_unverified(&mut out, &p, checklist);
     }
     for item in &report.items {
         render_item(&mut out, &p, item);
@@ -101,6 +102,35 @@ fn render_refutations(out: &mut String, p: &Paint, checklist: &ChecklistOutcome)
         if let Some(reason) = &item.reason {
             let _ = writeln!(out, "      {}", esc(reason));
         }
+    }
+    out.push('\n');
+}
+
+/// After the refutations: ticks nothing verified, which would otherwise pass
+/// for verified ones.
+fn render_unverified(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
+    let unverified: Vec<_> = checklist
+        .items
+        .iter()
+        .filter(|i| i.claimed && i.verdict == ItemVerdict::Manual)
+        .collect();
+    if unverified.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{} ({}): ticked in the checklist, no probe or attestation behind it",
+        p.yellow(&p.bold("CLAIMED, NOT VERIFIED")),
+        unverified.len()
+    );
+    for item in unverified {
+        let _ = writeln!(
+            out,
+            "  {} {} {}",
+            p.dim("·"),
+            esc(&item.text),
+            p.dim(&format!("(line {})", item.line))
+        );
     }
     out.push('\n');
 }
@@ -155,7 +185,7 @@ fn render_sections(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
     let score = format!("readiness {:.0}/100", checklist.score);
     let _ = writeln!(
         out,
-        "\n{} · coverage {:.0}% · claimed {}/{}, verified {}, attested {}, refuted {}, failed {}, manual {}",
+        "\n{} · coverage {:.0}% · claimed {}/{}, verified {}, attested {}, refuted {}, ticked but unverified {}, failed {}, manual {}",
         p.bold(&score),
         checklist.coverage,
         c.claimed,
@@ -166,6 +196,11 @@ fn render_sections(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) {
             p.red(&c.refuted.to_string())
         } else {
             c.refuted.to_string()
+        },
+        if c.unverified > 0 {
+            p.yellow(&c.unverified.to_string())
+        } else {
+            c.unverified.to_string()
         },
         c.failed,
         c.manual
@@ -202,9 +237,15 @@ fn render_item(out: &mut String, p: &Paint, item: &ItemOutcome) {
     } else {
         String::new()
     };
+    // `major` is the default and goes without saying.
+    let severity = match item.severity {
+        crate::spec::Severity::Major => String::new(),
+        crate::spec::Severity::Critical => format!(" {}", p.red("[critical]")),
+        crate::spec::Severity::Minor => format!(" {}", p.dim("[minor]")),
+    };
     let _ = writeln!(
         out,
-        "{} {}  {}{flaky}",
+        "{} {}  {}{severity}{flaky}",
         mark(p, item.verdict),
         esc(&item.item),
         verdict_word(p, item.verdict)
@@ -286,6 +327,9 @@ fn render_summary(out: &mut String, p: &Paint, report: &Report) {
     if s.flaky > 0 {
         parts.push(format!("{} flaky", s.flaky));
     }
+    if s.unverified > 0 {
+        parts.push(format!("{} ticked but unverified", s.unverified));
+    }
     let items = if s.items == 1 { "item" } else { "items" };
     let probes = if s.probes.total == 1 {
         "probe"
@@ -304,11 +348,6 @@ fn render_summary(out: &mut String, p: &Paint, report: &Report) {
         s.probes.total,
         report.duration_ms / 1000.0
     );
-    let fail_on: Vec<String> = s
-        .fail_on
-        .iter()
-        .map(|c| FailOnSet(std::iter::once(*c).collect()).to_string())
-        .collect();
     let gate = if report.interrupted {
         p.yellow("INTERRUPTED")
     } else if s.passed {
@@ -316,5 +355,22 @@ fn render_summary(out: &mut String, p: &Paint, report: &Report) {
     } else {
         p.red("FAILED")
     };
-    let _ = writeln!(out, "gate: {gate} (--fail-on {})", fail_on.join(","));
+    let rules = if s.gate.rules.is_empty() {
+        format!("--fail-on {}", s.fail_on.join(","))
+    } else {
+        s.gate.rules.join("; ")
+    };
+    let _ = writeln!(out, "gate: {gate} ({})", esc(&rules));
+    for tripped in &s.gate.tripped {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            p.red("✘"),
+            esc(&tripped.rule),
+            esc(&tripped.reason)
+        );
+        for item in &tripped.items {
+            let _ = writeln!(out, "      {}", esc(item));
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use super::{Report, escape};
 use crate::outcome::{ItemOutcome, ItemVerdict};
@@ -37,6 +37,9 @@ pub fn render(report: &Report) -> String {
                         status(item.verdict, item.refuted, item.reason.as_deref(), &detail),
                     );
                     case.set_classname(field(&format!("{}.{}", section.name, item.id)));
+                    if let Some(severity) = outcomes.iter().map(|o| o.severity).max() {
+                        case.add_property(Property::new("severity", severity.as_str()));
+                    }
                     case.set_time(Duration::from_secs_f64(
                         outcomes
                             .iter()
@@ -63,6 +66,7 @@ pub fn render(report: &Report) -> String {
                         status(item.verdict, false, item.reason.as_deref(), &detail),
                     );
                     case.set_classname(field(&item.location));
+                    case.add_property(Property::new("severity", item.severity.as_str()));
                     case.set_time(Duration::from_secs_f64(
                         item.probes.iter().map(|p| p.duration_ms).sum::<f64>() / 1000.0,
                     ));
@@ -72,6 +76,7 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    junit.add_test_suite(gate_suite(report));
     match junit.to_string() {
         // Every field went through `field` already; this pass keeps the
         // file valid should a new one be added without it.
@@ -81,6 +86,30 @@ pub fn render(report: &Report) -> String {
         },
         Err(e) => format!("<!-- vouch: cannot write JUnit XML: {e} -->\n"),
     }
+}
+
+/// The gate as its own suite: one passing case naming the rules, or one
+/// failing case per rule that failed it, with the items that tripped it.
+fn gate_suite(report: &Report) -> TestSuite {
+    let gate = &report.summary.gate;
+    let mut suite = TestSuite::new("vouch gate");
+    if gate.passed {
+        let mut case = TestCase::new("gate", TestCaseStatus::success());
+        case.set_classname("vouch.gate");
+        case.set_system_out(field(&gate.rules.join("; ")));
+        suite.add_test_case(case);
+    }
+    for tripped in &gate.tripped {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(field(&tripped.reason));
+        status.set_type("gate");
+        let items: Vec<String> = tripped.items.iter().map(|i| field(i)).collect();
+        status.set_description(items.join("\n"));
+        let mut case = TestCase::new(field(&tripped.rule), status);
+        case.set_classname("vouch.gate");
+        suite.add_test_case(case);
+    }
+    suite
 }
 
 /// One line of text for the XML: controls and bidirectional overrides
