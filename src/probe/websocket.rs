@@ -32,6 +32,9 @@ pub use conversation::{Skip, Step};
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// The shortest wait for the peer's close frame, even past the timeout.
+const CLOSE_GRACE: Duration = Duration::from_millis(250);
+
 /// Characters of a message kept in evidence.
 const EXCERPT: usize = 512;
 
@@ -427,7 +430,10 @@ impl Websocket {
                 initiated_by: "none",
                 error: Some(why),
             },
-            (None, None) => close(&mut ws).await,
+            // The close handshake gets what is left of the timeout (at
+            // least CLOSE_GRACE): a peer that floods or never closes
+            // cannot add CLOSE_WAIT to a probe that spent its time.
+            (None, None) => close(&mut ws, started + cx.timeout).await,
         };
         record["close"] = close.record();
         if self.expect.close.unwrap_or(true) {
@@ -640,8 +646,9 @@ impl Close {
     }
 }
 
-/// Sends our close frame and waits (at most [`CLOSE_WAIT`]) for the peer's.
-async fn close<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Close
+/// Sends our close frame and waits for the peer's: at most [`CLOSE_WAIT`],
+/// and no later than `deadline` unless that leaves less than [`CLOSE_GRACE`].
+async fn close<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, deadline: Instant) -> Close
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -670,7 +677,10 @@ where
             }
         }
     };
-    match tokio::time::timeout(CLOSE_WAIT, wait).await {
+    let limit = CLOSE_WAIT
+        .min(deadline.saturating_duration_since(Instant::now()))
+        .max(CLOSE_GRACE);
+    match tokio::time::timeout(limit, wait).await {
         Ok(Ok(frame)) => {
             outcome.clean = true;
             outcome.code = frame.as_ref().map(|f| u16::from(f.code));
@@ -682,7 +692,7 @@ where
         Err(_) => {
             outcome.error = Some(format!(
                 "no close frame within {}",
-                humantime::format_duration(CLOSE_WAIT)
+                fetch::format_latency(limit)
             ));
         }
     }
