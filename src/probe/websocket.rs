@@ -32,6 +32,9 @@ pub use conversation::{Skip, Step};
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// Most messages read while waiting for the peer's close frame.
+const CLOSE_MAX_MESSAGES: usize = 1000;
+
 /// The shortest wait for the peer's close frame, even past the timeout.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
@@ -668,10 +671,18 @@ where
         return outcome;
     }
     let wait = async {
+        // A peer that floods instead of closing keeps `next` ready, so the
+        // wait also ends after a bounded number of messages.
+        let mut ignored = 0usize;
         loop {
             match ws.next().await {
                 Some(Ok(Message::Close(frame))) => return Ok(frame),
-                Some(Ok(_)) => {}
+                Some(Ok(_)) if ignored >= CLOSE_MAX_MESSAGES => {
+                    return Err(format!(
+                        "the server sent {ignored} more messages instead of a close frame"
+                    ));
+                }
+                Some(Ok(_)) => ignored += 1,
                 Some(Err(e)) => return Err(describe_error(&e)),
                 None => return Err("the connection ended without a close frame".to_owned()),
             }
