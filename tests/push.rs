@@ -344,3 +344,90 @@ fn a_4xx_answer_is_shown_escaped_and_the_token_is_not() {
     out.assert_code(2);
     assert!(out.stderr.contains("GW_NOT_SET"), "{}", out.dump());
 }
+
+#[test]
+fn https_gateway_is_trusted_through_ca_file_with_basic_auth() {
+    let target = target();
+    let pki = server::Pki::new();
+    let gateway = Server::https(&pki, |_| text(200, ""));
+    let dir = tempfile::tempdir().expect("temp dir");
+    probes(dir.path(), &target, &[("Alpha", "/a")]);
+    let ca = pki.ca_path();
+    let url = gateway.url().replace("127.0.0.1", "localhost");
+    let push = |with_ca: bool| {
+        let mut args = vec![
+            "run".to_owned(),
+            "probes.yaml".into(),
+            "--no-progress".into(),
+            "-q".into(),
+            "-o".into(),
+            "json=report.json".into(),
+            "--push".into(),
+            url.clone(),
+            "--push-user".into(),
+            "u".into(),
+            "--push-password-env".into(),
+            "GW_PASSWORD".into(),
+        ];
+        if with_ca {
+            args.extend(["--ca-file".into(), ca.display().to_string()]);
+        }
+        Vouch::new(args)
+            .env("GW_PASSWORD", "hunter2")
+            .current_dir(dir.path())
+            .run()
+    };
+    // Without the CA the gateway's certificate is not trusted: exit 3.
+    let out = push(false);
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("cannot push to https://localhost:"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(gateway.requests(), 0);
+    // With it, the push lands, with basic auth.
+    push(true).assert_code(0);
+    let log = gateway.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].method, "PUT");
+    assert_eq!(log[0].header("authorization"), Some("Basic dTpodW50ZXIy"));
+    let body = String::from_utf8_lossy(&log[0].body);
+    assert!(body.contains("vouch_item_state{"), "{body}");
+    assert!(
+        body.contains("vouch_last_success_timestamp_seconds "),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_gateway_that_never_answers_times_out() {
+    let target = target();
+    // Accepts and holds the connection without a word.
+    let silent = server::RawServer::start(|stream| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    probes(dir.path(), &target, &[("Alpha", "/a")]);
+    let gateway = silent.url();
+    let started = Instant::now();
+    let out = push_run(
+        dir.path(),
+        gateway.trim_start_matches("http://"),
+        &["--push-timeout", "500ms"],
+    );
+    out.assert_code(3);
+    assert!(out.stderr.contains("timed out"), "{}", out.dump());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(dir.path().join("report.json").exists());
+}
