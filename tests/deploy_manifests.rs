@@ -98,6 +98,35 @@ fn compose_file_matches_the_compose_specification() {
 }
 
 #[test]
+fn compose_one_off_run_is_a_valid_vouch_run() {
+    let Some(compose) = documents(&docker().join("compose.yaml")) else {
+        return;
+    };
+    let services = &compose[0]["services"];
+    let watch: Vec<String> = services["vouch"]["command"]
+        .as_array()
+        .expect("command")
+        .iter()
+        .map(|a| a.as_str().expect("string").to_owned())
+        .collect();
+    assert_eq!(watch[0], "watch");
+    assert_watch_starts(&watch);
+    let config_dir = format!("{}/", docker().join("config").display());
+    let mut args: Vec<String> = services["vouch-once"]["command"]
+        .as_array()
+        .expect("command")
+        .iter()
+        .map(|a| a.as_str().expect("string").replace("/config/", &config_dir))
+        .collect();
+    assert!(
+        args.iter().any(|a| a == "http://pushgateway:9091"),
+        "{args:?}"
+    );
+    args.push("--dry-run".to_owned());
+    Vouch::new(&args).run().assert_code(0);
+}
+
+#[test]
 fn prometheus_config_and_push_alerts_check_with_promtool() {
     if !have("promtool", "apt-get install prometheus") {
         return;
@@ -221,6 +250,32 @@ fn args(container: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Starts `vouch ARGS` (a `watch`) over docker/config/ on a loopback port
+/// and target, and checks it is still serving after its first run: the
+/// arguments parsed (a bad flag exits 2 at once).
+fn assert_watch_starts(watch_args: &[String]) {
+    let config_dir = format!("{}/", docker().join("config").display());
+    let args: Vec<String> = watch_args
+        .iter()
+        .map(|a| {
+            a.replace("/config/", &config_dir)
+                .replace("0.0.0.0:9469", "127.0.0.1:0")
+        })
+        .collect();
+    let mut child = Vouch::new(&args)
+        .env("SHOP_URL", server::closed_port_url())
+        .spawn();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = child.try_wait().expect("wait for vouch watch");
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("vouch watch output");
+    assert!(
+        status.is_none(),
+        "vouch {args:?} exited: {status:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn kubernetes_manifests_agree_with_each_other_and_with_vouch() {
     let k8s = docker().join("k8s");
@@ -271,6 +326,7 @@ fn kubernetes_manifests_agree_with_each_other_and_with_vouch() {
         "true"
     );
     assert_eq!(c["args"][0], "watch");
+    assert_watch_starts(&args(c));
     let pod_labels = &template["metadata"]["labels"];
     let selects = |selector: &Value, labels: &Value| {
         selector
