@@ -79,6 +79,7 @@ step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl
     redis-server=redis-server etcd=etcd-server "$pg_initdb=postgresql" \
     prometheus-blackbox-exporter=prometheus-blackbox-exporter \
     prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter node=nodejs npm=npm \
+    prometheus-pushgateway=prometheus-pushgateway amtool=prometheus-alertmanager \
     chromium=chromium
 step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
 # A real JUnit consumer for the JUnit report's test.
@@ -89,6 +90,10 @@ fi
 # The validator of the CI examples' schemas (tests/ci_examples.rs).
 if ! command -v check-jsonschema >/dev/null 2>&1; then
     step "pip install check-jsonschema" python3 -m pip install --quiet --disable-pip-version-check check-jsonschema
+fi
+# The offline validator of docker/k8s/ (tests/deploy_manifests.rs).
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+    step "pip install kubernetes-validate" python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate
 fi
 # A strict HTML5 parser for the HTML report's test.
 if ! python_has html5lib; then

@@ -252,6 +252,111 @@ pub struct RunArgs {
     #[command(flatten)]
     /// Where to keep the report.
     pub history: HistoryFlags,
+    #[command(flatten)]
+    /// Where to push the metrics.
+    pub push: Box<PushFlags>,
+}
+
+/// `--push` and its settings, for `run`.
+#[derive(Debug, Clone, Args)]
+pub struct PushFlags {
+    /// After the run, PUT its metrics to this Prometheus Pushgateway (replacing the group).
+    #[arg(long, value_name = "URL")]
+    pub push: Option<url::Url>,
+    /// The `job` grouping label of the push.
+    #[arg(long, value_name = "NAME", default_value = "vouch", requires = "push")]
+    pub push_job: String,
+    /// The `instance` grouping label (default: the first probe file's name without extension).
+    #[arg(long, value_name = "NAME", requires = "push")]
+    pub push_instance: Option<String>,
+    /// A further grouping label, `--push-label shard=3`; repeatable.
+    #[arg(long = "push-label", value_name = "NAME=VALUE", value_parser = parse_push_label, requires = "push")]
+    pub push_labels: Vec<(String, String)>,
+    /// Basic-auth user for the gateway (the password from --push-password-env).
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "push_password_env",
+        requires = "push"
+    )]
+    pub push_user: Option<String>,
+    /// The environment variable holding the gateway's basic-auth password.
+    #[arg(long, value_name = "NAME", requires = "push_user")]
+    pub push_password_env: Option<String>,
+    /// The environment variable holding a bearer token for the gateway.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "push",
+        conflicts_with = "push_user"
+    )]
+    pub push_token_env: Option<String>,
+    /// How long the push may take.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s", requires = "push")]
+    pub push_timeout: Duration,
+    /// A failed push is reported but does not change the exit code (otherwise 3).
+    #[arg(long, requires = "push")]
+    pub push_optional: bool,
+}
+
+fn parse_push_label(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))?;
+    crate::push::check_label_name(name)?;
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+impl PushFlags {
+    /// The gateway to push to, when `--push` was given; an error names a
+    /// missing credential variable (never its value).
+    fn gateway(
+        &self,
+        files: &[PathBuf],
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Option<crate::push::Gateway>, String> {
+        let Some(url) = &self.push else {
+            return Ok(None);
+        };
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(format!(
+                "--push: expected an http(s) URL, found `{}`",
+                url.scheme()
+            ));
+        }
+        let secret = |flag: &str, name: &str| {
+            std::env::var(name)
+                .map_err(|_| format!("{flag}: the environment variable `{name}` is not set"))
+        };
+        let auth = match (
+            &self.push_user,
+            &self.push_password_env,
+            &self.push_token_env,
+        ) {
+            (Some(user), Some(env), _) => Some(crate::push::Auth::Basic {
+                user: user.clone(),
+                password: secret("--push-password-env", env)?,
+            }),
+            (_, _, Some(env)) => Some(crate::push::Auth::Bearer(secret("--push-token-env", env)?)),
+            _ => None,
+        };
+        let instance = self.push_instance.clone().unwrap_or_else(|| {
+            files
+                .first()
+                .and_then(|f| f.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "vouch".to_owned())
+        });
+        Ok(Some(crate::push::Gateway {
+            url: url.clone(),
+            job: self.push_job.clone(),
+            instance,
+            labels: self.push_labels.clone(),
+            auth,
+            ca_file: ca_file.map(absolute),
+            timeout: self.push_timeout,
+        }))
+    }
 }
 
 /// Flags shared by `run` and `demo`.
@@ -602,6 +707,13 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         eprintln!("error: --ca-file: {message}; nothing was run");
         return Ok(Exit::Invalid);
     }
+    let gateway = match args.push.gateway(&args.files, args.run.ca_file.as_deref()) {
+        Ok(gateway) => gateway,
+        Err(message) => {
+            eprintln!("error: {message}; nothing was run");
+            return Ok(Exit::Invalid);
+        }
+    };
     let options = run_options(&args.run);
     if args.dry_run {
         write_stdout(&render_plan(&files, &options))?;
@@ -616,7 +728,21 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
     if let Some(history) = args.history.history() {
         history.store(&report)?;
     }
-    let exit = exit_for(&report);
+    let mut exit = exit_for(&report);
+    // An interrupted run holds only some items: pushing it would replace
+    // the group's full set with a part.
+    if let Some(gateway) = gateway
+        && !report.interrupted
+        && let Err(error) = gateway.push(&report).await
+    {
+        eprintln!(
+            "error: {}",
+            crate::report::escape::terminal(&error.to_string())
+        );
+        if !args.push.push_optional {
+            exit = Exit::Broken;
+        }
+    }
     // Freeing thousands of outcomes just before exit costs more than letting
     // the OS reclaim them (measured: ~6% of a 10,000-probe run).
     std::mem::forget((report, files));

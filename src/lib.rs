@@ -16,6 +16,7 @@ pub mod exposition;
 pub mod history;
 pub mod outcome;
 pub mod probe;
+pub mod push;
 pub mod redact;
 pub mod report;
 pub mod runner;
