@@ -691,6 +691,22 @@ mod tests {
     }
 
     #[test]
+    fn a_tarball_is_the_same_bytes_each_time() {
+        let mut files = BTreeMap::new();
+        files.insert("b/c.json".to_owned(), b"{}".to_vec());
+        files.insert("a.txt".to_owned(), b"one".to_vec());
+        let bundle = Bundle { files };
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        bundle.write_tarball(&mut first).expect("write");
+        bundle.write_tarball(&mut second).expect("write");
+        assert_eq!(first, second);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.tar.gz");
+        std::fs::write(&path, &first).expect("write");
+        assert_eq!(read(&path).expect("read back"), bundle.files);
+    }
+
+    #[test]
     fn a_changed_file_is_named() {
         let mut files = BTreeMap::new();
         files.insert("a.txt".to_owned(), b"one".to_vec());

@@ -96,6 +96,28 @@ fn sha256sum_check(dir: &Path) -> std::process::Output {
         .expect("run sha256sum")
 }
 
+/// SHA-256 in hex, with the real `sha256sum`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a hash")
+        .to_owned()
+}
+
 fn openssl_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let private = dir.join(format!("{name}.pem"));
     let public = dir.join(format!("{name}.pub.pem"));
@@ -270,6 +292,41 @@ fn a_signature_verifies_with_its_key_and_fails_with_another() {
     let out = vouch(
         dir.path(),
         &["verify-bundle", "signed", "--pub-key", &other],
+    );
+    out.assert_code(1);
+    assert!(out.stdout.contains("signature: INVALID"), "{}", out.dump());
+
+    // Edited with every hash recomputed, in SHA256SUMS and the manifest:
+    // the hashes alone cannot tell, the signature can.
+    let signed = dir.path().join("signed");
+    let report = std::fs::read_to_string(signed.join("report.json"))
+        .expect("report")
+        .replacen("\"passed\": false", "\"passed\": true", 1);
+    std::fs::write(signed.join("report.json"), &report).expect("edit");
+    let new_hash = sha256_hex(report.as_bytes());
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(signed.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    manifest["files"]["report.json"] = serde_json::Value::from(new_hash.clone());
+    let manifest = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
+    std::fs::write(signed.join("manifest.json"), &manifest).expect("write");
+    let sums: String = std::fs::read_to_string(signed.join("SHA256SUMS"))
+        .expect("sums")
+        .lines()
+        .map(|line| match line.split_once("  ") {
+            Some((_, "report.json")) => format!("{new_hash}  report.json\n"),
+            Some((_, "manifest.json")) => {
+                format!("{}  manifest.json\n", sha256_hex(manifest.as_bytes()))
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(signed.join("SHA256SUMS"), sums).expect("write");
+    assert!(sha256sum_check(&signed).status.success());
+    vouch(dir.path(), &["verify-bundle", "signed"]).assert_code(0);
+    let out = vouch(
+        dir.path(),
+        &["verify-bundle", "signed", "--pub-key", &public],
     );
     out.assert_code(1);
     assert!(out.stdout.contains("signature: INVALID"), "{}", out.dump());
