@@ -153,6 +153,14 @@ pub enum BundleError {
     /// The input is neither a bundle directory nor a readable `.tar.gz`.
     #[error("{0}")]
     Unreadable(String),
+    /// A file of the bundle could not be serialised.
+    #[error("cannot serialise {what}: {error}")]
+    Serialise {
+        /// Which file.
+        what: &'static str,
+        /// Why.
+        error: serde_json::Error,
+    },
 }
 
 fn io_error(path: &Path, error: io::Error) -> BundleError {
@@ -284,9 +292,11 @@ impl Bundle {
                     item_location: &item.location,
                     probe,
                 };
-                let mut bytes = serde_json::to_vec_pretty(&record).map_err(|e| {
-                    BundleError::Unreadable(format!("cannot serialise probe evidence: {e}"))
-                })?;
+                let mut bytes =
+                    serde_json::to_vec_pretty(&record).map_err(|error| BundleError::Serialise {
+                        what: "a probe's evidence",
+                        error,
+                    })?;
                 bytes.push(b'\n');
                 files.insert(name, bytes);
             }
@@ -325,8 +335,11 @@ impl Bundle {
                 .map(|(name, bytes)| (name.clone(), sha256_hex(bytes)))
                 .collect(),
         };
-        let mut manifest = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| BundleError::Unreadable(format!("cannot serialise the manifest: {e}")))?;
+        let mut manifest =
+            serde_json::to_vec_pretty(&manifest).map_err(|error| BundleError::Serialise {
+                what: "the manifest",
+                error,
+            })?;
         manifest.push(b'\n');
         if let Some(key) = key {
             let signature = key.sign(&manifest);
