@@ -85,6 +85,19 @@ pub enum Command {
     Diff(DiffArgs),
     /// Run probe files on a schedule and serve the results as Prometheus metrics.
     Watch(WatchArgs),
+    /// Check an evidence bundle (`run --evidence`): every hash, and the signature.
+    VerifyBundle(VerifyBundleArgs),
+}
+
+/// `vouch verify-bundle`.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle: a directory or a `.tar.gz` written by `run --evidence`.
+    #[arg(value_name = "DIR|FILE.tar.gz")]
+    pub bundle: PathBuf,
+    /// Also check `manifest.json.sig` against this ed25519 public key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub pub_key: Option<PathBuf>,
 }
 
 /// How `vouch watch` writes its log lines.
@@ -252,6 +265,13 @@ pub struct RunArgs {
     #[command(flatten)]
     /// Where to keep the report.
     pub history: HistoryFlags,
+    /// Write an evidence bundle (reports, each probe's evidence, the inputs,
+    /// hashes) to DIR, or to FILE.tar.gz.
+    #[arg(long, value_name = "DIR|FILE.tar.gz")]
+    pub evidence: Option<PathBuf>,
+    /// Sign the bundle's manifest with this ed25519 private key (PEM PKCS#8).
+    #[arg(long, value_name = "FILE", requires = "evidence")]
+    pub sign_key: Option<PathBuf>,
     #[command(flatten)]
     /// Where to push the metrics.
     pub push: Box<PushFlags>,
@@ -512,6 +532,7 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Init(args) => init(&args),
         Command::Diff(args) => diff(&args),
         Command::Watch(args) => watch(args).await,
+        Command::VerifyBundle(args) => verify_bundle(&args),
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -724,11 +745,26 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
         print_diagnostics(&heavy);
         return Ok(Exit::Invalid);
     }
+    let evidence = match prepare_evidence(&args, &files, checklist.as_ref()) {
+        Ok(evidence) => evidence,
+        Err(message) => {
+            eprintln!("error: {message}; nothing was run");
+            return Ok(Exit::Invalid);
+        }
+    };
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
     if let Some(history) = args.history.history() {
         history.store(&report)?;
     }
     let mut exit = exit_for(&report);
+    // Written after the report was emitted: a bundle that cannot be
+    // written is exit 3, the report is out all the same.
+    if let Some((path, inputs, key)) = evidence
+        && let Err(e) = write_evidence(&report, &files, &inputs, key.as_ref(), &path)
+    {
+        eprintln!("error: cannot write the evidence bundle: {e}");
+        exit = Exit::Broken;
+    }
     // An interrupted run holds only some items: pushing it would replace
     // the group's full set with a part.
     if let Some(gateway) = gateway
@@ -747,6 +783,81 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
     // the OS reclaim them (measured: ~6% of a 10,000-probe run).
     std::mem::forget((report, files));
     Ok(exit)
+}
+
+/// What `--evidence` needs, checked before any traffic: a place to write,
+/// the signing key, and the probe files and checklist as loaded.
+type Evidence = (
+    PathBuf,
+    crate::bundle::Inputs,
+    Option<ed25519_dalek::SigningKey>,
+);
+
+fn prepare_evidence(
+    args: &RunArgs,
+    files: &[ProbeFile],
+    checklist: Option<&BoundChecklist>,
+) -> Result<Option<Evidence>, String> {
+    let Some(path) = &args.evidence else {
+        return Ok(None);
+    };
+    crate::bundle::check_destination(path)
+        .map_err(|e| format!("--evidence `{}`: {e}", path.display()))?;
+    let key = args
+        .sign_key
+        .as_deref()
+        .map(crate::bundle::read_signing_key)
+        .transpose()
+        .map_err(|e| format!("--sign-key: {e}"))?;
+    let inputs = crate::bundle::Inputs::read(files, checklist.map(|(c, _)| c.as_ref()))
+        .map_err(|e| format!("--evidence: {e}"))?;
+    Ok(Some((path.clone(), inputs, key)))
+}
+
+/// Builds the bundle from the report in memory and writes it.
+fn write_evidence(
+    report: &Report,
+    files: &[ProbeFile],
+    inputs: &crate::bundle::Inputs,
+    key: Option<&ed25519_dalek::SigningKey>,
+    path: &std::path::Path,
+) -> Result<(), crate::bundle::BundleError> {
+    let command_line: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let redactor = crate::bundle::redactor(files);
+    crate::bundle::Bundle::build(report, inputs, &command_line, &redactor, key)?.write(path)
+}
+
+/// `vouch verify-bundle`: exit 0 when every hash (and the signature) holds,
+/// 1 when not, 2 when the bundle or key cannot be read.
+fn verify_bundle(args: &VerifyBundleArgs) -> Result<Exit, CliError> {
+    let key = match args
+        .pub_key
+        .as_deref()
+        .map(crate::bundle::read_verifying_key)
+        .transpose()
+    {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("error: --pub-key: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let files = match crate::bundle::read(&args.bundle) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let verification = crate::bundle::verify(&files, key.as_ref());
+    write_stdout(&verification.render())?;
+    Ok(if verification.ok() {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
 }
 
 async fn run_and_report(
@@ -1035,8 +1146,15 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     eprintln!(
         "vouch demo: a demo deployment is listening on {target}; verifying its checklist now\n"
     );
+    let inputs = crate::bundle::Inputs::read(&files, checklist.as_ref().map(|(c, _)| c.as_ref()))
+        .map_err(|e| CliError::Demo(std::io::Error::other(e.to_string())))?;
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
     deployment.stop().await;
+    let bundle = dir.join("demo-evidence");
+    write_evidence(&report, &files, &inputs, None, &bundle).map_err(|e| CliError::Output {
+        path: bundle.display().to_string(),
+        error: std::io::Error::other(e.to_string()),
+    })?;
     let written = dir.join("demo-checklist.verified.md");
     std::fs::write(&written, report.render(Format::Markdown, false)).map_err(|error| {
         CliError::Output {
@@ -1057,6 +1175,7 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
              {} items verified by probes, {} refuted (ticked, but the deployment says no), {} attested by a person, {} left manual; readiness {:.0}/100.\n\
              The checklist with evidence written back: {}\n\
              The report as a page for a review: {}\n\
+             The evidence bundle (check it with `vouch verify-bundle {}`): {}\n\
              Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",
             c.counts.items,
             c.counts.verified,
@@ -1065,7 +1184,9 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
             c.counts.manual,
             c.score,
             written.display(),
-            page.display()
+            page.display(),
+            bundle.display(),
+            bundle.display()
         );
     }
     // The demo fails some items on purpose; it succeeded if it ran.

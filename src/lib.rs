@@ -7,6 +7,7 @@
 //! Data flows one way: [`spec`] (load) → [`runner`] (run [`probe`]s) →
 //! [`outcome`] → [`report`].
 
+pub mod bundle;
 pub mod checklist;
 pub mod cli;
 pub mod demo;

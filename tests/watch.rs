@@ -224,7 +224,11 @@ fn endpoints_serve_metrics_report_status_page_and_health() {
     let refuted = page.find("Orders endpoint answers").expect("orders row");
     let verified = page.find("Health endpoint answers").expect("health row");
     assert!(refuted < verified, "refuted first\n{page}");
-    assert!(page.contains(" ago</td>"), "{page}");
+    assert!(page.contains(" ago</span>"), "{page}");
+    assert!(
+        page.contains("<h1>vouch report: "),
+        "the HTML report\n{page}"
+    );
     let (head, _) = get(&watch.addr, "/-/healthy", None);
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     let (head, _) = get(&watch.addr, "/-/ready", None);

@@ -33,8 +33,33 @@ fn pre(text: &str) -> String {
         .join("\n")
 }
 
+/// An item of the page, for [`render_watched`]'s "since": a checklist item
+/// by its index in the checklist, or (without a checklist) a probe-file item
+/// by its index in [`Report::items`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemRef {
+    /// `report.checklist.items[i]`.
+    Checklist(usize),
+    /// `report.items[i]`.
+    Item(usize),
+}
+
+/// How long each item has been in its state (`3m ago`), when known.
+pub type SinceFn<'a> = &'a dyn Fn(ItemRef) -> Option<String>;
+
 /// Renders the report as one HTML page.
 pub fn render(report: &Report) -> String {
+    page(report, None)
+}
+
+/// The page `vouch watch` serves at `/`: the report of its last run, each
+/// item with how long it has been in its state, and links to the daemon's
+/// `/metrics` and `/report.json`.
+pub fn render_watched(report: &Report, since: SinceFn<'_>) -> String {
+    page(report, Some(since))
+}
+
+fn page(report: &Report, since: Option<SinceFn<'_>>) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let title = match report.checklist.as_ref().and_then(|c| c.title.as_deref()) {
         Some(title) => format!("{} — {}", e(title), e(report.target())),
@@ -47,6 +72,12 @@ pub fn render(report: &Report) -> String {
          <title>vouch: {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <h1>vouch report: {title}</h1>\n"
     );
+    if since.is_some() {
+        out.push_str(
+            "<p class=\"dim\">The last complete run of <code>vouch watch</code> · \
+             <a href=\"/metrics\">metrics</a> · <a href=\"/report.json\">report.json</a></p>\n",
+        );
+    }
     header(&mut out, report);
     gate(&mut out, report);
     readiness(&mut out, report);
@@ -54,7 +85,7 @@ pub fn render(report: &Report) -> String {
     out.push_str("<section id=\"items\">\n<h2>Items</h2>\n");
     match (&report.checklist, &report.checklist_doc) {
         (Some(outcome), Some(doc)) => {
-            checklist(&mut out, report, &outcome.items, doc);
+            checklist(&mut out, report, &outcome.items, doc, since);
             let bound: BTreeSet<&str> = outcome
                 .items
                 .iter()
@@ -71,7 +102,7 @@ pub fn render(report: &Report) -> String {
                     "<h3>Probe-file items not in the checklist</h3>\n<ul class=\"list\">\n",
                 );
                 for (index, item) in rest {
-                    probe_item(&mut out, index, item);
+                    probe_item(&mut out, index, item, None);
                 }
                 out.push_str("</ul>\n");
             }
@@ -85,7 +116,7 @@ pub fn render(report: &Report) -> String {
                 );
                 for (index, item) in report.items.iter().enumerate() {
                     if item.file == file.path {
-                        probe_item(&mut out, index, item);
+                        probe_item(&mut out, index, item, since);
                     }
                 }
                 out.push_str("</ul>\n");
@@ -316,6 +347,7 @@ fn checklist(
     report: &Report,
     items: &[ChecklistItemOutcome],
     doc: &crate::checklist::Checklist,
+    since: Option<SinceFn<'_>>,
 ) {
     let mut headings: &[String] = &[];
     let mut open = false;
@@ -352,7 +384,8 @@ fn checklist(
             .iter()
             .filter(|o| item.bound.contains(&o.location))
             .collect();
-        checklist_item(out, index, item, depth, &outcomes);
+        let since = since.and_then(|f| f(ItemRef::Checklist(index)));
+        checklist_item(out, index, item, depth, &outcomes, since.as_deref());
     }
     if open {
         out.push_str("</ul>\n");
@@ -377,6 +410,7 @@ fn checklist_item(
     item: &ChecklistItemOutcome,
     depth: usize,
     outcomes: &[&ItemOutcome],
+    since: Option<&str>,
 ) {
     let section = item.section.as_deref().unwrap_or("");
     let unverified = item.claimed && item.verdict == ItemVerdict::Manual;
@@ -414,6 +448,7 @@ fn checklist_item(
     if flaky {
         out.push_str(" <span class=\"badge v-error\">flaky</span>");
     }
+    since_note(out, since);
     out.push_str("</summary>\n<div class=\"evidence\">\n");
     let _ = writeln!(out, "<p class=\"dim\">line {}</p>", item.line);
     if let Some(reason) = &item.reason {
@@ -430,8 +465,19 @@ fn checklist_item(
     out.push_str("</div>\n</details>\n</li>\n");
 }
 
+/// `vouch watch`'s "since" in an item's summary line.
+fn since_note(out: &mut String, since: Option<&str>) {
+    if let Some(since) = since {
+        let _ = write!(
+            out,
+            " <span class=\"since dim\" title=\"in this state since\">since {}</span>",
+            e(since)
+        );
+    }
+}
+
 /// A probe-file item on its own (no checklist, or not in it).
-fn probe_item(out: &mut String, index: usize, item: &ItemOutcome) {
+fn probe_item(out: &mut String, index: usize, item: &ItemOutcome, since: Option<SinceFn<'_>>) {
     let _ = write!(
         out,
         "<li id=\"i{index}\" class=\"item\" data-verdict=\"{}\" data-section=\"\" data-text=\"{}\">\n<details>\n<summary>{} {} {}",
@@ -444,6 +490,7 @@ fn probe_item(out: &mut String, index: usize, item: &ItemOutcome) {
     if item.flaky {
         out.push_str(" <span class=\"badge v-error\">flaky</span>");
     }
+    since_note(out, since.and_then(|f| f(ItemRef::Item(index))).as_deref());
     out.push_str("</summary>\n<div class=\"evidence\">\n");
     if let Some(reason) = &item.reason {
         let _ = writeln!(out, "<p>{}</p>", e(reason));

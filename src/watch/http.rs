@@ -5,7 +5,6 @@
 //! HTTP (axum would add its tree of crates for nothing the daemon uses).
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -19,7 +18,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::Shared;
-use crate::export::{Metrics, State, TextFormat, item_states};
+use crate::export::{Metrics, TextFormat, item_states};
+use crate::report::html::ItemRef;
 
 /// Accepts connections until the task is dropped.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -109,73 +109,31 @@ fn with_type(
     response
 }
 
-/// Refuted first, then failed and in error, then the rest.
-fn rank(state: State) -> u8 {
-    match state {
-        State::Refuted => 0,
-        State::Failed => 1,
-        State::Error => 2,
-        State::Skipped => 3,
-        State::Manual => 4,
-        State::Attested => 5,
-        State::Verified => 6,
-    }
-}
-
-/// The status page: every item, its state, since when, and its last
-/// evidence summary; one page, no scripts, no external resources.
+/// The status page: the HTML report of the last complete run, each item
+/// with how long it has been in its state (the daemon's `since`), or a
+/// short page before the first run ends.
 fn status_page(shared: &Shared, now: SystemTime) -> String {
     let snapshot = shared.snapshot();
-    let mut out = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>vouch watch</title>\n<style>\
-         body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}\
-         td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
-         .refuted,.failed,.error{color:#b00020;font-weight:bold}.verified,.attested{color:#1b5e20}\
-         </style></head><body>\n<h1>vouch watch</h1>\n",
-    );
     let Some(report) = snapshot.report.as_deref() else {
-        out.push_str("<p>No complete run yet.</p>\n</body></html>\n");
-        return out;
+        return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vouch watch</title></head>\n\
+                <body>\n<h1>vouch watch</h1>\n<p>No complete run yet.</p>\n</body></html>\n"
+            .to_owned();
     };
-    let _ = writeln!(
-        out,
-        "<p>Last run ended {} ({} ms). <a href=\"/metrics\">metrics</a> · <a href=\"/report.json\">report.json</a></p>",
-        html(&report.finished_at),
-        report.duration_ms.round()
-    );
-    let mut states = item_states(report);
-    states.sort_by_key(|s| rank(s.state));
-    out.push_str("<table>\n<tr><th>state</th><th>item</th><th>since</th><th>evidence</th></tr>\n");
-    for s in &states {
-        let reason = report
-            .checklist
-            .as_ref()
-            .and_then(|c| c.items.iter().find(|i| i.id == s.id))
-            .and_then(|i| i.reason.clone())
-            .or_else(|| {
-                s.sources
-                    .iter()
-                    .filter_map(|&i| report.items.get(i))
-                    .find_map(|i| i.reason.clone())
-            })
-            .unwrap_or_default();
-        let since = snapshot
-            .since
-            .get(&s.checklist, &s.id)
-            .map(|at| ago(at, now))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "<tr><td class=\"{0}\">{0}</td><td>{1}<br><small>{2}</small></td><td>{3}</td><td>{4}</td></tr>",
-            s.state.as_str(),
-            html(&s.text),
-            html(&s.id),
-            since,
-            html(&reason)
-        );
-    }
-    out.push_str("</table>\n</body></html>\n");
-    out
+    // `item_states` lists the checklist's items in checklist order, or the
+    // probe-file items in report order: the page's two kinds of item.
+    let since: Vec<Option<String>> = item_states(report)
+        .iter()
+        .map(|s| {
+            snapshot
+                .since
+                .get(&s.checklist, &s.id)
+                .map(|at| ago(at, now))
+        })
+        .collect();
+    let lookup = |item: ItemRef| match item {
+        ItemRef::Checklist(i) | ItemRef::Item(i) => since.get(i).cloned().flatten(),
+    };
+    crate::report::html::render_watched(report, &lookup)
 }
 
 /// `3m ago` from Unix seconds.
@@ -190,39 +148,14 @@ fn ago(at: f64, now: SystemTime) -> String {
     )
 }
 
-/// Text from a target in HTML: data, never markup.
-fn html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn escapes_target_text() {
-        assert_eq!(
-            html("<script>alert('x')</script>"),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
-        );
-    }
-
-    #[test]
-    fn refuted_items_come_first() {
-        let mut states = vec![State::Verified, State::Refuted, State::Failed];
-        states.sort_by_key(|s| rank(*s));
-        assert_eq!(states, [State::Refuted, State::Failed, State::Verified]);
+    fn ago_is_never_negative() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        assert_eq!(ago(820.0, now), "3m ago");
+        assert_eq!(ago(2000.0, now), "0s ago");
     }
 }
