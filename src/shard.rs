@@ -99,9 +99,17 @@ pub fn complete(
     policy: &GatePolicy,
 ) {
     report.shard = Some(shard);
+    let reason = format!("not in this shard ({}/{})", shard.index, shard.count);
     if let Some(outcome) = &mut report.checklist {
         for item in &mut outcome.items {
             item.not_in_shard = shard_of(&item.id, shard.count) != shard.index;
+            // Skipped, not manual: no renderer calls another shard's tick
+            // unverified, and the write-back leaves its line alone.
+            if item.not_in_shard {
+                item.verdict = ItemVerdict::Skipped;
+                item.refuted = false;
+                item.reason = Some(reason.clone());
+            }
         }
         restrict(outcome);
     }
@@ -114,7 +122,6 @@ pub fn complete(
     let mut secrets = crate::redact::Secrets::default();
     files.iter().for_each(|f| secrets.extend(&f.secrets));
     let redactor = crate::redact::Redactor::new(&secrets);
-    let reason = format!("not in this shard ({}/{})", shard.index, shard.count);
     let mut own = std::mem::take(&mut report.items).into_iter().peekable();
     let mut items = Vec::new();
     for file in files {

@@ -195,6 +195,7 @@ fn shards_of_1_3_and_7_merge_into_the_unsharded_report() {
         let shards = dir.path().join(format!("shards-{n}"));
         std::fs::create_dir(&shards).expect("mkdir");
         let mut own = 0;
+        let mut own_checklist = 0;
         for k in 0..n {
             let report = run(
                 &probes,
@@ -215,8 +216,28 @@ fn shards_of_1_3_and_7_merge_into_the_unsharded_report() {
                 .count();
             assert_eq!(report["summary"]["items"], items - others);
             own += items - others;
+            // The checklist's counts are over this shard's checklist items.
+            let checklist = report["checklist"]["items"]
+                .as_array()
+                .expect("checklist items");
+            let mine = checklist
+                .iter()
+                .filter(|i| i["not_in_shard"] != true)
+                .count();
+            assert_eq!(report["checklist"]["counts"]["items"], mine);
+            own_checklist += mine;
+            assert!(
+                checklist
+                    .iter()
+                    .filter(|i| i["not_in_shard"] == true)
+                    .all(|i| i["verdict"] == "skipped" && i["refuted"] == false)
+            );
         }
         assert_eq!(own, items, "each item in exactly one of {n} shards");
+        assert_eq!(
+            own_checklist, 30,
+            "each checklist item in one of {n} shards"
+        );
         assert_eq!(
             limited.load(Ordering::SeqCst),
             6,
