@@ -676,6 +676,7 @@ async fn run_and_report(
     let options = run_options(flags);
     let started = std::time::Instant::now();
     let bound = checklist.map(|(c, b)| (&**c, b));
+    let hashes = crate::merge::SourceHashes::of(files, bound.map(|(c, _)| c));
     let selected = shard.map(|shard| crate::shard::select(files, bound, shard));
     let outcome = runner::run(selected.as_deref().unwrap_or(files), &options).await;
     tracing::debug!("ran probes in {:?}{}", started.elapsed(), memory());
@@ -695,7 +696,7 @@ async fn run_and_report(
             &policy,
         );
     }
-    crate::merge::record_hashes(&mut report);
+    hashes.record(&mut report);
     let started = std::time::Instant::now();
     emit(&report, flags, outputs)?;
     append_step_summary(&report);

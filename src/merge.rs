@@ -50,16 +50,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Records the SHA-256 of each probe file and of the checklist in the
-/// report, read from the paths the report names (as loaded for the run); a
-/// file that cannot be read gets none.
-pub fn record_hashes(report: &mut Report) {
-    let hash = |path: &str| std::fs::read(path).ok().map(|b| sha256_hex(&b));
-    for file in &mut report.files {
-        file.sha256 = hash(&file.path);
+/// The SHA-256 of each probe file and of the checklist, read as the run
+/// starts (a file that cannot be read gets none).
+#[derive(Debug, Clone, Default)]
+pub struct SourceHashes {
+    files: Vec<Option<String>>,
+    checklist: Option<String>,
+}
+
+impl SourceHashes {
+    /// Hashes the files the run loaded, by the paths they were loaded from.
+    pub fn of(files: &[crate::spec::ProbeFile], checklist: Option<&Checklist>) -> SourceHashes {
+        let hash = |path: &Path| std::fs::read(path).ok().map(|b| sha256_hex(&b));
+        SourceHashes {
+            files: files.iter().map(|f| hash(&f.path)).collect(),
+            checklist: checklist.and_then(|c| c.path.as_deref()).and_then(hash),
+        }
     }
-    if let Some(checklist) = &mut report.checklist {
-        checklist.sha256 = checklist.path.as_deref().and_then(hash);
+
+    /// Records them in the report of the run (`files[].sha256`, `checklist.sha256`).
+    pub fn record(self, report: &mut Report) {
+        for (file, hash) in report.files.iter_mut().zip(self.files) {
+            file.sha256 = hash;
+        }
+        if let Some(checklist) = &mut report.checklist {
+            checklist.sha256 = self.checklist;
+        }
     }
 }
 
@@ -330,4 +346,23 @@ fn recorded_policy(report: &Report) -> Result<GatePolicy, MergeError> {
         }
     }
     Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_matches_the_fips_test_vector() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn nothing_to_merge_is_an_error() {
+        let error = merge(&[], None, None).map(|_| ()).expect_err("no reports");
+        assert!(error.to_string().contains("give the reports"), "{error}");
+    }
 }
