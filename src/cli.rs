@@ -87,6 +87,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Check an evidence bundle (`run --evidence`): every hash, and the signature.
     VerifyBundle(VerifyBundleArgs),
+    /// One report of the reports of `run --shard K/N` (exit 2 when shards overlap or are missing).
+    Merge(MergeArgs),
 }
 
 /// `vouch verify-bundle`.
@@ -98,6 +100,27 @@ pub struct VerifyBundleArgs {
     /// Also check `manifest.json.sig` against this ed25519 public key (PEM).
     #[arg(long, value_name = "FILE")]
     pub pub_key: Option<PathBuf>,
+}
+
+/// `vouch merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' JSON reports (gzipped or not), or directories of them.
+    #[arg(required = true, value_name = "REPORTS")]
+    pub reports: Vec<PathBuf>,
+    /// The checklist the shards verified, when not where their reports say
+    /// (it must be the same file, by its SHA-256).
+    #[arg(long, value_name = "FILE")]
+    pub checklist: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Write the report to a file: `-o FILE` or `-o FORMAT=FILE`; repeatable.
+    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+    pub output: Vec<OutputArg>,
+    /// Print nothing on stdout when writing reports with `-o`.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// How `vouch watch` writes its log lines.
@@ -259,6 +282,10 @@ pub struct RunArgs {
     /// Print the plan (each probe's phase, most requests, deadline) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run only shard K of N (K from 0): the items whose stable id hashes
+    /// there (FNV-1a 64 mod N); `vouch merge` joins the shards' reports.
+    #[arg(long, value_name = "K/N", value_parser = crate::shard::parse)]
+    pub shard: Option<crate::report::ShardInfo>,
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
@@ -533,6 +560,7 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Diff(args) => diff(&args),
         Command::Watch(args) => watch(args).await,
         Command::VerifyBundle(args) => verify_bundle(&args),
+        Command::Merge(args) => merge(&args),
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -737,6 +765,12 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
     };
     let options = run_options(&args.run);
     if args.dry_run {
+        let files = match args.shard {
+            Some(shard) => {
+                crate::shard::select(&files, checklist.as_ref().map(|(c, b)| (&**c, b)), shard)
+            }
+            None => files,
+        };
         write_stdout(&render_plan(&files, &options))?;
         return Ok(Exit::Passed);
     }
@@ -752,7 +786,7 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
             return Ok(Exit::Invalid);
         }
     };
-    let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
+    let report = run_and_report(&files, checklist.as_ref(), &args.run, args.shard).await?;
     if let Some(history) = args.history.history() {
         history.store(&report)?;
     }
@@ -864,6 +898,7 @@ async fn run_and_report(
     files: &[ProbeFile],
     checklist: Option<&BoundChecklist>,
     flags: &RunFlags,
+    shard: Option<crate::report::ShardInfo>,
 ) -> Result<Report, CliError> {
     // Open the report file first: an unwritable path should not cost a run.
     // It is a temporary file beside FILE until the report is complete.
@@ -877,13 +912,28 @@ async fn run_and_report(
     }
     let options = run_options(flags);
     let started = std::time::Instant::now();
-    let outcome = runner::run(files, &options).await;
+    let bound = checklist.map(|(c, b)| (&**c, b));
+    let hashes = crate::merge::SourceHashes::of(files, bound.map(|(c, _)| c));
+    let selected = shard.map(|shard| crate::shard::select(files, bound, shard));
+    let outcome = runner::run(selected.as_deref().unwrap_or(files), &options).await;
     tracing::debug!("ran probes in {:?}{}", started.elapsed(), memory());
     let input = checklist.map(|(checklist, binding)| ChecklistInput {
         checklist: Arc::clone(checklist),
         binding,
     });
-    let report = Report::with_policy(outcome, files, &gate_policy(flags), input);
+    let policy = gate_policy(flags);
+    let mut report = Report::with_policy(outcome, files, &policy, input);
+    if let Some(shard) = shard {
+        crate::shard::complete(
+            &mut report,
+            files,
+            bound,
+            shard,
+            flags.only.as_deref(),
+            &policy,
+        );
+    }
+    hashes.record(&mut report);
     let started = std::time::Instant::now();
     emit(&report, flags, outputs)?;
     append_step_summary(&report);
@@ -1070,9 +1120,20 @@ fn emit(
     flags: &RunFlags,
     files: Vec<(Format, &PathBuf, ReportFile)>,
 ) -> Result<(), CliError> {
+    emit_to(report, flags.format, flags.quiet, &flags.output, files)
+}
+
+/// [`emit`], for any command's `--format`, `--quiet` and `-o`.
+fn emit_to(
+    report: &Report,
+    format: Format,
+    quiet: bool,
+    output: &[OutputArg],
+    files: Vec<(Format, &PathBuf, ReportFile)>,
+) -> Result<(), CliError> {
     let console = if files.is_empty() {
-        Some(flags.format)
-    } else if flags.quiet || (files.len() == 1 && flags.output.iter().all(|o| o.format.is_none())) {
+        Some(format)
+    } else if quiet || (files.len() == 1 && output.iter().all(|o| o.format.is_none())) {
         None
     } else {
         Some(Format::Human)
@@ -1148,7 +1209,7 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
     );
     let inputs = crate::bundle::Inputs::read(&files, checklist.as_ref().map(|(c, _)| c.as_ref()))
         .map_err(|e| CliError::Demo(std::io::Error::other(e.to_string())))?;
-    let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
+    let report = run_and_report(&files, checklist.as_ref(), &args.run, None).await?;
     deployment.stop().await;
     let bundle = dir.join("demo-evidence");
     write_evidence(&report, &files, &inputs, None, &bundle).map_err(|e| CliError::Output {
@@ -1267,6 +1328,45 @@ fn diff(args: &DiffArgs) -> Result<Exit, CliError> {
             Ok(Exit::Invalid)
         }
     }
+}
+
+/// `vouch merge`: exit 0 or 1 by the gate over the union, 2 when the
+/// reports cannot be merged, 3 when vouch cannot write the report.
+fn merge(args: &MergeArgs) -> Result<Exit, CliError> {
+    let markdown = args.output.is_empty() && args.format == Format::Markdown
+        || args
+            .output
+            .iter()
+            .any(|o| o.resolve(args.format) == Format::Markdown);
+    let merged = crate::merge::inputs(&args.reports).and_then(|paths| {
+        let mut reports = Vec::with_capacity(paths.len());
+        for path in paths {
+            let report = history::load(&path)?;
+            reports.push((path, report));
+        }
+        crate::merge::merge(&reports, args.checklist.as_deref(), None)
+    });
+    let report = match merged {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
+    if markdown && report.checklist_doc.is_none() {
+        eprintln!("error: --format markdown writes a checklist back, and the shards had none");
+        return Ok(Exit::Invalid);
+    }
+    let mut outputs = Vec::with_capacity(args.output.len());
+    for output in &args.output {
+        let file = ReportFile::create(&output.path).map_err(|error| CliError::Output {
+            path: output.path.display().to_string(),
+            error,
+        })?;
+        outputs.push((output.resolve(args.format), &output.path, file));
+    }
+    emit_to(&report, args.format, args.quiet, &args.output, outputs)?;
+    Ok(exit_for(&report))
 }
 
 fn init(args: &InitArgs) -> Result<Exit, CliError> {

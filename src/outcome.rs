@@ -158,6 +158,10 @@ pub struct ItemOutcome {
     pub attestation: Option<AttestationRecord>,
     /// Each probe's outcome, in file order.
     pub probes: Vec<ProbeOutcome>,
+    /// In a `--shard K/N` report: the item belongs to another shard and was
+    /// not run here (its verdict is `skipped`, with no probes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_in_shard: bool,
 }
 
 /// What the deployment says of a markdown checklist.
@@ -180,6 +184,10 @@ pub struct ChecklistOutcome {
     pub sections: Vec<SectionOutcome>,
     /// Every checklist item in document order (refuted ones are flagged).
     pub items: Vec<ChecklistItemOutcome>,
+    /// SHA-256 (hex) of the checklist file's bytes, so `vouch merge` can
+    /// tell whether shards verified the same checklist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Item counts of a checklist or a section.
@@ -265,6 +273,10 @@ pub struct ChecklistItemOutcome {
     pub bound: Vec<String>,
     /// Why it failed, or how it was verified, in one line.
     pub reason: Option<String>,
+    /// In a `--shard K/N` report: the item belongs to another shard, and the
+    /// counts, score and coverage leave it out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_in_shard: bool,
 }
 
 /// An attestation as reported.

@@ -85,6 +85,10 @@ pub struct Report {
     /// The markdown checklist, when one was given: sections, score,
     /// coverage and refutations.
     pub checklist: Option<ChecklistOutcome>,
+    /// Which shard of `--shard K/N` this report is; absent for a whole run
+    /// (and for the report `vouch merge` makes of the shards').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
     /// Every probe-file item in file order.
     pub items: Vec<ItemOutcome>,
     /// The parsed checklist, for writing it back.
@@ -111,6 +115,20 @@ pub struct FileInfo {
     pub name: Option<String>,
     /// The target base URL.
     pub target: Option<String>,
+    /// SHA-256 (hex) of the file's bytes, so `vouch merge` can tell whether
+    /// shards ran the same probe files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// `--shard K/N`: this report holds the items of shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// K, from 0.
+    pub index: u32,
+    /// N, at least 1.
+    pub count: u32,
 }
 
 /// Counts of the run and the gate's decision.
@@ -181,31 +199,6 @@ impl Report {
         policy: &GatePolicy,
         checklist: Option<ChecklistInput<'_>>,
     ) -> Report {
-        let mut summary = Summary {
-            items: run.items.len(),
-            fail_on: policy.fail_on.0.iter().map(Condition::to_string).collect(),
-            ..Summary::default()
-        };
-        for item in &run.items {
-            match item.verdict {
-                ItemVerdict::Verified => summary.verified += 1,
-                ItemVerdict::Failed => summary.failed += 1,
-                ItemVerdict::Error => summary.error += 1,
-                ItemVerdict::Attested => summary.attested += 1,
-                ItemVerdict::Manual => summary.manual += 1,
-                ItemVerdict::Skipped | ItemVerdict::Partial => summary.skipped += 1,
-            }
-            summary.flaky += usize::from(item.flaky);
-            for probe in &item.probes {
-                summary.probes.total += 1;
-                match probe.verdict {
-                    Verdict::Pass => summary.probes.pass += 1,
-                    Verdict::Fail => summary.probes.fail += 1,
-                    Verdict::Error => summary.probes.error += 1,
-                    Verdict::Skip => summary.probes.skip += 1,
-                }
-            }
-        }
         let mut secrets = crate::redact::Secrets::default();
         files.iter().for_each(|f| secrets.extend(&f.secrets));
         let redactor = crate::redact::Redactor::new(&secrets);
@@ -216,9 +209,7 @@ impl Report {
         let assessed = checklist.as_ref().map(|input| {
             crate::checklist::verdict::assess(&input.checklist, input.binding, &run.items, &weights)
         });
-        summary.unverified = assessed.as_ref().map_or(0, |c| c.counts.unverified);
-        summary.gate = gate::decide(&run.items, assessed.as_ref(), policy, run.interrupted);
-        summary.passed = summary.gate.passed;
+        let summary = summarize(&run.items, assessed.as_ref(), policy, run.interrupted);
         Report {
             schema: SCHEMA_ID.to_owned(),
             vouch_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -235,10 +226,12 @@ impl Report {
                         .target
                         .as_ref()
                         .map(|t| redactor.text(t.as_str().trim_end_matches('/')).into_owned()),
+                    sha256: None,
                 })
                 .collect(),
             summary,
             checklist: assessed,
+            shard: None,
             items: run.items,
             checklist_doc: checklist.map(|input| input.checklist),
         }
@@ -280,6 +273,46 @@ impl Report {
             Format::Html => html::render(self),
         }
     }
+}
+
+/// The counts of `items` and the gate's decision over them and the
+/// checklist's outcome: what a report says of its items, for a run, a shard
+/// (its own items) and `vouch merge` (the union).
+pub fn summarize(
+    items: &[ItemOutcome],
+    checklist: Option<&ChecklistOutcome>,
+    policy: &GatePolicy,
+    interrupted: bool,
+) -> Summary {
+    let mut summary = Summary {
+        items: items.len(),
+        fail_on: policy.fail_on.0.iter().map(Condition::to_string).collect(),
+        ..Summary::default()
+    };
+    for item in items {
+        match item.verdict {
+            ItemVerdict::Verified => summary.verified += 1,
+            ItemVerdict::Failed => summary.failed += 1,
+            ItemVerdict::Error => summary.error += 1,
+            ItemVerdict::Attested => summary.attested += 1,
+            ItemVerdict::Manual => summary.manual += 1,
+            ItemVerdict::Skipped | ItemVerdict::Partial => summary.skipped += 1,
+        }
+        summary.flaky += usize::from(item.flaky);
+        for probe in &item.probes {
+            summary.probes.total += 1;
+            match probe.verdict {
+                Verdict::Pass => summary.probes.pass += 1,
+                Verdict::Fail => summary.probes.fail += 1,
+                Verdict::Error => summary.probes.error += 1,
+                Verdict::Skip => summary.probes.skip += 1,
+            }
+        }
+    }
+    summary.unverified = checklist.map_or(0, |c| c.counts.unverified);
+    summary.gate = gate::decide(items, checklist, policy, interrupted);
+    summary.passed = summary.gate.passed;
+    summary
 }
 
 /// The JSON Schema of `vouch.report/v1`.

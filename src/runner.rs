@@ -569,6 +569,7 @@ fn item_skeleton(item: &Item, file_name: &str) -> ItemOutcome {
         flaky: false,
         attestation: None,
         probes: Vec::new(),
+        not_in_shard: false,
     }
 }
 

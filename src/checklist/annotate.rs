@@ -276,6 +276,7 @@ mod tests {
                 flaky: false,
                 attestation: None,
                 probes: Vec::new(),
+                not_in_shard: false,
             });
         }
         let outcome = verdict::assess(&checklist, &binding, &outcomes, &[]);

@@ -106,6 +106,7 @@ pub fn assess(
             refuted: item.claimed && verdict == ItemVerdict::Failed,
             bound: std::mem::take(&mut bound[index]),
             reason: reasons[index].take(),
+            not_in_shard: false,
         });
     }
     for section in &mut sections {
@@ -135,6 +136,7 @@ pub fn assess(
         score: round1(score),
         sections,
         items,
+        sha256: None,
     }
 }
 
@@ -195,7 +197,7 @@ fn assign_weights(sections: &mut [SectionOutcome], weights: &[Weight]) {
     }
 }
 
-fn percent(part: usize, whole: usize) -> f64 {
+pub(crate) fn percent(part: usize, whole: usize) -> f64 {
     if whole == 0 {
         0.0
     } else {
@@ -203,7 +205,7 @@ fn percent(part: usize, whole: usize) -> f64 {
     }
 }
 
-fn round1(x: f64) -> f64 {
+pub(crate) fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
@@ -227,6 +229,7 @@ mod tests {
             flaky: false,
             attestation: None,
             probes: Vec::new(),
+            not_in_shard: false,
         }
     }
 

@@ -62,6 +62,15 @@ pub fn render(report: &Report, color: bool) -> String {
             }
         }
     }
+    if let Some(shard) = report.shard {
+        let _ = writeln!(
+            out,
+            "{} {} of {} (counts, score and coverage are over this shard's items)",
+            p.dim("shard:"),
+            shard.index,
+            shard.count
+        );
+    }
     if !report.files.is_empty() {
         out.push('\n');
     }
@@ -69,8 +78,19 @@ pub fn render(report: &Report, color: bool) -> String {
         render_refutations(&mut out, &p, checklist);
         render_unverified(&mut out, &p, checklist);
     }
-    for item in &report.items {
+    for item in report.items.iter().filter(|i| !i.not_in_shard) {
         render_item(&mut out, &p, item);
+    }
+    let elsewhere = report.items.iter().filter(|i| i.not_in_shard).count();
+    if elsewhere > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.dim(&format!(
+                "  {elsewhere} item{} in other shards, not run here",
+                if elsewhere == 1 { "" } else { "s" }
+            ))
+        );
     }
     if let Some(checklist) = &report.checklist {
         render_sections(&mut out, &p, checklist);
@@ -112,7 +132,7 @@ fn render_unverified(out: &mut String, p: &Paint, checklist: &ChecklistOutcome) 
     let unverified: Vec<_> = checklist
         .items
         .iter()
-        .filter(|i| i.claimed && i.verdict == ItemVerdict::Manual)
+        .filter(|i| i.claimed && i.verdict == ItemVerdict::Manual && !i.not_in_shard)
         .collect();
     if unverified.is_empty() {
         return;

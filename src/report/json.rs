@@ -64,6 +64,7 @@ fn without_items(report: &Report) -> Report {
         files,
         summary,
         checklist,
+        shard,
         items: _,
         checklist_doc: _,
     } = report;
@@ -77,6 +78,7 @@ fn without_items(report: &Report) -> Report {
         files: files.clone(),
         summary: summary.clone(),
         checklist: checklist.clone(),
+        shard: *shard,
         items: Vec::new(),
         checklist_doc: None,
     }
