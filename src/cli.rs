@@ -459,14 +459,17 @@ fn load_run(
 }
 
 fn check(args: &CheckArgs) -> Exit {
-    match load_run(
-        &args.files,
-        args.target.as_deref(),
-        &args.sets,
-        args.checklist.as_deref(),
-    ) {
-        Ok((files, checklist)) => {
-            if let Some((checklist, binding)) = &checklist {
+    let options = LoadOptions {
+        target: args.target.as_deref(),
+        sets: &args.sets,
+        env: &env_var,
+    };
+    // Each file against its own checklist: `vouch check probes/*.yaml` checks
+    // files of different checklists together.
+    match crate::checklist::bind::load_bound_each(&args.files, &options, args.checklist.as_deref())
+    {
+        Ok((files, checklists)) => {
+            for (checklist, binding) in &checklists {
                 let bound = (0..checklist.items.len())
                     .filter(|&i| binding.is_bound(i))
                     .count();
