@@ -1,0 +1,213 @@
+//! The first hour with vouch, tried as a new user would (issue 21): the
+//! mistakes a newcomer makes get an answer that says what to do, and the
+//! commands the README shows work on a fresh checkout.
+
+#[path = "support/server.rs"]
+mod server;
+
+use server::{Server, Vouch, item_of, text, with_header, write_file};
+
+/// Two checklists with different items, each bound by its own probe file,
+/// and a third probe file that names no checklist.
+fn two_checklists(dir: &std::path::Path) {
+    write_file(
+        dir,
+        "api.md",
+        "# API\n\n## Core\n\n- [x] Health endpoint returns 200\n- [ ] Errors are JSON\n",
+    );
+    write_file(
+        dir,
+        "edge.md",
+        "# Edge\n\n## TLS\n\n- [x] Certificate valid for 30 days\n",
+    );
+    write_file(
+        dir,
+        "api.yaml",
+        "version: 1\nchecklist: api.md\ntarget: http://127.0.0.1:1\nitems:\n  - item: Health endpoint returns 200\n    probes: [{http: {get: /health}}]\n",
+    );
+    write_file(
+        dir,
+        "edge.yaml",
+        "version: 1\nchecklist: edge.md\ntarget: https://127.0.0.1:1\nitems:\n  - item: Certificate valid\n    probes: [{tls: {}}]\n",
+    );
+    write_file(
+        dir,
+        "loose.yaml",
+        "version: 1\ntarget: http://127.0.0.1:1\nitems:\n  - item: Something no checklist lists\n    probes: [{http: {get: /}}]\n",
+    );
+}
+
+#[test]
+fn check_binds_each_file_to_its_own_checklist() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    two_checklists(dir.path());
+    let out = Vouch::new(["check", "api.yaml", "edge.yaml", "loose.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("ok: checklist api.md: 2 items, 1 bound to probe-file items, 1 manual"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stderr
+            .contains("ok: checklist edge.md: 1 items, 1 bound to probe-file items, 0 manual"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stderr.contains("ok: 3 files, 3 items, 3 probes"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn check_still_reports_an_item_missing_from_its_own_checklist() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    two_checklists(dir.path());
+    // An api item bound against the edge checklist would match nothing.
+    write_file(
+        dir.path(),
+        "edge.yaml",
+        "version: 1\nchecklist: edge.md\ntarget: https://127.0.0.1:1\nitems:\n  - item: Errors are JSON\n    probes: [{tls: {}}]\n",
+    );
+    let out = Vouch::new(["check", "api.yaml", "edge.yaml", "loose.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("no item of checklist `./edge.md` matches `Errors are JSON`")
+            || out
+                .stderr
+                .contains("no item of checklist `edge.md` matches `Errors are JSON`"),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains("1 problem in 1 file"), "{}", out.dump());
+}
+
+#[test]
+fn run_with_two_checklists_says_one_checklist_per_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    two_checklists(dir.path());
+    let out = Vouch::new(["run", "api.yaml", "edge.yaml"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("probe files name different checklists"),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains("one run verifies one checklist"));
+}
+
+#[test]
+fn the_shipped_probe_files_check_together() {
+    let probes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes");
+    let mut files: Vec<String> = std::fs::read_dir(&probes)
+        .expect("probes/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut args = vec!["check".to_owned()];
+    args.extend(files);
+    args.extend(["--target".to_owned(), "https://127.0.0.1:1".to_owned()]);
+    let out = Vouch::new(args).run();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("ok: checklist ") && out.stderr.contains("demo-checklist.md: "),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn a_target_without_a_scheme_suggests_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nitems:\n  - item: Home\n    probes: [{http: {get: /}}]\n",
+    );
+    let out = Vouch::new(["check", "p.yaml", "--target", "example.com"])
+        .current_dir(dir.path())
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(
+            "--target: invalid target URL `example.com`: relative URL without a base; did you mean `https://example.com`?"
+        ),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn a_checklist_where_a_probe_file_belongs_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let checklist = "# Readiness\n\n## Core\n\n- [x] Health endpoint returns 200\n";
+    write_file(dir.path(), "READINESS.md", checklist);
+    write_file(dir.path(), "checklist.txt", checklist);
+    for name in ["READINESS.md", "checklist.txt"] {
+        let out = Vouch::new(["run", name]).current_dir(dir.path()).run();
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains(&format!(
+                "`{name}` is a markdown checklist, not a probe file"
+            )),
+            "{}",
+            out.dump()
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("vouch init {name} -o probes.yaml")),
+            "{}",
+            out.dump()
+        );
+        assert!(!out.stderr.contains("invalid YAML"), "{}", out.dump());
+    }
+}
+
+/// The verdict `probes/http-api.yaml` gives "Responses do not leak the server
+/// stack" against a server that sends `server` (or no `Server` at all).
+fn stack_leak_verdict(server_header: Option<&'static str>) -> String {
+    let server = Server::http(move |_| {
+        let response = text(200, "ok");
+        match server_header {
+            Some(value) => with_header(response, "server", value),
+            None => response,
+        }
+    });
+    let pack = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes/http-api.yaml");
+    let url = server.url();
+    let out = Vouch::new([
+        "run",
+        &pack.display().to_string(),
+        "--target",
+        &url,
+        "--only",
+        "leak the server stack",
+        "--format",
+        "json",
+    ])
+    .run();
+    let report = out.json();
+    assert!(server.requests() >= 1, "{}", out.dump());
+    let item = item_of(&report, "Responses do not leak the server stack");
+    item["verdict"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_http_api_pack_passes_a_server_that_sends_no_server_header() {
+    assert_eq!(stack_leak_verdict(None), "verified");
+    assert_eq!(stack_leak_verdict(Some("nginx")), "verified");
+    assert_eq!(stack_leak_verdict(Some("nginx/1.25.3")), "failed");
+}
