@@ -327,6 +327,10 @@ pub struct CheckArgs {
 /// `vouch demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Keep the demo deployment running after the demo, for your own probe
+    /// files, until Ctrl-C or SIGTERM (prints its URL and CA file).
+    #[arg(long)]
+    pub serve: bool,
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
@@ -894,13 +898,19 @@ fn write_stdout(text: &str) -> Result<(), CliError> {
 }
 
 async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
+    // Before the run: a Ctrl-C during it must end `--serve` too.
+    let stop = if args.serve {
+        Some(demo::StopSignal::install().map_err(CliError::Demo)?)
+    } else {
+        None
+    };
     let deployment = demo::Deployment::start().await.map_err(CliError::Demo)?;
     let target = deployment.url();
     let dir = demo::write_files().map_err(CliError::Demo)?;
     let ca = dir.join("demo-ca.pem");
     std::fs::write(&ca, deployment.ca_pem()).map_err(CliError::Demo)?;
     let mut args = args;
-    args.run.ca_file.get_or_insert(ca);
+    args.run.ca_file.get_or_insert(ca.clone());
     let probe_file = dir.join("demo.yaml");
     let (files, checklist) = match load_run(&[probe_file], Some(&target), &[], None) {
         Ok(loaded) => loaded,
@@ -910,41 +920,28 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
         }
     };
     eprintln!(
-        "vouch demo: a demo deployment is listening on {target}; verifying its checklist now\n"
+        "vouch demo: a demo deployment is listening on {target}; verifying its checklist now.\n\
+         Some items fail on purpose: the demo deployment is broken in places, to show what vouch reports then.\n"
     );
     let report = run_and_report(&files, checklist.as_ref(), &args.run).await?;
-    deployment.stop().await;
     let written = dir.join("demo-checklist.verified.md");
-    std::fs::write(&written, report.render(Format::Markdown, false)).map_err(|error| {
-        CliError::Output {
-            path: written.display().to_string(),
-            error,
-        }
-    })?;
     let page = dir.join("demo-report.html");
-    std::fs::write(&page, report.render(Format::Html, false)).map_err(|error| {
-        CliError::Output {
-            path: page.display().to_string(),
+    for (path, format) in [(&written, Format::Markdown), (&page, Format::Html)] {
+        std::fs::write(path, report.render(format, false)).map_err(|error| CliError::Output {
+            path: path.display().to_string(),
             error,
-        }
-    })?;
-    if let Some(c) = &report.checklist {
-        eprintln!(
-            "\nThat was vouch verifying a readiness checklist of {} items against a live (demo) deployment: \
-             {} items verified by probes, {} refuted (ticked, but the deployment says no), {} attested by a person, {} left manual; readiness {:.0}/100.\n\
-             The checklist with evidence written back: {}\n\
-             The report as a page for a review: {}\n\
-             Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",
-            c.counts.items,
-            c.counts.verified,
-            c.counts.refuted,
-            c.counts.attested,
-            c.counts.manual,
-            c.score,
-            written.display(),
-            page.display()
-        );
+        })?;
     }
+    eprintln!("\n{}", demo::closing(&report, &written, &page));
+    match stop {
+        Some(stop) if !report.interrupted => {
+            eprintln!("{}", demo::serving(&target, &ca));
+            stop.wait().await;
+            eprintln!("vouch demo: stopped");
+        }
+        _ => {}
+    }
+    deployment.stop().await;
     // The demo fails some items on purpose; it succeeded if it ran.
     Ok(if report.interrupted {
         Exit::Broken

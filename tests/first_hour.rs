@@ -211,3 +211,100 @@ fn the_http_api_pack_passes_a_server_that_sends_no_server_header() {
     assert_eq!(stack_leak_verdict(Some("nginx")), "verified");
     assert_eq!(stack_leak_verdict(Some("nginx/1.25.3")), "failed");
 }
+
+/// `GET path` over plain HTTP/1.1; the status line and body.
+fn http_get(url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the demo");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+#[test]
+fn demo_serve_keeps_the_deployment_up_until_sigterm() {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let mut child = Vouch::new(["demo", "--serve", "--no-progress"]).spawn();
+    let stdout = child.stdout.take().expect("stdout");
+    let drain = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let (mut url, mut ca) = (None, None);
+    while ca.is_none() {
+        let left = Duration::from_secs(60).saturating_sub(started.elapsed());
+        let Ok(line) = received.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!("no URL and CA file within 60 s:\n{}", seen.join("\n"));
+        };
+        if let Some(rest) = line.strip_prefix("url: ") {
+            url = Some(rest.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("ca file: ") {
+            ca = Some(rest.to_owned());
+        }
+        seen.push(line);
+    }
+    let transcript = seen.join("\n");
+    let url = url.unwrap_or_else(|| panic!("no url line:\n{transcript}"));
+    assert!(
+        transcript.contains("these failures are on purpose"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("The checklist has 21 items: 19 bound"),
+        "{transcript}"
+    );
+    let ca = std::path::PathBuf::from(ca.unwrap_or_default());
+    let pem = std::fs::read_to_string(&ca).expect("the CA file exists");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+
+    // After its own run, the deployment still answers.
+    let health = http_get(&url, "/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with(r#"{"status":"UP"}"#), "{health}");
+    assert!(child.try_wait().expect("wait").is_none(), "still serving");
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let stopping = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if stopping.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("SIGTERM did not stop `vouch demo --serve` within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0), "{transcript}");
+    // The sender closes when stderr ends.
+    let rest: Vec<String> = received.iter().collect();
+    assert!(rest.iter().any(|l| l == "vouch demo: stopped"), "{rest:?}");
+    assert!(std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err());
+    let report = drain.join().expect("stdout reader");
+    assert!(report.contains("gate: FAILED"), "{report}");
+}
