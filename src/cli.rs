@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::demo;
 use crate::expect::{parse_duration, parse_size};
@@ -85,6 +85,18 @@ pub enum Command {
     Diff(DiffArgs),
     /// Run probe files on a schedule and serve the results as Prometheus metrics.
     Watch(WatchArgs),
+    /// Print a shell completion script (`vouch completions bash > /etc/bash_completion.d/vouch`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff: `vouch man > vouch.1; man ./vouch.1`).
+    Man,
+}
+
+/// `vouch completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// How `vouch watch` writes its log lines.
@@ -254,6 +266,30 @@ pub struct RunArgs {
     pub history: HistoryFlags,
 }
 
+/// `--color`: when the human report on stdout has colors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and `NO_COLOR` is unset (or empty).
+    Auto,
+    /// Always, even into a pipe or with `NO_COLOR` (a flag beats the
+    /// environment, as no-color.org asks).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to color, given whether stdout is a terminal and whether
+    /// `NO_COLOR` is set to a non-empty value.
+    pub fn enabled(self, is_terminal: bool, no_color: bool) -> bool {
+        match self {
+            ColorChoice::Auto => is_terminal && !no_color,
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
 /// Flags shared by `run` and `demo`.
 #[derive(Debug, Args)]
 pub struct RunFlags {
@@ -267,6 +303,10 @@ pub struct RunFlags {
     /// Print nothing on stdout when writing reports with `-o`.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Colors in the human report on stdout: `auto` (when stdout is a
+    /// terminal and `NO_COLOR` is unset), `always` or `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
     /// Run only items whose text contains PATTERN (case-insensitive).
     #[arg(long, value_name = "PATTERN")]
     pub only: Option<String>,
@@ -411,6 +451,20 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Init(args) => init(&args),
         Command::Diff(args) => diff(&args),
         Command::Watch(args) => watch(args).await,
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "vouch", &mut script);
+            write_stdout(&String::from_utf8_lossy(&script))?;
+            Ok(Exit::Passed)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(CliError::Stdout)?;
+            write_stdout(&String::from_utf8_lossy(&page))?;
+            Ok(Exit::Passed)
+        }
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -858,7 +912,8 @@ fn emit(
         return Ok(());
     };
     let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = flags.color.enabled(stdout.is_terminal(), no_color);
     let mut out = std::io::BufWriter::new(stdout.lock());
     match report
         .write(format, color, &mut out)

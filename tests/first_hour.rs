@@ -308,3 +308,93 @@ fn demo_serve_keeps_the_deployment_up_until_sigterm() {
     let report = drain.join().expect("stdout reader");
     assert!(report.contains("gate: FAILED"), "{report}");
 }
+
+#[test]
+fn completions_and_a_man_page() {
+    let bash = Vouch::new(["completions", "bash"]).run();
+    bash.assert_code(0);
+    assert!(bash.stdout.contains("_vouch()"), "{}", bash.dump());
+    assert!(bash.stdout.contains("run"), "{}", bash.dump());
+    assert!(bash.stdout.contains("--fail-on"), "{}", bash.dump());
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = Vouch::new(["completions", shell]).run();
+        out.assert_code(0);
+        assert!(out.stdout.contains("vouch"), "{shell}: {}", out.dump());
+    }
+    let bad = Vouch::new(["completions", "tcsh"]).run();
+    bad.assert_code(2);
+
+    let man = Vouch::new(["man"]).run();
+    man.assert_code(0);
+    assert!(man.stdout.starts_with(".ie"), "{}", man.dump());
+    assert!(man.stdout.contains("\n.TH vouch 1"), "{}", man.dump());
+    assert!(man.stdout.contains("\n.SH NAME\n"), "{}", man.dump());
+    assert!(man.stdout.contains("\n.SH SUBCOMMANDS\n"), "{}", man.dump());
+    // groff, where installed, reads it without a warning (`-ww`: all of them).
+    let groff = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    match groff {
+        Ok(mut groff) => {
+            use std::io::Write;
+            let mut stdin = groff.stdin.take().expect("stdin");
+            stdin.write_all(man.stdout.as_bytes()).expect("write");
+            drop(stdin);
+            let out = groff.wait_with_output().expect("groff");
+            let warnings = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && warnings.is_empty(), "{warnings}");
+        }
+        Err(_) => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\ntest completions_and_a_man_page ... groff check skipped: no groff"
+            );
+        }
+    }
+    // Roff: every request line starts with a dot and a name.
+    for line in man.stdout.lines().filter(|l| l.starts_with('.')) {
+        assert!(
+            line.len() > 1 && line[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '\\'),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn color_auto_always_never() {
+    let server = Server::http(|_| text(200, "ok"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_file(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "version: 1\ntarget: {}\nitems:\n  - item: Home\n    probes: [{{http: {{get: /}}}}]\n",
+            server.url()
+        ),
+    );
+    let run = |extra: &[&str], no_color: Option<&str>| {
+        let mut args = vec!["run", "p.yaml", "--no-progress"];
+        args.extend_from_slice(extra);
+        // An empty NO_COLOR counts as unset.
+        let out = Vouch::new(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", no_color.unwrap_or_default())
+            .run();
+        out.assert_code(0);
+        out.stdout.contains("\x1b[")
+    };
+    // stdout is a pipe here: `auto` means no color.
+    assert!(!run(&[], None));
+    assert!(!run(&["--color", "auto"], None));
+    assert!(run(&["--color", "always"], None));
+    // A flag beats NO_COLOR.
+    assert!(run(&["--color", "always"], Some("1")));
+    assert!(!run(&["--color", "never"], None));
+    let bad = Vouch::new(["run", "p.yaml", "--color", "sometimes"])
+        .current_dir(dir.path())
+        .run();
+    bad.assert_code(2);
+}
