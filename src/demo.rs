@@ -45,8 +45,8 @@ const DIR_PREFIX: &str = "vouch-demo-";
 
 /// Writes the demo probe file and checklist to a fresh directory, so the
 /// demo runs them like any user's files (and the write-back has a home).
-/// The folders of earlier demos are removed first except those of demos still running:
-/// the last one stays for its reader, the others would pile up.
+/// The folders of earlier demos that have ended are removed first: this
+/// run's stays for its reader until the next demo, the others would pile up.
 pub fn write_files() -> std::io::Result<std::path::PathBuf> {
     let temp = std::env::temp_dir();
     remove_old_dirs(&temp);
