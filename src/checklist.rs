@@ -104,52 +104,94 @@ pub enum ChecklistError {
     },
 }
 
+/// A checklist and which probe-file items verify its items.
+pub type Bound = (std::sync::Arc<Checklist>, bind::Binding);
+
 /// Finds, reads and binds the checklist of a run: `explicit` (`--checklist`)
-/// or the `checklist:` the files name (relative to the file). Files that name
+/// or the `checklist:` the files name (see [`load_each`]). Files that name
 /// different checklists are an error: one run verifies one checklist.
 pub fn load_for(
     files: &[crate::spec::ProbeFile],
     explicit: Option<&Path>,
-) -> Result<Option<(std::sync::Arc<Checklist>, bind::Binding)>, Vec<crate::spec::Diagnostic>> {
-    use crate::spec::Diagnostic;
-    use crate::spec::node::Pos;
-    let path = match explicit {
-        Some(path) => path.to_owned(),
-        None => {
-            let named: Vec<(PathBuf, &crate::spec::ProbeFile)> = files
-                .iter()
-                .filter_map(|f| f.checklist.as_ref().map(|c| (f.base_dir().join(c), f)))
-                .collect();
-            let Some((first, _)) = named.first() else {
-                return Ok(None);
-            };
-            if let Some((other, file)) = named.iter().find(|(p, _)| p != first) {
-                return Err(vec![Diagnostic::new(
-                    &file.path,
-                    "",
-                    Pos::default(),
-                    format!(
-                        "probe files name different checklists (`{}` and `{}`); verify one checklist per run, or give --checklist",
-                        first.display(),
-                        other.display()
-                    ),
-                )]);
-            }
-            first.clone()
-        }
-    };
-    let checklist = Checklist::read(&path)
-        .map_err(|e| vec![Diagnostic::new(&path, "", Pos::default(), e.to_string())])?;
-    if checklist.items.is_empty() {
-        return Err(vec![Diagnostic::new(
-            &path,
+) -> Result<Option<Bound>, Vec<crate::spec::Diagnostic>> {
+    let mut bound = load_each(files, explicit)?;
+    if let [first, second, ..] = bound.as_slice() {
+        let path = |b: &Bound| b.0.path.clone().unwrap_or_default();
+        let (first, second) = (path(first), path(second));
+        let file = files
+            .iter()
+            .find(|f| f.checklist.as_ref().map(|c| f.base_dir().join(c)) == Some(second.clone()))
+            .map_or_else(|| second.clone(), |f| f.path.clone());
+        return Err(vec![crate::spec::Diagnostic::new(
+            &file,
             "",
-            Pos::default(),
-            "the checklist has no task items (`- [ ] …` or `- [x] …`)",
+            crate::spec::node::Pos::default(),
+            format!(
+                "probe files name different checklists (`{}` and `{}`); one run verifies one checklist: run them separately, or give --checklist",
+                first.display(),
+                second.display()
+            ),
         )]);
     }
-    let binding = bind::bind(&checklist, files)?;
-    Ok(Some((std::sync::Arc::new(checklist), binding)))
+    Ok(bound.pop())
+}
+
+/// Finds, reads and binds every checklist the files name, each to the files
+/// that name it (`checklist:`, relative to the file): a file binds to its own
+/// checklist, never to another file's, and a file that names none binds to
+/// none. With `explicit` (`--checklist`) every file binds to that one. In the
+/// order the files first name them; all problems together.
+pub fn load_each(
+    files: &[crate::spec::ProbeFile],
+    explicit: Option<&Path>,
+) -> Result<Vec<Bound>, Vec<crate::spec::Diagnostic>> {
+    use crate::spec::Diagnostic;
+    use crate::spec::node::Pos;
+    // Each checklist with the files bound to it.
+    let mut groups: Vec<(PathBuf, Vec<&crate::spec::ProbeFile>)> = Vec::new();
+    for file in files {
+        let path = match (explicit, &file.checklist) {
+            (Some(path), _) => path.to_owned(),
+            (None, Some(named)) => file.base_dir().join(named),
+            (None, None) => continue,
+        };
+        match groups.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, group)) => group.push(file),
+            None => groups.push((path, vec![file])),
+        }
+    }
+    if let (Some(path), true) = (explicit, groups.is_empty()) {
+        groups.push((path.to_owned(), Vec::new()));
+    }
+    let mut bound = Vec::new();
+    let mut diagnostics = Vec::new();
+    for (path, group) in groups {
+        let checklist = match Checklist::read(&path) {
+            Ok(checklist) => checklist,
+            Err(e) => {
+                diagnostics.push(Diagnostic::new(&path, "", Pos::default(), e.to_string()));
+                continue;
+            }
+        };
+        if checklist.items.is_empty() {
+            diagnostics.push(Diagnostic::new(
+                &path,
+                "",
+                Pos::default(),
+                "the checklist has no task items (`- [ ] …` or `- [x] …`)",
+            ));
+            continue;
+        }
+        match bind::bind(&checklist, &group) {
+            Ok(binding) => bound.push((std::sync::Arc::new(checklist), binding)),
+            Err(mut found) => diagnostics.append(&mut found),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(bound)
+    } else {
+        Err(diagnostics)
+    }
 }
 
 impl Checklist {

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::demo;
 use crate::expect::{parse_duration, parse_size};
@@ -89,6 +89,10 @@ pub enum Command {
     VerifyBundle(VerifyBundleArgs),
     /// One report of the reports of `run --shard K/N` (exit 2 when shards overlap or are missing).
     Merge(MergeArgs),
+    /// Print a shell completion script (`vouch completions bash > /etc/bash_completion.d/vouch`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff: `vouch man > vouch.1; man ./vouch.1`).
+    Man,
 }
 
 /// `vouch verify-bundle`.
@@ -121,6 +125,14 @@ pub struct MergeArgs {
     /// Print nothing on stdout when writing reports with `-o`.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `vouch completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// How `vouch watch` writes its log lines.
@@ -406,6 +418,30 @@ impl PushFlags {
     }
 }
 
+/// `--color`: when the human report on stdout has colors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and `NO_COLOR` is unset (or empty).
+    Auto,
+    /// Always, even into a pipe or with `NO_COLOR` (a flag beats the
+    /// environment, as no-color.org asks).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to color, given whether stdout is a terminal and whether
+    /// `NO_COLOR` is set to a non-empty value.
+    pub fn enabled(self, is_terminal: bool, no_color: bool) -> bool {
+        match self {
+            ColorChoice::Auto => is_terminal && !no_color,
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
 /// Flags shared by `run` and `demo`.
 #[derive(Debug, Args)]
 pub struct RunFlags {
@@ -419,6 +455,10 @@ pub struct RunFlags {
     /// Print nothing on stdout when writing reports with `-o`.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Colors in the human report on stdout: `auto` (when stdout is a
+    /// terminal and `NO_COLOR` is unset), `always` or `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
     /// Run only items whose text contains PATTERN (case-insensitive).
     #[arg(long, value_name = "PATTERN")]
     pub only: Option<String>,
@@ -479,6 +519,10 @@ pub struct CheckArgs {
 /// `vouch demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Keep the demo deployment running after the demo, for your own probe
+    /// files, until Ctrl-C or SIGTERM (prints its URL and CA file).
+    #[arg(long)]
+    pub serve: bool,
     #[command(flatten)]
     /// How to run and report.
     pub run: RunFlags,
@@ -561,6 +605,20 @@ pub async fn execute(cli: Cli) -> Result<Exit, CliError> {
         Command::Watch(args) => watch(args).await,
         Command::VerifyBundle(args) => verify_bundle(&args),
         Command::Merge(args) => merge(&args),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "vouch", &mut script);
+            write_stdout(&String::from_utf8_lossy(&script))?;
+            Ok(Exit::Passed)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(CliError::Stdout)?;
+            write_stdout(&String::from_utf8_lossy(&page))?;
+            Ok(Exit::Passed)
+        }
         Command::Schema(args) => {
             let schema = if args.report {
                 crate::report::json_schema()
@@ -613,14 +671,17 @@ fn load_run(
 }
 
 fn check(args: &CheckArgs) -> Exit {
-    match load_run(
-        &args.files,
-        args.target.as_deref(),
-        &args.sets,
-        args.checklist.as_deref(),
-    ) {
-        Ok((files, checklist)) => {
-            if let Some((checklist, binding)) = &checklist {
+    let options = LoadOptions {
+        target: args.target.as_deref(),
+        sets: &args.sets,
+        env: &env_var,
+    };
+    // Each file against its own checklist: `vouch check probes/*.yaml` checks
+    // files of different checklists together.
+    match crate::checklist::bind::load_bound_each(&args.files, &options, args.checklist.as_deref())
+    {
+        Ok((files, checklists)) => {
+            for (checklist, binding) in &checklists {
                 let bound = (0..checklist.items.len())
                     .filter(|&i| binding.is_bound(i))
                     .count();
@@ -1120,7 +1181,14 @@ fn emit(
     flags: &RunFlags,
     files: Vec<(Format, &PathBuf, ReportFile)>,
 ) -> Result<(), CliError> {
-    emit_to(report, flags.format, flags.quiet, &flags.output, files)
+    emit_to(
+        report,
+        flags.format,
+        flags.quiet,
+        &flags.output,
+        flags.color,
+        files,
+    )
 }
 
 /// [`emit`], for any command's `--format`, `--quiet` and `-o`.
@@ -1129,6 +1197,7 @@ fn emit_to(
     format: Format,
     quiet: bool,
     output: &[OutputArg],
+    color: ColorChoice,
     files: Vec<(Format, &PathBuf, ReportFile)>,
 ) -> Result<(), CliError> {
     let console = if files.is_empty() {
@@ -1149,7 +1218,8 @@ fn emit_to(
         return Ok(());
     };
     let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = color.enabled(stdout.is_terminal(), no_color);
     let mut out = std::io::BufWriter::new(stdout.lock());
     match report
         .write(format, color, &mut out)
@@ -1189,13 +1259,19 @@ fn write_stdout(text: &str) -> Result<(), CliError> {
 }
 
 async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
+    // Before the run: a Ctrl-C during it must end `--serve` too.
+    let stop = if args.serve {
+        Some(demo::StopSignal::install().map_err(CliError::Demo)?)
+    } else {
+        None
+    };
     let deployment = demo::Deployment::start().await.map_err(CliError::Demo)?;
     let target = deployment.url();
     let dir = demo::write_files().map_err(CliError::Demo)?;
     let ca = dir.join("demo-ca.pem");
     std::fs::write(&ca, deployment.ca_pem()).map_err(CliError::Demo)?;
     let mut args = args;
-    args.run.ca_file.get_or_insert(ca);
+    args.run.ca_file.get_or_insert(ca.clone());
     let probe_file = dir.join("demo.yaml");
     let (files, checklist) = match load_run(&[probe_file], Some(&target), &[], None) {
         Ok(loaded) => loaded,
@@ -1205,51 +1281,39 @@ async fn demo(args: DemoArgs) -> Result<Exit, CliError> {
         }
     };
     eprintln!(
-        "vouch demo: a demo deployment is listening on {target}; verifying its checklist now\n"
+        "vouch demo: a demo deployment is listening on {target}; verifying its checklist now.\n\
+         Some items fail on purpose: the demo deployment is broken in places, to show what vouch reports then.\n"
     );
     let inputs = crate::bundle::Inputs::read(&files, checklist.as_ref().map(|(c, _)| c.as_ref()))
         .map_err(|e| CliError::Demo(std::io::Error::other(e.to_string())))?;
     let report = run_and_report(&files, checklist.as_ref(), &args.run, None).await?;
-    deployment.stop().await;
     let bundle = dir.join("demo-evidence");
     write_evidence(&report, &files, &inputs, None, &bundle).map_err(|e| CliError::Output {
         path: bundle.display().to_string(),
         error: std::io::Error::other(e.to_string()),
     })?;
     let written = dir.join("demo-checklist.verified.md");
-    std::fs::write(&written, report.render(Format::Markdown, false)).map_err(|error| {
-        CliError::Output {
-            path: written.display().to_string(),
-            error,
-        }
-    })?;
     let page = dir.join("demo-report.html");
-    std::fs::write(&page, report.render(Format::Html, false)).map_err(|error| {
-        CliError::Output {
-            path: page.display().to_string(),
+    for (path, format) in [(&written, Format::Markdown), (&page, Format::Html)] {
+        std::fs::write(path, report.render(format, false)).map_err(|error| CliError::Output {
+            path: path.display().to_string(),
             error,
-        }
-    })?;
-    if let Some(c) = &report.checklist {
-        eprintln!(
-            "\nThat was vouch verifying a readiness checklist of {} items against a live (demo) deployment: \
-             {} items verified by probes, {} refuted (ticked, but the deployment says no), {} attested by a person, {} left manual; readiness {:.0}/100.\n\
-             The checklist with evidence written back: {}\n\
-             The report as a page for a review: {}\n\
-             The evidence bundle (check it with `vouch verify-bundle {}`): {}\n\
-             Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",
-            c.counts.items,
-            c.counts.verified,
-            c.counts.refuted,
-            c.counts.attested,
-            c.counts.manual,
-            c.score,
-            written.display(),
-            page.display(),
-            bundle.display(),
-            bundle.display()
-        );
+        })?;
     }
+    eprintln!("\n{}", demo::closing(&report, &written, &page));
+    eprintln!(
+        "The evidence bundle (check it with `vouch verify-bundle {0}`): {0}",
+        bundle.display()
+    );
+    match stop {
+        Some(stop) if !report.interrupted => {
+            eprintln!("{}", demo::serving(&target, &ca));
+            stop.wait().await;
+            eprintln!("vouch demo: stopped");
+        }
+        _ => {}
+    }
+    deployment.stop().await;
     // The demo fails some items on purpose; it succeeded if it ran.
     Ok(if report.interrupted {
         Exit::Broken
@@ -1365,7 +1429,14 @@ fn merge(args: &MergeArgs) -> Result<Exit, CliError> {
         })?;
         outputs.push((output.resolve(args.format), &output.path, file));
     }
-    emit_to(&report, args.format, args.quiet, &args.output, outputs)?;
+    emit_to(
+        &report,
+        args.format,
+        args.quiet,
+        &args.output,
+        ColorChoice::Auto,
+        outputs,
+    )?;
     Ok(exit_for(&report))
 }
 

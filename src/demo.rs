@@ -26,6 +26,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use crate::report::Report;
 use crate::spec::{self, Diagnostic, LoadOptions, ProbeFile};
 
 mod limited;
@@ -38,14 +39,120 @@ pub const PROBE_FILE: &str = include_str!("../probes/demo.yaml");
 /// The demo checklist (the demo team's own words), shipped in the binary.
 pub const CHECKLIST: &str = include_str!("../probes/demo-checklist.md");
 
+/// The prefix of the demo's folders in the temporary directory; the process
+/// id follows.
+const DIR_PREFIX: &str = "vouch-demo-";
+
 /// Writes the demo probe file and checklist to a fresh directory, so the
 /// demo runs them like any user's files (and the write-back has a home).
+/// The folders of earlier demos that have ended are removed first: this
+/// run's stays for its reader until the next demo, the others would pile up.
 pub fn write_files() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("vouch-demo-{}", std::process::id()));
+    let temp = std::env::temp_dir();
+    remove_old_dirs(&temp);
+    let dir = temp.join(format!("{DIR_PREFIX}{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("demo.yaml"), PROBE_FILE)?;
     std::fs::write(dir.join("demo-checklist.md"), CHECKLIST)?;
     Ok(dir)
+}
+
+/// Removes the folders earlier demos left in `temp`, except those of demos
+/// still running (`vouch demo --serve` keeps its CA file there, and tests
+/// run demos side by side). Best effort: a folder that cannot be removed
+/// stays.
+fn remove_old_dirs(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if pid != own && is_dir && !is_running(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id exists (it may have been reused by another
+/// program: then its folder stays, which is harmless).
+#[cfg(target_os = "linux")]
+fn is_running(pid: u32) -> bool {
+    use nix::errno::Errno;
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(Errno::ESRCH)
+    )
+}
+
+/// Without a way to ask, every other demo counts as running: nothing is
+/// removed that a running demo may still need.
+#[cfg(not(target_os = "linux"))]
+fn is_running(_pid: u32) -> bool {
+    true
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP, for `vouch demo --serve`. Created
+/// before the demo's run, so a signal during the run is not lost.
+pub struct StopSignal {
+    #[cfg(unix)]
+    streams: Vec<tokio::signal::unix::Signal>,
+}
+
+impl StopSignal {
+    /// Starts listening.
+    ///
+    /// # Errors
+    ///
+    /// When a signal handler cannot be installed.
+    pub fn install() -> std::io::Result<StopSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+            ]
+            .into_iter()
+            .map(signal)
+            .collect::<std::io::Result<Vec<_>>>()?;
+            Ok(StopSignal { streams })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignal {})
+    }
+
+    /// Waits for the first signal.
+    pub async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            let waits = self.streams.iter_mut().map(|stream| {
+                Box::pin(async move {
+                    // A closed stream never fires.
+                    if stream.recv().await.is_none() {
+                        std::future::pending::<()>().await;
+                    }
+                })
+            });
+            futures_util::future::select_all(waits).await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// A running demo deployment.
@@ -203,6 +310,64 @@ pub fn probe_file(target: &str) -> Result<Vec<ProbeFile>, Vec<Diagnostic>> {
     .map(|f| vec![f])
 }
 
+/// What the demo says after its report: that its failures are on purpose,
+/// how the checklist's item count and the summary's relate, where the
+/// written files are, and what to do next.
+pub fn closing(report: &Report, written: &Path, page: &Path) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut text = String::from(
+        "That was vouch verifying the demo team's readiness checklist against a live (demo) deployment.\n",
+    );
+    let s = &report.summary;
+    if !s.passed {
+        text.push_str(&format!(
+            "The gate FAILED, and these failures are on purpose: the demo deployment is broken in places \
+             ({} failed item{}), to show what vouch reports then. The demo itself worked: `vouch demo` exits 0.\n",
+            s.failed + s.error,
+            plural(s.failed + s.error)
+        ));
+    }
+    if let Some(c) = &report.checklist {
+        let bound = c.counts.items.saturating_sub(c.counts.manual);
+        text.push_str(&format!(
+            "The checklist has {} item{}: {bound} bound to probes or an attestation (the \"{} items\" of the summary: \
+             {} verified, {} failed, {} attested) and {} manual (nothing bound: a person checks them). \
+             {} ticked but refuted by the deployment; readiness {:.0}/100.\n",
+            c.counts.items,
+            plural(c.counts.items),
+            s.items,
+            c.counts.verified,
+            c.counts.failed,
+            c.counts.attested,
+            c.counts.manual,
+            c.counts.refuted,
+            c.score,
+        ));
+    }
+    text.push_str(&format!(
+        "The checklist with evidence written back: {}\n\
+         The report as a page for a review: {}\n\
+         Point it at yours: `vouch init CHECKLIST.md -o probes.yaml`, then `vouch run probes.yaml --target https://your.service`.",
+        written.display(),
+        page.display()
+    ));
+    text
+}
+
+/// What `vouch demo --serve` says while it serves: the deployment's URL and
+/// CA file, and a command line to point a probe file at it.
+pub fn serving(url: &str, ca: &Path) -> String {
+    let https = url.replacen("http://", "https://", 1);
+    format!(
+        "\nvouch demo --serve: the demo deployment stays up until Ctrl-C or SIGTERM.\n\
+         url: {url}\n\
+         url (TLS, same port): {https}\n\
+         ca file: {ca}\n\
+         Point a probe file at it: `vouch run probes.yaml --target {url} --ca-file {ca}`",
+        ca = ca.display()
+    )
+}
+
 fn json(status: StatusCode, content_type: &str, body: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
     *response.status_mut() = status;
@@ -307,6 +472,29 @@ async fn route(req: Request<Incoming>, limiter: &limited::Limiter) -> Response<F
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn removes_the_folders_of_demos_that_ended_only() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let own = format!("{DIR_PREFIX}{}", std::process::id());
+        // No process has this id (above the kernel's largest pid); pid 1 runs.
+        let ended = format!("{DIR_PREFIX}2147483646");
+        let running = format!("{DIR_PREFIX}1");
+        for name in [&own, &ended, &running, &"vouch-demo-notes".to_owned()] {
+            std::fs::create_dir(temp.path().join(name)).expect("mkdir");
+        }
+        std::fs::write(temp.path().join(&ended).join("demo.yaml"), "x").expect("write");
+        remove_old_dirs(temp.path());
+        let mut left: Vec<String> = std::fs::read_dir(temp.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = vec![own, running, "vouch-demo-notes".to_owned()];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
 
     #[test]
     fn the_shipped_probe_file_loads() {

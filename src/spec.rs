@@ -326,9 +326,20 @@ fn read_str(
         unresolved: BTreeSet::new(),
     };
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let markdown = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"));
+    if markdown {
+        return (None, vec![not_a_probe_file(path, source, Pos::default())]);
+    }
     let mut root = match node::parse(source) {
         Ok(root) => root,
         Err(e) => {
+            if let Some(line) = first_task_line(source) {
+                let pos = Pos { line, column: 1 };
+                return (None, vec![not_a_probe_file(path, source, pos)]);
+            }
             let message = format!("invalid YAML: {}", e.message);
             return (None, vec![Diagnostic::new(path, source, e.pos, message)]);
         }
@@ -346,6 +357,53 @@ fn read_str(
         }
     }
     (file, cx.diagnostics)
+}
+
+/// The error for a markdown checklist given where a probe file is expected
+/// (`vouch run READINESS.md`): what to do instead, not a YAML parse error.
+fn not_a_probe_file(path: &Path, source: &str, pos: Pos) -> Diagnostic {
+    let name = path.display();
+    let mut d = Diagnostic::new(
+        path,
+        source,
+        pos,
+        format!("`{name}` is a markdown checklist, not a probe file"),
+    );
+    d.help = Some(format!(
+        "propose a probe file for it with `vouch init {name} -o probes.yaml`, then name it there (`checklist: {name}`) or pass it with `--checklist {name}`"
+    ));
+    d
+}
+
+/// The 1-based line of the first markdown task item (`- [ ] …`, `* [x] …`,
+/// `1. [X] …`), if any.
+fn first_task_line(source: &str) -> Option<usize> {
+    source.lines().position(is_task_line).map(|i| i + 1)
+}
+
+fn is_task_line(line: &str) -> bool {
+    let line = line.trim_start().trim_start_matches('>').trim_start();
+    let rest = match line.strip_prefix(['-', '*', '+']) {
+        Some(rest) => rest,
+        None => {
+            let digits = line.trim_start_matches(|c: char| c.is_ascii_digit());
+            if digits.len() == line.len() {
+                return false;
+            }
+            match digits.strip_prefix(['.', ')']) {
+                Some(rest) => rest,
+                None => return false,
+            }
+        }
+    };
+    let Some(rest) = rest.strip_prefix([' ', '\t']) else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    ["[ ]", "[x]", "[X]"].iter().any(|b| {
+        rest.strip_prefix(b)
+            .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t']))
+    })
 }
 
 struct Loader<'a> {
@@ -1133,15 +1191,52 @@ fn holds_any(node: &Node<'_>, positions: &BTreeSet<Pos>) -> bool {
         }
 }
 
-/// Parses a target base URL: absolute, `http` or `https`, with a host.
+/// Parses a target base URL: absolute, `http` or `https`, with a host. A
+/// bare host (`example.com`, `localhost:8080`) is an error that names the
+/// URL meant: `https://example.com`, `http://localhost:8080` (plain HTTP only
+/// for loopback, where TLS is rare).
 pub fn parse_target(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text.trim()).map_err(|e| format!("invalid target URL `{text}`: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(format!(
-            "invalid target URL `{text}`: expected `http://host[:port][/path]` or `https://…`"
-        ));
+    let trimmed = text.trim();
+    let parsed = Url::parse(trimmed);
+    if let Ok(url) = &parsed
+        && matches!(url.scheme(), "http" | "https")
+        && url.has_host()
+    {
+        return Ok(url.clone());
     }
-    Ok(url)
+    let why = match &parsed {
+        Err(e) => e.to_string(),
+        Ok(_) => "expected `http://host[:port][/path]` or `https://…`".to_owned(),
+    };
+    let mut message = format!("invalid target URL `{text}`: {why}");
+    if let Some(suggestion) = with_scheme(trimmed) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    Err(message)
+}
+
+/// `host[:port][/path]` with the scheme it most likely lacks, when it parses
+/// as a target that way.
+fn with_scheme(text: &str) -> Option<String> {
+    if text.is_empty() || text.contains("://") || text.contains(char::is_whitespace) {
+        return None;
+    }
+    let https = Url::parse(&format!("https://{text}")).ok()?;
+    let host = https.host_str()?;
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    // A host needs a dot, or to be loopback: `x:y` is more likely a typo.
+    if !loopback && !host.contains('.') {
+        return None;
+    }
+    Some(format!(
+        "{}://{text}",
+        if loopback { "http" } else { "https" }
+    ))
 }
 
 /// The JSON Schema of probe files, for editors (`vouch schema`).
@@ -1344,6 +1439,73 @@ items:
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("p.yaml:2:"), "{errs:?}");
         assert!(errs[0].contains("invalid YAML"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_target_without_scheme_suggests_one() {
+        let err = parse_target("example.com").expect_err("no scheme");
+        assert!(err.contains("relative URL without a base"), "{err}");
+        assert!(
+            err.ends_with("did you mean `https://example.com`?"),
+            "{err}"
+        );
+        let err = parse_target("localhost:8080/api").expect_err("no scheme");
+        assert!(
+            err.ends_with("did you mean `http://localhost:8080/api`?"),
+            "{err}"
+        );
+        let err = parse_target("127.0.0.1:9").expect_err("no scheme");
+        assert!(err.ends_with("did you mean `http://127.0.0.1:9`?"), "{err}");
+        let err = parse_target("ftp://example.com").expect_err("wrong scheme");
+        assert!(!err.contains("did you mean"), "{err}");
+        assert!(parse_target("https://example.com").is_ok());
+    }
+
+    #[test]
+    fn a_checklist_given_as_a_probe_file_says_so() {
+        let errs =
+            errors("# Readiness\n\n## Core\n\n- [x] Health endpoint returns 200\n- [ ] Backups\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            "p.yaml:5:1: `p.yaml` is a markdown checklist, not a probe file"
+        );
+        let options = LoadOptions {
+            target: None,
+            sets: &[],
+            env: &|_| None,
+        };
+        let errs =
+            load_str(Path::new("READINESS.md"), "# Plain notes\n", &options).expect_err("markdown");
+        assert!(errs[0].message.contains("is a markdown checklist"));
+        let help = errs[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("vouch init READINESS.md"), "{help}");
+        // Still a YAML error when the text has no task items.
+        let errs = errors("version: 1\nitems: [\n");
+        assert!(errs[0].contains("invalid YAML"), "{errs:?}");
+    }
+
+    #[test]
+    fn task_lines_are_recognised() {
+        for line in [
+            "- [ ] a",
+            "  * [x] b",
+            "1. [X] c",
+            "> - [ ] quoted",
+            "+ [ ]",
+        ] {
+            assert!(is_task_line(line), "{line}");
+        }
+        for line in [
+            "- [] a",
+            "-[ ] a",
+            "status: [ ]",
+            "- [y] a",
+            "12 [ ] a",
+            "- [x]a",
+        ] {
+            assert!(!is_task_line(line), "{line}");
+        }
     }
 
     #[test]

@@ -17,21 +17,42 @@ pub type LoadedRun = (Vec<ProbeFile>, Option<(Arc<Checklist>, Binding)>);
 /// Loads probe files and their checklist and binds them, with every problem
 /// of the three steps in one pass: binding runs on the items that parsed
 /// even when others did not, so a typo in an item's name shows beside a
-/// typo in its probe (not one round of fixes later).
+/// typo in its probe (not one round of fixes later). One run verifies one
+/// checklist: files that name different ones are an error.
 pub fn load_bound(
     paths: &[PathBuf],
     options: &LoadOptions<'_>,
     checklist: Option<&Path>,
 ) -> Result<LoadedRun, Vec<Diagnostic>> {
+    load_with(paths, options, |files| super::load_for(files, checklist))
+}
+
+/// Like [`load_bound`], for files that may name different checklists (`vouch
+/// check probes/*.yaml`): each file binds to the checklist it names.
+pub fn load_bound_each(
+    paths: &[PathBuf],
+    options: &LoadOptions<'_>,
+    checklist: Option<&Path>,
+) -> Result<(Vec<ProbeFile>, Vec<super::Bound>), Vec<Diagnostic>> {
+    load_with(paths, options, |files| super::load_each(files, checklist))
+}
+
+/// Loads the files, then binds what loaded with `bind`; every diagnostic of
+/// both steps, file by file in the order given.
+fn load_with<T: Default>(
+    paths: &[PathBuf],
+    options: &LoadOptions<'_>,
+    bind: impl FnOnce(&[ProbeFile]) -> Result<T, Vec<Diagnostic>>,
+) -> Result<(Vec<ProbeFile>, T), Vec<Diagnostic>> {
     let Loaded {
         files,
         mut diagnostics,
     } = crate::spec::load_every(paths, options);
-    let checklist = match super::load_for(&files, checklist) {
+    let checklist = match bind(&files) {
         Ok(checklist) => checklist,
         Err(mut found) => {
             diagnostics.append(&mut found);
-            None
+            T::default()
         }
     };
     if diagnostics.is_empty() {
@@ -67,7 +88,7 @@ impl Binding {
 }
 
 /// Binds every item of every file to the checklist, collecting all errors.
-pub fn bind(checklist: &Checklist, files: &[ProbeFile]) -> Result<Binding, Vec<Diagnostic>> {
+pub fn bind(checklist: &Checklist, files: &[&ProbeFile]) -> Result<Binding, Vec<Diagnostic>> {
     let normalized: Vec<String> = checklist.items.iter().map(|i| normalize(&i.text)).collect();
     let mut binding = Binding::default();
     let mut diagnostics = Vec::new();
