@@ -484,7 +484,9 @@ fn report_families(report: &Report, since: &Since, out: &mut Vec<Family>) {
                 labels.push(("reason", reason.to_owned()));
                 failure.push(labels, 1.0);
             }
-            if probe.kind == "tls" {
+            // Read by the evidence's shape, not the kind's name: whatever
+            // records a certificate chain this way exports its dates.
+            {
                 let pair = |subject: &Value, not_after: &Value| {
                     Some((
                         subject.as_str().unwrap_or_default().to_owned(),
@@ -681,8 +683,10 @@ pub fn failure_reason(probe: &ProbeOutcome, evidence: &Value) -> Option<&'static
         Verdict::Error => return Some("error"),
         Verdict::Fail => {}
     }
+    // The verifier's verdict, where the evidence records one (by shape, not
+    // by the kind's name).
     let verification = &evidence["verification"];
-    if probe.kind == "tls" {
+    if verification.is_object() {
         match verification["reason"].as_str() {
             Some("expired") => return Some("tls_expired"),
             Some("unknown_issuer" | "bad_signature" | "invalid") => return Some("tls_untrusted"),
