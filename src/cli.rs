@@ -45,6 +45,9 @@ pub enum CliError {
         /// Why.
         error: std::io::Error,
     },
+    /// A streamed run's spool file could not be made or written.
+    #[error("cannot spool the report's items to a temporary file: {0}")]
+    Spool(std::io::Error),
     /// Writing to stdout failed (a broken pipe is not reported).
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
@@ -847,6 +850,13 @@ async fn run(args: RunArgs) -> Result<Exit, CliError> {
             return Ok(Exit::Invalid);
         }
     };
+    if streams(&args, gateway.is_some(), evidence.is_some())
+        && let Some(exit) = run_streamed(&files, checklist.as_ref(), &args.run).await?
+    {
+        // As below: the OS reclaims the files faster than freeing them.
+        std::mem::forget(files);
+        return Ok(exit);
+    }
     let report = run_and_report(&files, checklist.as_ref(), &args.run, args.shard).await?;
     if let Some(history) = args.history.history() {
         history.store(&report)?;
@@ -953,6 +963,101 @@ fn verify_bundle(args: &VerifyBundleArgs) -> Result<Exit, CliError> {
     } else {
         Exit::Failed
     })
+}
+
+/// Whether a run streams its items into its reports as they finish
+/// ([`crate::report::stream`]), holding a few numbers per item instead of
+/// every outcome: when every report it writes is JSON, human or markdown,
+/// and nothing after the report needs the items (`--history`, `--push`,
+/// `--evidence`, `--shard`, a GitHub step summary). `VOUCH_STREAM=0` keeps
+/// the outcomes in memory (to compare the two).
+fn streams(args: &RunArgs, push: bool, evidence: bool) -> bool {
+    let flags = &args.run;
+    let formats = flags
+        .output
+        .iter()
+        .map(|o| o.resolve(flags.format))
+        .chain(console_format(flags.format, flags.quiet, &flags.output));
+    env_var("VOUCH_STREAM").is_none_or(|v| v != "0")
+        && !push
+        && !evidence
+        && args.shard.is_none()
+        && args.history.history().is_none()
+        && std::env::var_os("GITHUB_STEP_SUMMARY").is_none_or(|p| p.is_empty())
+        && { formats }.all(crate::report::stream::supports)
+}
+
+/// [`run_and_report`] and [`emit`] with the items streamed to disk as
+/// they finish; the reports are the same bytes. `None`, before any
+/// traffic, when no temporary file can be made (a read-only file system
+/// without a writable `TMPDIR`): the run keeps its outcomes in memory then.
+async fn run_streamed(
+    files: &[ProbeFile],
+    checklist: Option<&BoundChecklist>,
+    flags: &RunFlags,
+) -> Result<Option<Exit>, CliError> {
+    let console = console_format(flags.format, flags.quiet, &flags.output);
+    let color = console_color(flags.color);
+    let mut formats: Vec<(Format, bool)> = flags
+        .output
+        .iter()
+        .map(|o| (o.resolve(flags.format), false))
+        .collect();
+    formats.extend(console.map(|f| (f, color)));
+    let options = run_options(flags);
+    let policy = gate_policy(flags);
+    let selected = files
+        .iter()
+        .flat_map(|f| &f.items)
+        .filter(|i| runner::is_selected(i, options.only.as_deref()))
+        .count();
+    let bound = checklist.map(|(c, b)| (&**c, b));
+    let mut streamer = match crate::report::stream::Streamer::new(
+        &formats,
+        selected,
+        &policy,
+        bound.map(|(_, b)| b),
+    ) {
+        Ok(streamer) => streamer,
+        Err(e) => {
+            tracing::debug!("cannot spool the report's items ({e}): keeping them in memory");
+            return Ok(None);
+        }
+    };
+    let mut outputs = Vec::with_capacity(flags.output.len());
+    for output in &flags.output {
+        let file = ReportFile::create(&output.path).map_err(|error| CliError::Output {
+            path: output.path.display().to_string(),
+            error,
+        })?;
+        outputs.push((output.resolve(flags.format), &output.path, file));
+    }
+    let hashes = crate::merge::SourceHashes::of(files, bound.map(|(c, _)| c));
+    let started = std::time::Instant::now();
+    let info = runner::run_each(files, &options, &mut |index, item| {
+        streamer.item(index, item)
+    })
+    .await;
+    tracing::debug!("ran probes in {:?}{}", started.elapsed(), memory());
+    let input = checklist.map(|(checklist, binding)| ChecklistInput {
+        checklist: Arc::clone(checklist),
+        binding,
+    });
+    let started = std::time::Instant::now();
+    let mut streamed = streamer
+        .finish(&info, files, &policy, input)
+        .map_err(CliError::Spool)?;
+    hashes.record(streamed.report_mut());
+    emit_with(
+        &|format, color, out| streamed.write(format, color, out),
+        console,
+        color,
+        outputs,
+    )?;
+    tracing::debug!("wrote the report in {:?}{}", started.elapsed(), memory());
+    let exit = exit_for(streamed.report());
+    std::mem::forget(streamed);
+    Ok(Some(exit))
 }
 
 async fn run_and_report(
@@ -1200,15 +1305,42 @@ fn emit_to(
     color: ColorChoice,
     files: Vec<(Format, &PathBuf, ReportFile)>,
 ) -> Result<(), CliError> {
-    let console = if files.is_empty() {
+    emit_with(
+        &|format, color, out| report.write(format, color, out),
+        console_format(format, quiet, output),
+        console_color(color),
+        files,
+    )
+}
+
+/// What the console shows: the report in `--format` without `-o`; with
+/// `FORMAT=FILE` or several files, the human report (unless `--quiet`); a
+/// single `-o FILE` stays silent, as it always was.
+fn console_format(format: Format, quiet: bool, output: &[OutputArg]) -> Option<Format> {
+    if output.is_empty() {
         Some(format)
-    } else if quiet || (files.len() == 1 && output.iter().all(|o| o.format.is_none())) {
+    } else if quiet || (output.len() == 1 && output.iter().all(|o| o.format.is_none())) {
         None
     } else {
         Some(Format::Human)
-    };
+    }
+}
+
+/// Whether the console report is coloured.
+fn console_color(color: ColorChoice) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    color.enabled(std::io::stdout().is_terminal(), no_color)
+}
+
+/// Writes every `-o` file with `write`, then the console's report.
+fn emit_with(
+    write: &dyn Fn(Format, bool, &mut dyn Write) -> std::io::Result<()>,
+    console: Option<Format>,
+    color: bool,
+    files: Vec<(Format, &PathBuf, ReportFile)>,
+) -> Result<(), CliError> {
     for (format, path, file) in files {
-        file.commit(|out| report.write(format, false, out))
+        file.commit(|out| write(format, false, out))
             .map_err(|error| CliError::Output {
                 path: path.display().to_string(),
                 error,
@@ -1217,14 +1349,8 @@ fn emit_to(
     let Some(format) = console else {
         return Ok(());
     };
-    let stdout = std::io::stdout();
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = color.enabled(stdout.is_terminal(), no_color);
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match report
-        .write(format, color, &mut out)
-        .and_then(|()| out.flush())
-    {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(format, color, &mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(CliError::Stdout),
     }

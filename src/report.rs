@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::checklist::Checklist;
 use crate::checklist::bind::Binding;
 use crate::outcome::{ChecklistOutcome, ItemOutcome, ItemVerdict, Verdict};
-use crate::runner::Run;
+use crate::runner::{Run, RunInfo};
 use crate::spec::ProbeFile;
 
 pub mod escape;
@@ -22,6 +22,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod output;
+pub mod stream;
 
 pub use gate::{Condition, FailOn, FailOnSet, Gate, GatePolicy, MinScore};
 
@@ -199,6 +200,30 @@ impl Report {
         policy: &GatePolicy,
         checklist: Option<ChecklistInput<'_>>,
     ) -> Report {
+        let info = RunInfo {
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            duration: run.duration,
+            interrupted: run.interrupted,
+            items: run.items.len(),
+        };
+        let mut counts = Summary::counting(policy);
+        run.items.iter().for_each(|item| counts.count(item));
+        Report::assemble(&info, run.items, counts, files, policy, checklist)
+    }
+
+    /// Builds the report of a run whose items were counted into `counts`
+    /// ([`Summary::count`]) as they finished: `items` may be only those the
+    /// gate, the checklist and the markdown write-back look at (items that
+    /// did not verify, flaky ones, those bound to the checklist).
+    pub fn assemble(
+        run: &RunInfo,
+        items: Vec<ItemOutcome>,
+        counts: Summary,
+        files: &[ProbeFile],
+        policy: &GatePolicy,
+        checklist: Option<ChecklistInput<'_>>,
+    ) -> Report {
         let mut secrets = crate::redact::Secrets::default();
         files.iter().for_each(|f| secrets.extend(&f.secrets));
         let redactor = crate::redact::Redactor::new(&secrets);
@@ -207,9 +232,10 @@ impl Report {
             .flat_map(|f| f.weights.iter().cloned())
             .collect();
         let assessed = checklist.as_ref().map(|input| {
-            crate::checklist::verdict::assess(&input.checklist, input.binding, &run.items, &weights)
+            crate::checklist::verdict::assess(&input.checklist, input.binding, &items, &weights)
         });
-        let summary = summarize(&run.items, assessed.as_ref(), policy, run.interrupted);
+        let mut summary = counts;
+        summary.decide(&items, assessed.as_ref(), policy, run.interrupted);
         Report {
             schema: SCHEMA_ID.to_owned(),
             vouch_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -232,7 +258,7 @@ impl Report {
             summary,
             checklist: assessed,
             shard: None,
-            items: run.items,
+            items,
             checklist_doc: checklist.map(|input| input.checklist),
         }
     }
@@ -284,35 +310,58 @@ pub fn summarize(
     policy: &GatePolicy,
     interrupted: bool,
 ) -> Summary {
-    let mut summary = Summary {
-        items: items.len(),
-        fail_on: policy.fail_on.0.iter().map(Condition::to_string).collect(),
-        ..Summary::default()
-    };
-    for item in items {
-        match item.verdict {
-            ItemVerdict::Verified => summary.verified += 1,
-            ItemVerdict::Failed => summary.failed += 1,
-            ItemVerdict::Error => summary.error += 1,
-            ItemVerdict::Attested => summary.attested += 1,
-            ItemVerdict::Manual => summary.manual += 1,
-            ItemVerdict::Skipped | ItemVerdict::Partial => summary.skipped += 1,
+    let mut summary = Summary::counting(policy);
+    items.iter().for_each(|item| summary.count(item));
+    summary.decide(items, checklist, policy, interrupted);
+    summary
+}
+
+impl Summary {
+    /// No items counted yet, under `policy`'s `--fail-on`.
+    pub fn counting(policy: &GatePolicy) -> Summary {
+        Summary {
+            fail_on: policy.fail_on.0.iter().map(Condition::to_string).collect(),
+            ..Summary::default()
         }
-        summary.flaky += usize::from(item.flaky);
+    }
+
+    /// Counts one item and its probes.
+    pub fn count(&mut self, item: &ItemOutcome) {
+        self.items += 1;
+        match item.verdict {
+            ItemVerdict::Verified => self.verified += 1,
+            ItemVerdict::Failed => self.failed += 1,
+            ItemVerdict::Error => self.error += 1,
+            ItemVerdict::Attested => self.attested += 1,
+            ItemVerdict::Manual => self.manual += 1,
+            ItemVerdict::Skipped | ItemVerdict::Partial => self.skipped += 1,
+        }
+        self.flaky += usize::from(item.flaky);
         for probe in &item.probes {
-            summary.probes.total += 1;
+            self.probes.total += 1;
             match probe.verdict {
-                Verdict::Pass => summary.probes.pass += 1,
-                Verdict::Fail => summary.probes.fail += 1,
-                Verdict::Error => summary.probes.error += 1,
-                Verdict::Skip => summary.probes.skip += 1,
+                Verdict::Pass => self.probes.pass += 1,
+                Verdict::Fail => self.probes.fail += 1,
+                Verdict::Error => self.probes.error += 1,
+                Verdict::Skip => self.probes.skip += 1,
             }
         }
     }
-    summary.unverified = checklist.map_or(0, |c| c.counts.unverified);
-    summary.gate = gate::decide(items, checklist, policy, interrupted);
-    summary.passed = summary.gate.passed;
-    summary
+
+    /// The gate's decision, once every item is counted. `items` need hold
+    /// only those that did not verify, flaky ones and those bound to the
+    /// checklist: the gate looks at no other.
+    pub fn decide(
+        &mut self,
+        items: &[ItemOutcome],
+        checklist: Option<&ChecklistOutcome>,
+        policy: &GatePolicy,
+        interrupted: bool,
+    ) {
+        self.unverified = checklist.map_or(0, |c| c.counts.unverified);
+        self.gate = gate::decide(items, checklist, policy, interrupted);
+        self.passed = self.gate.passed;
+    }
 }
 
 /// The JSON Schema of `vouch.report/v1`.

@@ -6,6 +6,7 @@
 //! stamped and put back in file order whatever finished first. Ctrl-C (and
 //! SIGTERM or SIGHUP) stops the run and keeps what finished.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -186,7 +187,11 @@ fn attempts_of(budget: Budget, entry: &ProbeEntry, file: &ProbeFile) -> u32 {
 struct Job {
     item: usize,
     probe: usize,
+    /// How many probes the item has: its outcome is complete with the last.
+    of: usize,
     entry: ProbeEntry,
+    /// The probe file's name, for the outcome's `file:line:column`.
+    file_name: Arc<str>,
     cx: Arc<Context>,
     timeout: Duration,
     budget: Budget,
@@ -196,11 +201,68 @@ struct Job {
     unallowed: Option<&'static str>,
     retries: u32,
     retry_delay: Duration,
-    location: String,
 }
 
-/// Runs every selected item of every file.
+impl Job {
+    fn location(&self) -> String {
+        format!("{}:{}", self.file_name, self.entry.pos)
+    }
+}
+
+/// How a run went, without its items (which went to the caller one by one).
+#[derive(Debug, Clone, Copy)]
+pub struct RunInfo {
+    /// When the run started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub finished_at: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// Whether Ctrl-C, SIGTERM or SIGHUP cut it short.
+    pub interrupted: bool,
+    /// Items handed out.
+    pub items: usize,
+}
+
+/// How often the run hands finished items to the caller: often enough that
+/// few wait in memory, seldom enough that the coordinating task is not woken
+/// per probe.
+const DELIVER_EVERY: Duration = Duration::from_millis(20);
+
+/// Runs every selected item of every file and keeps their outcomes.
 pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
+    let selected = files
+        .iter()
+        .flat_map(|f| &f.items)
+        .filter(|i| is_selected(i, options.only.as_deref()))
+        .count();
+    let mut items: Vec<Option<ItemOutcome>> = vec![None; selected];
+    let info = run_each(files, options, &mut |index, outcome| {
+        if let Some(slot) = items.get_mut(index) {
+            *slot = Some(outcome);
+        }
+    })
+    .await;
+    Run {
+        items: items.into_iter().flatten().collect(),
+        started_at: info.started_at,
+        finished_at: info.finished_at,
+        duration: info.duration,
+        interrupted: info.interrupted,
+    }
+}
+
+/// Runs every selected item of every file and hands each item's outcome to
+/// `each` as soon as its last probe finished, with the item's index among
+/// the selected items in file order: every item exactly once, in whatever
+/// order they finish, from the calling task. Nothing of an item is kept
+/// after it was handed out, so a run holds only the probes in flight and
+/// the items that wait for a probe.
+pub async fn run_each(
+    files: &[ProbeFile],
+    options: &RunOptions,
+    each: &mut (dyn FnMut(usize, ItemOutcome) + Send),
+) -> RunInfo {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let clients = Arc::new(Clients::default());
@@ -211,11 +273,10 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     // Installed before any traffic, so a signal from here on ends the run
     // with a report rather than with the default action.
     let mut stop_signals = options.handle_ctrl_c.then(StopSignals::install);
-    // Items in order, with a slot per probe.
-    let mut items: Vec<ItemOutcome> = Vec::new();
-    let mut slots: Vec<Vec<Option<ProbeOutcome>>> = Vec::new();
+    // The selected items in order: where each is in `files`.
+    let mut selected: Vec<(usize, usize)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
-    for file in files {
+    for (f, file) in files.iter().enumerate() {
         let base_dir = file.base_dir();
         let mut tls = file.defaults.tls();
         if tls.ca.is_none() {
@@ -239,14 +300,13 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             progress: Default::default(),
             redactor: Arc::clone(&redactor),
         });
-        let file_name = file.path.display().to_string();
-        for item in &file.items {
+        let file_name: Arc<str> = Arc::from(file.path.display().to_string());
+        for (i, item) in file.items.iter().enumerate() {
             if !is_selected(item, options.only.as_deref()) {
                 continue;
             }
-            let index = items.len();
-            items.push(item_skeleton(item, &file_name));
-            slots.push(vec![None; item.probes.len()]);
+            let index = selected.len();
+            selected.push((f, i));
             for (p, entry) in item.probes.iter().enumerate() {
                 let timeout = timeout_of(entry, file, options);
                 let budget = entry.spec.budget();
@@ -268,7 +328,9 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 jobs.push(Job {
                     item: index,
                     probe: p,
+                    of: item.probes.len(),
                     entry: entry.clone(),
+                    file_name: Arc::clone(&file_name),
                     cx,
                     timeout,
                     budget,
@@ -279,9 +341,35 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                         .retry_delay
                         .or(file.defaults.retry_delay.map(|d| d.0))
                         .unwrap_or(DEFAULT_RETRY_DELAY),
-                    location: format!("{file_name}:{}", entry.pos),
                 });
             }
+        }
+    }
+    let deliver = |each: &mut (dyn FnMut(usize, ItemOutcome) + Send),
+                   index: usize,
+                   probes: Vec<ProbeOutcome>| {
+        let (f, i) = selected[index];
+        let file = &files[f];
+        let spec_item = &file.items[i];
+        let mut item = item_skeleton(spec_item, &file.path.display().to_string());
+        item.probes = probes;
+        redactor.string(&mut item.item);
+        roll_up(&mut item, spec_item, SystemTime::now());
+        if let Some(reason) = &mut item.reason {
+            redactor.string(reason);
+        }
+        if let Some(a) = &mut item.attestation {
+            redactor.string(&mut a.by);
+            if let Some(note) = &mut a.note {
+                redactor.string(note);
+            }
+        }
+        each(index, item);
+    };
+    // Items without probes are complete before anything runs.
+    for (index, &(f, i)) in selected.iter().enumerate() {
+        if files[f].items[i].probes.is_empty() {
+            deliver(each, index, Vec::new());
         }
     }
 
@@ -316,7 +404,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                 }
                 ran_before |= runs;
                 let outcome = run_probe(job, &redactor).await;
-                collector.put(index, outcome);
+                collector.put(job, index, outcome);
             }
         });
     }
@@ -328,56 +416,48 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        _ = workers.join_next() => {}
-        why = stop => {
-            interrupted = true;
-            // Probes in flight finish on their threads; none starts after this.
-            collector.stop();
-            workers.abort_all();
-            collector.progress.println(format!("{why}: reporting what finished"));
-        }
-    }
-    let results = collector.take();
-    for (job, result) in jobs.iter().zip(results) {
-        let outcome = match result {
-            Some(outcome) => outcome,
-            None if interrupted => skipped(job, &redactor),
-            // A worker died (a bug): say so rather than pass it off as skipped.
-            None => crashed(job, &redactor),
-        };
-        slots[job.item][job.probe] = Some(outcome);
-    }
-    collector.progress.finish_and_clear();
-
-    let now = SystemTime::now();
-    for item in &mut items {
-        redactor.string(&mut item.item);
-    }
-    for ((item, outcomes), spec_item) in items.iter_mut().zip(slots).zip(
-        files
-            .iter()
-            .flat_map(|f| f.items.iter())
-            .filter(|i| is_selected(i, options.only.as_deref())),
-    ) {
-        item.probes = outcomes.into_iter().flatten().collect();
-        roll_up(item, spec_item, now);
-        if let Some(reason) = &mut item.reason {
-            redactor.string(reason);
-        }
-        if let Some(a) = &mut item.attestation {
-            redactor.string(&mut a.by);
-            if let Some(note) = &mut a.note {
-                redactor.string(note);
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(DELIVER_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = workers.join_next() => break,
+            why = &mut stop => {
+                interrupted = true;
+                // Probes in flight finish on their threads; none starts after this.
+                collector.stop();
+                workers.abort_all();
+                collector.progress.println(format!("{why}: reporting what finished"));
+                break;
+            }
+            _ = tick.tick() => {
+                for (index, probes) in collector.take_ready() {
+                    deliver(each, index, probes);
+                }
             }
         }
     }
-    Run {
-        items,
+    // What did not finish: skipped when the run was cut short, and
+    // otherwise a worker died (a bug): say so rather than pass it off as
+    // skipped.
+    for (index, job) in collector.unfinished().into_iter().map(|i| (i, &jobs[i])) {
+        let outcome = if interrupted {
+            skipped(job, &redactor)
+        } else {
+            crashed(job, &redactor)
+        };
+        collector.complete(job, index, outcome);
+    }
+    for (index, probes) in collector.take_ready() {
+        deliver(each, index, probes);
+    }
+    collector.progress.finish_and_clear();
+    RunInfo {
         started_at,
         finished_at: SystemTime::now(),
         duration: started.elapsed(),
         interrupted,
+        items: selected.len(),
     }
 }
 
@@ -427,7 +507,7 @@ async fn run_concurrent(
                             && let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed))
                         {
                             let outcome = run_probe(&jobs[index], &redactor).await;
-                            collector.put(index, outcome);
+                            collector.put(&jobs[index], index, outcome);
                         }
                     });
                 }
@@ -447,13 +527,23 @@ async fn run_concurrent(
     while finished.recv().await.is_some() {}
 }
 
-/// Where outcomes land, in job order, from whichever thread ran them. A
-/// slot each behind one lock rather than a channel to the coordinating
-/// task: waking that task once per probe cost ~6% of a 10,000-probe run.
+/// Where outcomes land, from whichever thread ran them, until their item
+/// is complete and handed out. Behind one lock rather than a channel to
+/// the coordinating task: waking that task once per probe cost ~6% of a
+/// 10,000-probe run; it takes the complete items every [`DELIVER_EVERY`].
 struct Collector {
-    results: Mutex<Vec<Option<ProbeOutcome>>>,
+    state: Mutex<Collected>,
     stopped: AtomicBool,
     progress: ProgressBar,
+}
+
+struct Collected {
+    /// Whether each job's outcome came in.
+    done: Vec<bool>,
+    /// Outcomes of items with several probes, until the last comes in.
+    partial: HashMap<usize, Vec<Option<ProbeOutcome>>>,
+    /// Complete items (index, probes in file order), to hand out.
+    ready: Vec<(usize, Vec<ProbeOutcome>)>,
 }
 
 /// The signals that stop a run the way Ctrl-C does: SIGINT, SIGTERM (a CI
@@ -523,38 +613,87 @@ impl StopSignals {
 impl Collector {
     fn new(jobs: usize, progress: ProgressBar) -> Collector {
         Collector {
-            results: Mutex::new(vec![None; jobs]),
+            state: Mutex::new(Collected {
+                done: vec![false; jobs],
+                partial: HashMap::new(),
+                ready: Vec::new(),
+            }),
             stopped: AtomicBool::new(false),
             progress,
         }
     }
 
-    fn put(&self, index: usize, outcome: ProbeOutcome) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Collected> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn put(&self, job: &Job, index: usize, outcome: ProbeOutcome) {
         // After Ctrl-C the report is already being written: late outcomes
         // are dropped, not mixed in.
         if self.is_stopped() {
             return;
         }
-        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(outcome);
+        let mut state = self.lock();
+        if self.is_stopped() {
+            return;
         }
-        drop(results);
+        state.complete(job, index, outcome);
+        drop(state);
         self.progress.inc(1);
+    }
+
+    /// Takes in an outcome even after a stop (for what did not finish).
+    fn complete(&self, job: &Job, index: usize, outcome: ProbeOutcome) {
+        self.lock().complete(job, index, outcome);
     }
 
     /// No job starts after this, and no outcome is taken in.
     fn stop(&self) {
+        // Under the lock, so no `put` that saw the run going lands after.
+        let state = self.lock();
         self.stopped.store(true, Ordering::Relaxed);
+        drop(state);
     }
 
     fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
     }
 
-    fn take(&self) -> Vec<Option<ProbeOutcome>> {
-        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::take(&mut *results)
+    /// The jobs whose outcome never came in.
+    fn unfinished(&self) -> Vec<usize> {
+        let state = self.lock();
+        (0..state.done.len()).filter(|&i| !state.done[i]).collect()
+    }
+
+    /// The items completed since the last call.
+    fn take_ready(&self) -> Vec<(usize, Vec<ProbeOutcome>)> {
+        std::mem::take(&mut self.lock().ready)
+    }
+}
+
+impl Collected {
+    fn complete(&mut self, job: &Job, index: usize, outcome: ProbeOutcome) {
+        match self.done.get_mut(index) {
+            Some(done) if !*done => *done = true,
+            _ => return,
+        }
+        if job.of <= 1 {
+            self.ready.push((job.item, vec![outcome]));
+            return;
+        }
+        let slots = self
+            .partial
+            .entry(job.item)
+            .or_insert_with(|| (0..job.of).map(|_| None).collect());
+        if let Some(slot) = slots.get_mut(job.probe) {
+            *slot = Some(outcome);
+        }
+        if slots.iter().all(Option::is_some)
+            && let Some(slots) = self.partial.remove(&job.item)
+        {
+            self.ready
+                .push((job.item, slots.into_iter().flatten().collect()));
+        }
     }
 }
 
@@ -624,7 +763,7 @@ fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     ProbeOutcome {
         kind: job.entry.spec.kind().to_owned(),
         name: redactor.text(&probe_name(&job.entry)).into_owned(),
-        location: job.location.clone(),
+        location: job.location(),
         verdict: Verdict::Skip,
         flaky: false,
         summary: redactor
@@ -717,7 +856,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     ProbeOutcome {
         kind: job.entry.spec.kind().to_owned(),
         name: redactor.text(&probe_name(&job.entry)).into_owned(),
-        location: job.location.clone(),
+        location: job.location(),
         verdict,
         flaky,
         summary: if flaky {

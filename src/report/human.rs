@@ -44,6 +44,29 @@ impl Paint {
 /// Renders the report for people.
 pub fn render(report: &Report, color: bool) -> String {
     let p = Paint { color };
+    let mut out = head(report, color);
+    for item in report.items.iter().filter(|i| !i.not_in_shard) {
+        render_item(&mut out, &p, item);
+    }
+    let elsewhere = report.items.iter().filter(|i| i.not_in_shard).count();
+    if elsewhere > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.dim(&format!(
+                "  {elsewhere} item{} in other shards, not run here",
+                if elsewhere == 1 { "" } else { "s" }
+            ))
+        );
+    }
+    out.push_str(&tail(report, color));
+    out
+}
+
+/// What comes before the items: the files, the checklist, the shard, the
+/// refutations and the unverified ticks.
+pub(crate) fn head(report: &Report, color: bool) -> String {
+    let p = Paint { color };
     let mut out = String::new();
     for file in &report.files {
         let name = esc(file.name.as_deref().unwrap_or(&file.path));
@@ -78,20 +101,20 @@ pub fn render(report: &Report, color: bool) -> String {
         render_refutations(&mut out, &p, checklist);
         render_unverified(&mut out, &p, checklist);
     }
-    for item in report.items.iter().filter(|i| !i.not_in_shard) {
-        render_item(&mut out, &p, item);
-    }
-    let elsewhere = report.items.iter().filter(|i| i.not_in_shard).count();
-    if elsewhere > 0 {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.dim(&format!(
-                "  {elsewhere} item{} in other shards, not run here",
-                if elsewhere == 1 { "" } else { "s" }
-            ))
-        );
-    }
+    out
+}
+
+/// One item's lines.
+pub(crate) fn item(item: &ItemOutcome, color: bool) -> String {
+    let mut out = String::new();
+    render_item(&mut out, &Paint { color }, item);
+    out
+}
+
+/// What comes after the items: the sections, the score and the summary.
+pub(crate) fn tail(report: &Report, color: bool) -> String {
+    let p = Paint { color };
+    let mut out = String::new();
     if let Some(checklist) = &report.checklist {
         render_sections(&mut out, &p, checklist);
     }

@@ -135,12 +135,42 @@ fn serialize_chunk(items: &[ItemOutcome], first: bool) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(items.len() * 2048);
     for (i, item) in items.iter().enumerate() {
         bytes.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
-        indent(&mut bytes, ITEM_DEPTH)?;
-        let mut serializer =
-            serde_json::Serializer::with_formatter(&mut bytes, Pretty::at_depth(ITEM_DEPTH));
-        item.serialize(&mut serializer)?;
+        element(item, &mut bytes)?;
     }
     Ok(bytes)
+}
+
+/// One element of the `items` array as it stands in the document, indented,
+/// without the line break (and comma) before it.
+pub(crate) fn element(item: &ItemOutcome, bytes: &mut Vec<u8>) -> io::Result<()> {
+    indent(bytes, ITEM_DEPTH)?;
+    let mut serializer =
+        serde_json::Serializer::with_formatter(bytes, Pretty::at_depth(ITEM_DEPTH));
+    item.serialize(&mut serializer)?;
+    Ok(())
+}
+
+/// Writes the report as [`write`] does, with `count` items whose elements
+/// `items` writes (each after a line break, and a comma unless first): the
+/// items of a run streamed to disk as they finished.
+pub(crate) fn write_spliced(
+    report: &Report,
+    count: usize,
+    out: &mut dyn Write,
+    items: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut head = serde_json::to_vec_pretty(&without_items(report))?;
+    if count == 0 {
+        head.push(b'\n');
+        return out.write_all(&head);
+    }
+    let open = head
+        .strip_suffix(b"[]\n}")
+        .ok_or_else(|| io::Error::other("`items` is no longer the report's last field"))?;
+    out.write_all(open)?;
+    out.write_all(b"[")?;
+    items(out)?;
+    out.write_all(b"\n  ]\n}\n")
 }
 
 /// The depth of an element of `items`: in the report object, in the array.
