@@ -1,8 +1,9 @@
 //! `http`: one request (method, URL, headers, query, body) and expectations on
 //! the response: status, headers, JSONPath, body text, latency, redirect target.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use schemars::JsonSchema;
@@ -155,20 +156,42 @@ pub struct LatencyExpect {
 #[schemars(with = "BTreeMap<String, Matcher>")]
 pub struct JsonExpect(pub Vec<(PathKey, Matcher)>);
 
-/// A parsed JSONPath and how it was written.
+/// A parsed JSONPath and how it was written. Probes that write the same
+/// path share one parse: a large probe file writes `$.status` thousands of
+/// times.
 #[derive(Debug, Clone)]
 pub struct PathKey {
     /// As written.
     pub text: String,
     /// Parsed.
-    pub path: JsonPath,
+    pub path: Arc<JsonPath>,
+}
+
+/// Distinct paths parsed on this thread, at most this many kept.
+const SHARED_PATHS: usize = 4096;
+
+thread_local! {
+    static PATHS: std::cell::RefCell<HashMap<String, Arc<JsonPath>>> =
+        std::cell::RefCell::new(HashMap::new());
 }
 
 impl<'de> Deserialize<'de> for PathKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let path = JsonPath::parse(&text)
-            .map_err(|e| de::Error::custom(format!("invalid JSONPath `{text}`: {e}")))?;
+        if let Some(path) = PATHS.with(|paths| paths.borrow().get(&text).cloned()) {
+            return Ok(PathKey { text, path });
+        }
+        let path = Arc::new(
+            JsonPath::parse(&text)
+                .map_err(|e| de::Error::custom(format!("invalid JSONPath `{text}`: {e}")))?,
+        );
+        PATHS.with(|paths| {
+            let mut paths = paths.borrow_mut();
+            if paths.len() >= SHARED_PATHS {
+                paths.clear();
+            }
+            paths.insert(text.clone(), Arc::clone(&path));
+        });
         Ok(PathKey { text, path })
     }
 }
