@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use decode::Decoded;
@@ -26,6 +26,9 @@ pub const MIN_SECRET_LEN: usize = 4;
 
 /// The mark of a cut excerpt (see [`crate::expect::excerpt`]).
 const CUT: &str = "…";
+
+/// Above this many bytes of spellings the matcher is an NFA, not a DFA.
+const DFA_MAX_PATTERN_BYTES: usize = 4 * 1024;
 
 /// Header names whose values are always redacted (compared case-insensitively).
 pub const CREDENTIAL_HEADERS: &[&str] = &[
@@ -265,8 +268,15 @@ impl Redactor {
         let matcher = if spellings.is_empty() {
             None
         } else {
+            // A DFA searches fastest but costs time and memory per state
+            // times byte class to build: past a few KiB of spellings (a
+            // long value in a credential position) the NFA is built in
+            // linear time and searches almost as fast.
+            let total: usize = spellings.iter().map(String::len).sum();
+            let kind = (total > DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .kind(kind)
                 .build(&spellings)
                 .ok()
         };
@@ -741,6 +751,29 @@ mod tests {
         let mut record = json!({"headers": {format!("x-{PASSWORD}"): "1", "a": "b"}});
         r.json(&mut record);
         assert_eq!(record, json!({"headers": {"x-«redacted»": "1", "a": "b"}}));
+    }
+
+    /// Fuzzing found probe files that took a minute to load: a long value in
+    /// a credential position made the matcher a DFA over ~50 KiB of
+    /// spellings (fuzz/slow-units/). Long secrets get the linear-time NFA,
+    /// and are still masked in every spelling.
+    #[test]
+    fn long_secrets_get_a_matcher_built_in_linear_time() {
+        let long: String = (0..1500)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let r = redactor(&[&long]);
+        let kind = r.matcher.as_ref().map(AhoCorasick::kind);
+        assert_eq!(kind, Some(AhoCorasickKind::ContiguousNFA));
+        let hex = spellings::spellings(&long)
+            .into_iter()
+            .find(|s| s.len() == 2 * long.len() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .expect("a hex spelling");
+        let text = format!("echo {long} and {hex}.");
+        assert_eq!(r.text(&text), format!("echo {REDACTED} and {REDACTED}."));
+        let short = redactor(&["s3cr3t-pw"]);
+        let kind = short.matcher.as_ref().map(AhoCorasick::kind);
+        assert_eq!(kind, Some(AhoCorasickKind::DFA));
     }
 
     #[test]
