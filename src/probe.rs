@@ -339,6 +339,12 @@ impl ProbeSpec {
         }
     }
 
+    /// Whether the probe records certificate dates that `vouch watch` exports
+    /// as series (leaf and chain expiry), so the series bound counts them.
+    pub fn exports_certificates(&self) -> bool {
+        matches!(self, ProbeSpec::Tls(_))
+    }
+
     /// Whether the kind runs programs, so the run must allow it (`--allow-exec`).
     pub fn runs_programs(&self) -> bool {
         match self {
