@@ -11,7 +11,8 @@
 #     read-only transaction refuses a write, member of `pg_monitor`),
 #     `nopass` (no password: refused, since pg_hba asks for one) and `open`
 #     (let in without a password: `trust`);
-#   - a streaming replica of the primary (`pg_basebackup -R`), on its own port.
+#   - a streaming replica of the primary (`pg_basebackup -R`), on its own
+#     port, whose certificate (of the same CA) names only wrong.example.
 #
 #   scripts/postgres.sh start DIR   prints VOUCH_TEST_POSTGRES=127.0.0.1:PORT,
 #                                   VOUCH_TEST_POSTGRES_CA=…/ca.pem,
@@ -55,14 +56,15 @@ as_owner() {
     fi
 }
 
-# Starts the cluster in $2 (log $3) on a free port, which it prints.
+# Starts the cluster in $2 (log $3) with the certificate $5 (of the test
+# CA) on a free port, which it prints.
 start_cluster() {
-    local bin=$1 data=$2 logfile=$3 pg=$4 port attempt
+    local bin=$1 data=$2 logfile=$3 pg=$4 cert=$5 port attempt
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
         check_port "$port"
         if as_owner "$bin/pg_ctl" start -w -t 60 -D "$data" -l "$logfile" \
-            -o "-p $port -c listen_addresses=127.0.0.1 -k $pg -c fsync=off -c ssl=on -c ssl_cert_file=$pg/certs/valid.pem -c ssl_key_file=$pg/certs/valid.key" \
+            -o "-p $port -c listen_addresses=127.0.0.1 -k $pg -c fsync=off -c ssl=on -c ssl_cert_file=$pg/certs/$cert.pem -c ssl_key_file=$pg/certs/$cert.key" \
             >/dev/null 2>&1; then
             echo "$port"
             return 0
@@ -115,7 +117,7 @@ host  all         postgres 127.0.0.1/32  trust
 host  all         open     127.0.0.1/32  trust
 host  all         all      127.0.0.1/32  scram-sha-256
 HBA
-    port=$(start_cluster "$bin" "$pg/data" "$pg/server.log" "$pg")
+    port=$(start_cluster "$bin" "$pg/data" "$pg/server.log" "$pg" valid)
     log "postgres ready on 127.0.0.1:$port, cluster $pg/data"
     psql_su "$port" postgres <<SQL || die "cannot set up roles and the app database"
 CREATE ROLE vouch LOGIN PASSWORD '$PASSWORD';
@@ -155,7 +157,8 @@ SQL
         sed 's/^/    /' "$pg/basebackup.log" >&2
         die "pg_basebackup failed"
     }
-    replica_port=$(start_cluster "$bin" "$pg/replica" "$pg/replica.log" "$pg")
+    # Its certificate names wrong.example only: verify-ca holds, verify-full not.
+    replica_port=$(start_cluster "$bin" "$pg/replica" "$pg/replica.log" "$pg" wronghost)
     log "postgres replica ready on 127.0.0.1:$replica_port, cluster $pg/replica"
     echo "VOUCH_TEST_POSTGRES=127.0.0.1:$port"
     echo "VOUCH_TEST_POSTGRES_CA=$pg/certs/ca.pem"
