@@ -124,6 +124,8 @@ fn a_verified_session_sees_tls_version_settings_replication_and_typed_rows() {
         evidence["tls"]["certificate"],
         "chain and host name checked (verify-full)"
     );
+    assert_eq!(evidence["password_given"], true);
+    assert_eq!(evidence["address"], format!("vouch@{}/app", pg.primary));
     assert_eq!(evidence["read_only"], true);
     assert!(evidence["statement_timeout_ms"].as_u64().expect("ms") > 1000);
     let row = &evidence["query"]["rows"][0];

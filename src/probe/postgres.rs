@@ -685,7 +685,7 @@ impl Probe for Postgres {
         let mut record = json!({
             "address": self.address(),
             "sslmode": self.sslmode.to_string(),
-            "password": self.password.is_some(),
+            "password_given": self.password.is_some(),
         });
         if let Some(want) = self.expect.login_refused {
             let (check, refused, note) = self.check_refused(want, tls.as_ref(), deadline, cx).await;
