@@ -3,8 +3,11 @@
 # then formatting, lints, docs, and every test against a real nginx on a
 # loopback port (its base URL in VOUCH_TEST_NGINX), and the real peers of the
 # `tcp` and `health` tests: two Redis (VOUCH_TEST_REDIS, and
-# VOUCH_TEST_REDIS_AUTH with a password set), PostgreSQL with TLS
-# (VOUCH_TEST_POSTGRES) and etcd (VOUCH_TEST_ETCD), each on a free port.
+# VOUCH_TEST_REDIS_AUTH with a password set), PostgreSQL with TLS and a
+# streaming replica (scripts/postgres.sh: VOUCH_TEST_POSTGRES,
+# VOUCH_TEST_POSTGRES_REPLICA, VOUCH_TEST_POSTGRES_CA,
+# VOUCH_TEST_POSTGRES_PASSWORD; also the `postgres` tests' peer) and etcd
+# (VOUCH_TEST_ETCD), each on a free port.
 # The `tls` tests get a second nginx with one HTTPS port per test certificate
 # (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
 # VOUCH_TEST_NGINX_HTTP_REDIRECT) and a real blackbox_exporter to compare
@@ -132,12 +135,15 @@ export VOUCH_TEST_REDIS=127.0.0.1:$port
 port=$(scripts/redis.sh start "$run_dir" redis-auth vouch-redis-test-password) ||
     fail "start redis with requirepass (see above)"
 export VOUCH_TEST_REDIS_AUTH=127.0.0.1:$port
-port=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
-export VOUCH_TEST_POSTGRES=127.0.0.1:$port
+postgres_env=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
+while IFS= read -r line; do
+    [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "postgres.sh printed '$line'"
+    export "${line?}"
+done <<<"$postgres_env"
 port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
 export VOUCH_TEST_ETCD=http://127.0.0.1:$port
-printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
-    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
+printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_POSTGRES_REPLICA=%s VOUCH_TEST_ETCD=%s\n' \
+    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_POSTGRES_REPLICA" "$VOUCH_TEST_ETCD" >&2
 
 say "start the MCP peers"
 for peer in everything python python-json; do

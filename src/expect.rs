@@ -88,6 +88,122 @@ impl Matcher {
     }
 }
 
+/// Dotted versions (`15.4`, `7.0.15`), for the kinds whose values are
+/// versions: [`Matcher::check_version`] and [`Matcher::version_bounds`].
+impl Matcher {
+    /// Checks a version string (`15.4 (Debian 15.4-1)`: its leading dotted
+    /// number counts). `min` and `max` compare part by part as numbers, a
+    /// missing part being 0 (`15.10` is above `15.9`; `14` is `14.0`);
+    /// `eq`, `ne` and `one_of` compare as a prefix of parts (`eq: "15"` holds
+    /// for `15.4`, not for `150.1`); the other rules read the text as is.
+    pub fn check_version(&self, actual: Option<&str>) -> Result<(), String> {
+        let Some(text) = actual else {
+            return self.check(None);
+        };
+        let got = || format!("got {}", excerpt(&format!("{text:?}"), 120));
+        let version = parse_version(text);
+        let prefix_of = |expected: &Json| {
+            let want = match expected {
+                Json::String(s) => parse_version(s),
+                Json::Number(n) => parse_version(&n.to_string()),
+                _ => None,
+            };
+            match (want, &version) {
+                (Some(want), Some(have)) => {
+                    have.len() >= want.len() && have[..want.len()] == want[..]
+                }
+                _ => loosely_equal(expected, &Json::String(text.to_owned())),
+            }
+        };
+        for rule in &self.rules {
+            let ok = match rule {
+                Rule::Min(b) | Rule::Max(b) => {
+                    let bound = version_bound(&b.text)
+                        .ok_or_else(|| format!("`{}` is not a version", b.text))?;
+                    let Some(have) = &version else {
+                        return Err(format!("{}: not a version", got()));
+                    };
+                    let order = compare_versions(have, &bound);
+                    if matches!(rule, Rule::Min(_)) {
+                        order.is_ge()
+                    } else {
+                        order.is_le()
+                    }
+                }
+                Rule::Eq(v) => prefix_of(v),
+                Rule::Ne(v) => !prefix_of(v),
+                Rule::OneOf(vs) => vs.iter().any(prefix_of),
+                other => {
+                    other.check(Some(&Json::String(text.to_owned())))?;
+                    true
+                }
+            };
+            if !ok {
+                return Err(got());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every `min`/`max` bound is a dotted version; says which is not
+    /// (for loading, so `min: 1GiB` on a version is an error before any run).
+    pub fn version_bounds(&self) -> Result<(), String> {
+        for rule in &self.rules {
+            if let Rule::Min(b) | Rule::Max(b) = rule
+                && version_bound(&b.text).is_none()
+            {
+                return Err(format!(
+                    "`{}` is not a version: write it like `14` or `7.0.15`",
+                    b.text
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The leading dotted number of a version string (`v15.4rc1 (Debian)` →
+/// `[15, 4]`); `None` when it starts with no digit.
+pub fn parse_version(text: &str) -> Option<Vec<u64>> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix(['v', 'V'])
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(text);
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let parts: Option<Vec<u64>> = text[..end]
+        .trim_end_matches('.')
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect();
+    parts.filter(|p| !p.is_empty())
+}
+
+/// A bound written as a version: all of it (`14`, `v7.0.15`), not just its start.
+fn version_bound(text: &str) -> Option<Vec<u64>> {
+    let whole = text.trim().trim_start_matches(['v', 'V']);
+    whole
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then(|| parse_version(whole))
+        .flatten()
+}
+
+/// Compares versions part by part, a missing part counting as 0.
+fn compare_versions(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+    let len = a.len().max(b.len());
+    (0..len)
+        .map(|i| {
+            let x = a.get(i).copied().unwrap_or(0);
+            let y = b.get(i).copied().unwrap_or(0);
+            x.cmp(&y)
+        })
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, rule) in self.rules.iter().enumerate() {
@@ -295,10 +411,18 @@ impl<'de> Deserialize<'de> for BoundDe {
                 value: v,
                 text: n.to_string(),
             }),
-            Json::String(s) => parse_quantity(s).map(|v| Bound {
-                value: v,
-                text: s.clone(),
-            }),
+            Json::String(s) => parse_quantity(s)
+                .or_else(|| {
+                    // A dotted version (`7.0.15`) is no number: only
+                    // [`Matcher::check_version`] compares it.
+                    let whole = s.trim().trim_start_matches(['v', 'V']);
+                    (whole.contains('.') && whole.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                        .then_some(f64::NAN)
+                })
+                .map(|v| Bound {
+                    value: v,
+                    text: s.clone(),
+                }),
             _ => None,
         };
         bound.map(BoundDe).ok_or_else(|| {
@@ -757,6 +881,32 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 secs please").is_err());
         assert_eq!(format_size(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn versions_compare_part_by_part_and_equality_is_a_prefix() {
+        let check = |m: Json, v: &str| matcher(m).check_version(Some(v));
+        assert!(check(json!({"min": "14"}), "15.4 (Debian 15.4-1)").is_ok());
+        assert!(check(json!({"min": "14"}), "13.9").is_err());
+        assert!(check(json!({"min": "15.9"}), "15.10").is_ok());
+        assert!(check(json!({"max": "7.0"}), "7.0.15").is_err());
+        assert!(check(json!({"min": 14}), "14").is_ok());
+        assert!(check(json!("15"), "15.4").is_ok());
+        assert!(check(json!("15"), "150.1").is_err());
+        assert!(check(json!({"ne": "7"}), "7.2.4").is_err());
+        assert!(check(json!(["6", "7.2"]), "7.2.4").is_ok());
+        assert!(check(json!({"matches": "Debian"}), "15.4 (Debian)").is_ok());
+        assert_eq!(
+            check(json!({"min": "14"}), "devel"),
+            Err("got \"devel\": not a version".to_owned())
+        );
+        assert!(matcher(json!({"min": "14"})).check_version(None).is_err());
+        assert!(matcher(json!({"min": "1GiB"})).version_bounds().is_err());
+        assert!(matcher(json!({"min": "v7.0"})).version_bounds().is_ok());
+        assert!(check(json!({"min": "7.0.15"}), "7.0.16").is_ok());
+        assert!(check(json!({"min": "7.0.15"}), "7.0.9").is_err());
+        assert_eq!(parse_version("v7.0.15-rc1"), Some(vec![7, 0, 15]));
+        assert_eq!(parse_version("x"), None);
     }
 
     #[test]

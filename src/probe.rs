@@ -66,6 +66,7 @@ pub mod jsonrpc;
 pub mod load;
 pub mod mcp;
 pub mod metrics;
+pub mod postgres;
 pub mod progress;
 pub mod prometheus;
 pub mod rate_limit;
@@ -203,6 +204,9 @@ pub enum ProbeSpec {
     /// A program run where vouch runs (only with `--allow-exec`): exit
     /// status, output, JSON on stdout, duration.
     Exec(Box<exec::Exec>),
+    /// A PostgreSQL login in a read-only transaction: TLS, version, settings,
+    /// replication, a query's rows, a password-less user refused.
+    Postgres(Box<postgres::Postgres>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -223,6 +227,7 @@ pub const KINDS: &[&str] = &[
     "load",
     "file",
     "exec",
+    "postgres",
 ];
 
 impl ProbeSpec {
@@ -245,6 +250,7 @@ impl ProbeSpec {
             ProbeSpec::Load(_) => "load",
             ProbeSpec::File(_) => "file",
             ProbeSpec::Exec(_) => "exec",
+            ProbeSpec::Postgres(_) => "postgres",
         }
     }
 
@@ -267,6 +273,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.run(cx).await,
             ProbeSpec::File(p) => p.run(cx).await,
             ProbeSpec::Exec(p) => p.run(cx).await,
+            ProbeSpec::Postgres(p) => p.run(cx).await,
         }
     }
 
@@ -290,6 +297,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.describe(),
             ProbeSpec::File(p) => p.describe(),
             ProbeSpec::Exec(p) => p.describe(),
+            ProbeSpec::Postgres(p) => p.describe(),
         }
     }
 
@@ -314,6 +322,7 @@ impl ProbeSpec {
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
             ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
+            ProbeSpec::Postgres(p) => p.target_paths(),
         }
     }
 
@@ -336,6 +345,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.budget(),
             ProbeSpec::File(p) => p.budget(),
             ProbeSpec::Exec(p) => p.budget(),
+            ProbeSpec::Postgres(p) => p.budget(),
         }
     }
 

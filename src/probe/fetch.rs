@@ -158,19 +158,7 @@ pub fn client_tls_config(
     tls: &TlsSettings,
     base_dir: &Path,
 ) -> Result<rustls::ClientConfig, String> {
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(system_roots().iter().cloned());
-    if let Some(ca) = &tls.ca {
-        let path = resolve(base_dir, ca);
-        let certs = read_certs(&path)?;
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(format!(
-                "`{}` holds no usable CA certificate",
-                path.display()
-            ));
-        }
-    }
+    let roots = trust_roots(tls, base_dir)?;
     let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
@@ -196,6 +184,24 @@ pub fn client_tls_config(
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The system roots plus `ca:` (when given), for verifiers built by hand.
+pub fn trust_roots(tls: &TlsSettings, base_dir: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(system_roots().iter().cloned());
+    if let Some(ca) = &tls.ca {
+        let path = resolve(base_dir, ca);
+        let certs = read_certs(&path)?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!(
+                "`{}` holds no usable CA certificate",
+                path.display()
+            ));
+        }
+    }
+    Ok(roots)
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
