@@ -925,8 +925,14 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
         let attempt_start = SystemTime::now();
         let t = Instant::now();
         let recorder = (!job.captures.is_empty()).then(|| Arc::new(Recorder::default()));
-        let (mut verdict, mut findings) =
-            attempt(job, &spec, authorization.clone(), recorder.clone()).await;
+        let (mut verdict, mut findings) = attempt(
+            job,
+            &spec,
+            authorization.clone(),
+            recorder.clone(),
+            run_secrets.redactor(),
+        )
+        .await;
         if let Some(record) = &token_record
             && let Some(evidence) = findings.evidence.as_object_mut()
         {
@@ -986,6 +992,7 @@ async fn attempt(
     spec: &ProbeSpec,
     authorization: Option<Arc<str>>,
     recorder: Option<Arc<Recorder>>,
+    redactor: Arc<Redactor>,
 ) -> (Verdict, Findings) {
     let describe = || spec.describe();
     let deadline = deadline_of(job.budget, job.timeout);
@@ -995,6 +1002,8 @@ async fn attempt(
         progress: Progress::default(),
         authorization,
         recorder,
+        // With what the run learnt so far (kinds mask raw bytes with it).
+        redactor,
         ..Context::clone(&job.cx)
     };
     match tokio::time::timeout(deadline, spec.run(&cx)).await {

@@ -353,6 +353,10 @@ fn oauth2_fetches_one_token_for_many_probes_and_never_shows_it() {
             "  - item: API call {i}\n    probes:\n      - http: {{get: /api, expect: {{status: 200}}}}\n"
         ));
     }
+    // The traffic path (its own HTTP client) carries the token too.
+    items.push_str(
+        "  - item: Under load\n    probes:\n      - load: {get: /api, concurrency: 2, duration: 300ms, max_requests: 40, expect: {error_rate: {max: 0%}}}\n",
+    );
     // One probe with its own client, sending the secret in the body.
     items.push_str(
         "  - item: Posted client\n    probes:\n      - http:\n          get: /api\n        oauth2:\n          token_url: /token\n          client_id: other\n          client_secret: ${secret:VOUCH_TEST_CLIENT_SECRET}\n          auth_method: post\n",
@@ -370,6 +374,8 @@ fn oauth2_fetches_one_token_for_many_probes_and_never_shows_it() {
         file.as_os_str(),
         "--format".as_ref(),
         "json".as_ref(),
+        "--cool-down".as_ref(),
+        "0s".as_ref(),
     ])
     .env("VOUCH_TEST_CLIENT_SECRET", CLIENT_SECRET)
     .run();
@@ -388,9 +394,11 @@ fn oauth2_fetches_one_token_for_many_probes_and_never_shows_it() {
         .iter()
         .filter(|i| i["probes"][0]["evidence"]["oauth2"]["cached"] == true)
         .count();
-    assert_eq!(cached, 11, "{report:#}");
+    // Eleven of the dozen, and the load probe.
+    assert_eq!(cached, 12, "{report:#}");
+    assert_eq!(report["items"][12]["verdict"], "verified", "{report:#}");
     assert_eq!(
-        report["items"][12]["probes"][0]["evidence"]["oauth2"]["auth_method"],
+        report["items"][13]["probes"][0]["evidence"]["oauth2"]["auth_method"],
         "client_secret_post"
     );
     let outputs = run_all_formats(dir.path(), &file);
