@@ -17,6 +17,8 @@
 # VOUCH_TEST_MCP_PYTHON_JSON). The `metrics` and `prometheus` tests get a real
 # Prometheus scraping a real node_exporter and a down target
 # (scripts/prometheus.sh: VOUCH_TEST_PROMETHEUS, VOUCH_TEST_NODE_EXPORTER).
+# The `oauth2:` tests get a real token endpoint, npm oauth2-mock-server
+# (scripts/oauth2.sh: VOUCH_TEST_OAUTH2).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -66,6 +68,7 @@ cleanup() {
             scripts/mcp-peers.sh stop "$run_dir" "$peer" || rc=1
         done
         scripts/prometheus.sh stop "$run_dir" || rc=1
+        scripts/oauth2.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -85,6 +88,7 @@ step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl
     prometheus-pushgateway=prometheus-pushgateway amtool=prometheus-alertmanager \
     chromium=chromium
 step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
+step "install the OAuth2 token endpoint (npm)" scripts/oauth2.sh install
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
 if ! python_has junitparser; then
@@ -160,6 +164,11 @@ while IFS= read -r line; do
     export "${line?}"
     printf '==> %s\n' "$line" >&2
 done <<<"$prometheus_env"
+
+say "start the OAuth2 token endpoint"
+port=$(scripts/oauth2.sh start "$run_dir") || fail "start oauth2-mock-server (see above)"
+export VOUCH_TEST_OAUTH2=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_OAUTH2=%s\n' "$VOUCH_TEST_OAUTH2" >&2
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

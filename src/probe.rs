@@ -66,6 +66,7 @@ pub mod jsonrpc;
 pub mod load;
 pub mod mcp;
 pub mod metrics;
+pub mod oauth2;
 pub mod postgres;
 pub mod progress;
 pub mod prometheus;
@@ -95,6 +96,19 @@ pub trait Probe {
     /// programs on this machine says so, and without the permission the
     /// runner reports it skipped, unrun, and `check` lists it.
     fn runs_programs(&self) -> bool {
+        false
+    }
+
+    /// Whether the kind sends HTTP requests through vouch's clients, which
+    /// carry the `oauth2:` token (the runner obtains it only for such kinds).
+    fn sends_http(&self) -> bool {
+        false
+    }
+
+    /// Whether the kind's first response is kept for `capture:` (it sends
+    /// its requests through [`fetch::send`] and the first is the one that
+    /// matters).
+    fn records_response(&self) -> bool {
         false
     }
 }
@@ -355,6 +369,52 @@ impl ProbeSpec {
         matches!(self, ProbeSpec::Tls(_))
     }
 
+    /// Whether the kind sends HTTP requests that carry the `oauth2:` token.
+    pub fn sends_http(&self) -> bool {
+        match self {
+            ProbeSpec::Http(p) => p.sends_http(),
+            ProbeSpec::Health(p) => p.sends_http(),
+            ProbeSpec::Headers(p) => p.sends_http(),
+            ProbeSpec::Cors(p) => p.sends_http(),
+            ProbeSpec::Auth(p) => p.sends_http(),
+            ProbeSpec::Tcp(p) => p.sends_http(),
+            ProbeSpec::Websocket(p) => p.sends_http(),
+            ProbeSpec::Tls(p) => p.sends_http(),
+            ProbeSpec::Jsonrpc(p) => p.sends_http(),
+            ProbeSpec::Mcp(p) => p.sends_http(),
+            ProbeSpec::Metrics(p) => p.sends_http(),
+            ProbeSpec::Prometheus(p) => p.sends_http(),
+            ProbeSpec::RateLimit(p) => p.sends_http(),
+            ProbeSpec::Load(p) => p.sends_http(),
+            ProbeSpec::File(p) => p.sends_http(),
+            ProbeSpec::Exec(p) => p.sends_http(),
+            ProbeSpec::Postgres(p) => p.sends_http(),
+        }
+    }
+
+    /// Whether the kind's first HTTP response can be captured from (`capture:`).
+    pub fn records_response(&self) -> bool {
+        match self {
+            ProbeSpec::Http(p) => p.records_response(),
+            ProbeSpec::Health(p) => p.records_response(),
+            ProbeSpec::Headers(p) => p.records_response(),
+            ProbeSpec::Cors(p) => p.records_response(),
+            ProbeSpec::Auth(p) => p.records_response(),
+            ProbeSpec::Tcp(p) => p.records_response(),
+            ProbeSpec::Websocket(p) => p.records_response(),
+            ProbeSpec::Tls(p) => p.records_response(),
+            ProbeSpec::Jsonrpc(p) => p.records_response(),
+            ProbeSpec::Mcp(p) => p.records_response(),
+            ProbeSpec::Metrics(p) => p.records_response(),
+            ProbeSpec::Prometheus(p) => p.records_response(),
+            ProbeSpec::RateLimit(p) => p.records_response(),
+            ProbeSpec::Load(p) => p.records_response(),
+            ProbeSpec::File(p) => p.records_response(),
+            ProbeSpec::Exec(p) => p.records_response(),
+            ProbeSpec::Postgres(p) => p.records_response(),
+        }
+    }
+
     /// Whether the kind runs programs, so the run must allow it (`--allow-exec`).
     pub fn runs_programs(&self) -> bool {
         match self {
@@ -391,6 +451,12 @@ pub struct Context {
     /// The run's secrets, for probes that must mask raw bytes before they
     /// escape or encode them for evidence (the runner redacts the text after).
     pub redactor: Arc<crate::redact::Redactor>,
+    /// The `Authorization` value (the `oauth2:` token) the runner obtained
+    /// for the probe: sent with every HTTP request that has none of its own.
+    pub authorization: Option<Arc<str>>,
+    /// Where the attempt's first HTTP response is kept, when the probe
+    /// captures values from it (`capture:`).
+    pub recorder: Option<Arc<fetch::Recorder>>,
 }
 
 impl Context {
@@ -577,6 +643,8 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             progress: progress::Progress::default(),
             redactor: Arc::default(),
+            authorization: None,
+            recorder: None,
         }
     }
 

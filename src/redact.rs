@@ -534,10 +534,87 @@ fn is_char_start(bytes: &[u8], at: usize) -> bool {
     bytes.get(at).is_none_or(|&b| (b as i8) >= -0x40)
 }
 
+/// The run's secrets, growing while it runs: values learnt from the
+/// target (a captured session token, an OAuth2 access token) join the
+/// secrets of the probe files. Readers take the current [`Redactor`];
+/// adding rebuilds it once per new value.
+#[derive(Debug, Default)]
+pub struct RunSecrets {
+    state: std::sync::Mutex<(Secrets, std::sync::Arc<Redactor>)>,
+    grew: std::sync::atomic::AtomicBool,
+}
+
+impl RunSecrets {
+    /// The run's secrets, starting with those of the probe files.
+    pub fn new(secrets: &Secrets) -> RunSecrets {
+        RunSecrets {
+            state: std::sync::Mutex::new((
+                secrets.clone(),
+                std::sync::Arc::new(Redactor::new(secrets)),
+            )),
+            grew: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Adds a secret learnt at run time (ignored when known or too short).
+    pub fn add(&self, value: &str) {
+        if value.chars().count() < MIN_SECRET_LEN {
+            return;
+        }
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.0.contains(value) {
+            return;
+        }
+        state.0.add(value);
+        state.1 = std::sync::Arc::new(Redactor::new(&state.0));
+        self.grew.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The redactor for every secret known now.
+    pub fn redactor(&self) -> std::sync::Arc<Redactor> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(&state.1)
+    }
+
+    /// Whether a secret was added since the run started: outcomes redacted
+    /// before it was known must be redacted again.
+    pub fn grew(&self) -> bool {
+        self.grew.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn run_secrets_grow_and_the_new_redactor_masks_every_spelling() {
+        let mut start = Secrets::default();
+        start.add("from-the-file-1");
+        let run = RunSecrets::new(&start);
+        let before = run.redactor();
+        assert!(!run.grew());
+        run.add("abc");
+        assert!(!run.grew(), "too short to matter");
+        run.add("from-the-file-1");
+        assert!(!run.grew(), "known already");
+        run.add("captured/Tok+en=9");
+        assert!(run.grew());
+        let after = run.redactor();
+        let echoed = "a captured%2FTok%2Ben%3D9 and from-the-file-1";
+        assert_eq!(
+            before.text(echoed),
+            "a captured%2FTok%2Ben%3D9 and «redacted»"
+        );
+        assert_eq!(after.text(echoed), "a «redacted» and «redacted»");
+    }
 
     fn redactor(secrets: &[&str]) -> Redactor {
         let mut s = Secrets::default();

@@ -19,10 +19,16 @@ use tokio::time::Instant;
 
 use crate::outcome::bound;
 use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
-use crate::probe::fetch::Clients;
+use std::collections::HashMap;
+
+use crate::probe::ProbeSpec;
+use crate::probe::fetch::{Clients, Recorder, Response};
+use crate::probe::oauth2::{self, OAuth2, Obtained};
 use crate::probe::progress::{Progress, Reached};
 use crate::probe::{Budget, Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, Phase};
-use crate::redact::{Redactor, Secrets};
+use crate::redact::{REDACTED, Redactor, RunSecrets, Secrets};
+use crate::spec::capture::Capture;
+use crate::spec::node::Node;
 use crate::spec::{Item, ProbeEntry, ProbeFile};
 
 /// The default `--concurrency`.
@@ -197,7 +203,17 @@ struct Job {
     retries: u32,
     retry_delay: Duration,
     location: String,
+    /// `capture:` of the probe.
+    captures: Vec<Capture>,
+    /// Its settings with `${capture:…}` in them, filled in before it runs.
+    template: Option<Arc<Node<'static>>>,
+    /// The token to obtain first: the probe's own `oauth2:`, else the
+    /// defaults', for kinds that send HTTP.
+    oauth2: Option<Arc<OAuth2>>,
 }
+
+/// The values an item's probes captured so far, by name.
+type Captured = HashMap<String, String>;
 
 /// Runs every selected item of every file.
 pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
@@ -206,7 +222,10 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     let clients = Arc::new(Clients::default());
     let mut secrets = Secrets::default();
     files.iter().for_each(|f| secrets.extend(&f.secrets));
-    let redactor = Arc::new(Redactor::new(&secrets));
+    // Values learnt during the run (captured credentials, OAuth2 tokens)
+    // join these as they come.
+    let run_secrets = Arc::new(RunSecrets::new(&secrets));
+    let redactor = run_secrets.redactor();
 
     // Installed before any traffic, so a signal from here on ends the run
     // with a report rather than with the default action.
@@ -215,6 +234,9 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     let mut items: Vec<ItemOutcome> = Vec::new();
     let mut slots: Vec<Vec<Option<ProbeOutcome>>> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
+    // Jobs run by one worker in order: one probe, or an item's chain of
+    // probes that capture and use values; with the phase each runs in.
+    let mut units: Vec<(Phase, Vec<usize>)> = Vec::new();
     for file in files {
         let base_dir = file.base_dir();
         let mut tls = file.defaults.tls();
@@ -238,7 +260,10 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             clients: Arc::clone(&clients),
             progress: Default::default(),
             redactor: Arc::clone(&redactor),
+            authorization: None,
+            recorder: None,
         });
+        let file_oauth2 = file.defaults.oauth2.clone().map(Arc::new);
         let file_name = file.path.display().to_string();
         for item in &file.items {
             if !is_selected(item, options.only.as_deref()) {
@@ -247,6 +272,7 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             let index = items.len();
             items.push(item_skeleton(item, &file_name));
             slots.push(vec![None; item.probes.len()]);
+            let first = jobs.len();
             for (p, entry) in item.probes.iter().enumerate() {
                 let timeout = timeout_of(entry, file, options);
                 let budget = entry.spec.budget();
@@ -280,13 +306,37 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
                         .or(file.defaults.retry_delay.map(|d| d.0))
                         .unwrap_or(DEFAULT_RETRY_DELAY),
                     location: format!("{file_name}:{}", entry.pos),
+                    captures: entry.capture.clone(),
+                    template: entry.template.clone(),
+                    oauth2: entry
+                        .oauth2
+                        .clone()
+                        .or_else(|| file_oauth2.clone().filter(|_| entry.spec.sends_http())),
                 });
+            }
+            let members = first..jobs.len();
+            if item.probes.iter().any(ProbeEntry::is_chained) {
+                // A chain runs in order, in the isolated phase when one of
+                // its probes asks for it.
+                let isolated = members
+                    .clone()
+                    .any(|i| jobs[i].budget.phase == Phase::Isolated);
+                let phase = if isolated {
+                    Phase::Isolated
+                } else {
+                    Phase::Concurrent
+                };
+                units.push((phase, members.collect()));
+            } else {
+                units.extend(members.map(|i| (jobs[i].budget.phase, vec![i])));
             }
         }
     }
 
-    let (concurrent, isolated): (Vec<usize>, Vec<usize>) =
-        (0..jobs.len()).partition(|&i| jobs[i].budget.phase == Phase::Concurrent);
+    let (concurrent, isolated): (Vec<_>, Vec<_>) = units
+        .into_iter()
+        .partition(|(phase, _)| *phase == Phase::Concurrent);
+    let concurrent: Vec<Vec<usize>> = concurrent.into_iter().map(|(_, unit)| unit).collect();
     let jobs = Arc::new(jobs);
     let collector = Arc::new(Collector::new(
         jobs.len(),
@@ -294,29 +344,32 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
     ));
     let mut workers = JoinSet::new();
     {
-        let (jobs, redactor, collector) = (
+        let (jobs, run_secrets, collector) = (
             Arc::clone(&jobs),
-            Arc::clone(&redactor),
+            Arc::clone(&run_secrets),
             Arc::clone(&collector),
         );
         let (concurrency, cool_down) = (options.concurrency, options.cool_down);
         workers.spawn(async move {
-            run_concurrent(&jobs, &concurrent, concurrency, &redactor, &collector).await;
+            run_concurrent(&jobs, &concurrent, concurrency, &run_secrets, &collector).await;
             // The isolated phase: one at a time, after everything else, a
             // cool-down before each so no burst meets the previous one's limiter.
             let mut ran_before = !concurrent.is_empty();
-            for index in isolated {
-                let job = &jobs[index];
-                if collector.is_stopped() {
-                    break;
+            for (_, unit) in isolated {
+                let mut captured = Captured::new();
+                for index in unit {
+                    let job = &jobs[index];
+                    if collector.is_stopped() {
+                        break;
+                    }
+                    let runs = job.refused.is_none() && job.unallowed.is_none();
+                    if ran_before && runs {
+                        tokio::time::sleep(cool_down).await;
+                    }
+                    ran_before |= runs;
+                    let outcome = run_probe(job, &run_secrets, &mut captured).await;
+                    collector.put(index, outcome);
                 }
-                let runs = job.refused.is_none() && job.unallowed.is_none();
-                if ran_before && runs {
-                    tokio::time::sleep(cool_down).await;
-                }
-                ran_before |= runs;
-                let outcome = run_probe(job, &redactor).await;
-                collector.put(index, outcome);
             }
         });
     }
@@ -339,6 +392,9 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
         }
     }
     let results = collector.take();
+    // Every secret learnt during the run, for what was redacted before it was.
+    let grew = run_secrets.grew();
+    let redactor = run_secrets.redactor();
     for (job, result) in jobs.iter().zip(results) {
         let outcome = match result {
             Some(outcome) => outcome,
@@ -346,6 +402,10 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
             // A worker died (a bug): say so rather than pass it off as skipped.
             None => crashed(job, &redactor),
         };
+        let mut outcome = outcome;
+        if grew {
+            redact_outcome(&mut outcome, &redactor);
+        }
         slots[job.item][job.probe] = Some(outcome);
     }
     collector.progress.finish_and_clear();
@@ -388,12 +448,12 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
 /// threads; each thread has its own HTTP clients ([`Clients`] is per thread).
 async fn run_concurrent(
     jobs: &Arc<Vec<Job>>,
-    indices: &[usize],
+    indices: &[Vec<usize>],
     concurrency: usize,
-    redactor: &Arc<Redactor>,
+    run_secrets: &Arc<RunSecrets>,
     collector: &Arc<Collector>,
 ) {
-    let indices: Arc<[usize]> = Arc::from(indices);
+    let indices: Arc<[Vec<usize>]> = Arc::from(indices);
     let next = Arc::new(AtomicUsize::new(0));
     let workers = concurrency.clamp(1, indices.len().max(1));
     let threads = std::thread::available_parallelism()
@@ -403,8 +463,8 @@ async fn run_concurrent(
     for thread in 0..threads {
         let share = workers / threads + usize::from(thread < workers % threads);
         let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(&indices), Arc::clone(&next));
-        let (redactor, collector, done) =
-            (Arc::clone(redactor), Arc::clone(collector), done.clone());
+        let (run_secrets, collector, done) =
+            (Arc::clone(run_secrets), Arc::clone(collector), done.clone());
         let work = move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -421,13 +481,21 @@ async fn run_concurrent(
                 for _ in 0..share {
                     let (jobs, indices, next) =
                         (Arc::clone(&jobs), Arc::clone(&indices), Arc::clone(&next));
-                    let (redactor, collector) = (Arc::clone(&redactor), Arc::clone(&collector));
+                    let (run_secrets, collector) =
+                        (Arc::clone(&run_secrets), Arc::clone(&collector));
                     pool.spawn(async move {
                         while !collector.is_stopped()
-                            && let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed))
+                            && let Some(unit) = indices.get(next.fetch_add(1, Ordering::Relaxed))
                         {
-                            let outcome = run_probe(&jobs[index], &redactor).await;
-                            collector.put(index, outcome);
+                            let mut captured = Captured::new();
+                            for &index in unit {
+                                if collector.is_stopped() {
+                                    break;
+                                }
+                                let outcome =
+                                    run_probe(&jobs[index], &run_secrets, &mut captured).await;
+                                collector.put(index, outcome);
+                            }
                         }
                     });
                 }
@@ -669,18 +737,178 @@ fn probe_name(entry: &ProbeEntry) -> String {
     entry.name.clone().unwrap_or_else(|| entry.spec.describe())
 }
 
+/// A probe that could not start: a capture it uses is missing, its
+/// settings do not read with the captured values, no OAuth2 token.
+fn not_run(
+    job: &Job,
+    verdict: Verdict,
+    check: Option<Check>,
+    why: &str,
+    evidence: serde_json::Value,
+    redactor: &Redactor,
+) -> ProbeOutcome {
+    let mut findings = Findings {
+        checks: check.into_iter().collect(),
+        summary: format!("{}: {why}", job.entry.spec.describe()),
+        evidence,
+    };
+    redact_findings(&mut findings, redactor);
+    let mut outcome = skipped(job, redactor);
+    outcome.verdict = verdict;
+    outcome.summary = findings.summary;
+    outcome.checks = findings.checks;
+    outcome.evidence = raw(&findings.evidence);
+    outcome.started_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+    outcome
+}
+
+/// The probe's settings with the item's captured values filled in; why not
+/// when it cannot run.
+fn filled_spec(
+    job: &Job,
+    captured: &Captured,
+    redactor: &Redactor,
+) -> Result<Arc<ProbeSpec>, Box<ProbeOutcome>> {
+    let Some(template) = &job.template else {
+        return Ok(Arc::clone(&job.entry.spec));
+    };
+    let node = match crate::spec::capture::fill(template, captured) {
+        Ok(node) => node,
+        Err(name) => {
+            let why = format!("not run: capture `{name}` missing");
+            let check = Check::new(
+                format!("capture {name}"),
+                "a value captured by an earlier probe of the item",
+                "missing",
+                false,
+            );
+            let evidence = serde_json::json!({"probe": job.entry.spec.describe(), "error": why});
+            return Err(Box::new(not_run(
+                job,
+                Verdict::Fail,
+                Some(check),
+                &why,
+                evidence,
+                redactor,
+            )));
+        }
+    };
+    crate::spec::de::from_node::<ProbeSpec>(&node)
+        .map(Arc::new)
+        .map_err(|e| {
+            let why = format!("could not run: with the captured values, {}", e.message);
+            let evidence = serde_json::json!({"probe": job.entry.spec.describe(), "error": why});
+            Box::new(not_run(job, Verdict::Error, None, &why, evidence, redactor))
+        })
+}
+
+/// The values of the probe's `capture:` in its response, each a check (and
+/// the credentials among them secrets of the run from now on).
+fn take_captures(
+    job: &Job,
+    response: Option<&Response>,
+    findings: &mut Findings,
+    run_secrets: &RunSecrets,
+) -> Captured {
+    let mut values = Captured::new();
+    let mut record = serde_json::Map::new();
+    for capture in &job.captures {
+        let from = capture.source.describe();
+        let name = format!("capture {}", capture.name);
+        let expected = format!("a value at {from}");
+        match response.and_then(|r| capture.source.extract(r)) {
+            Some(value) => {
+                let shown = if capture.secret {
+                    run_secrets.add(&value);
+                    REDACTED.to_owned()
+                } else {
+                    value.clone()
+                };
+                findings
+                    .checks
+                    .push(Check::new(name, expected, shown.clone(), true));
+                record.insert(
+                    capture.name.clone(),
+                    serde_json::json!({"from": from, "value": shown}),
+                );
+                values.insert(capture.name.clone(), value);
+            }
+            None => {
+                let actual = if response.is_some() {
+                    "nothing there"
+                } else {
+                    "no HTTP response"
+                };
+                findings.summary.push_str(&format!(
+                    "; capture `{}` missing ({from}: {actual})",
+                    capture.name
+                ));
+                findings
+                    .checks
+                    .push(Check::new(name, expected, actual, false));
+                record.insert(
+                    capture.name.clone(),
+                    serde_json::json!({"from": from, "missing": actual}),
+                );
+            }
+        }
+    }
+    if let Some(evidence) = findings.evidence.as_object_mut() {
+        evidence.insert("captures".to_owned(), serde_json::Value::Object(record));
+    }
+    values
+}
+
 /// Runs one probe with its timeout and retries, and redacts what it found.
-async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
+/// The probes of a chain share `captured`: what one captures, the next use.
+async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured) -> ProbeOutcome {
+    let redactor = run_secrets.redactor();
     if let Some(why) = &job.refused {
-        return refused(job, why, redactor);
+        return refused(job, why, &redactor);
     }
     if let Some(why) = job.unallowed {
-        let mut outcome = skipped(job, redactor);
+        let mut outcome = skipped(job, &redactor);
         outcome.summary = redactor
             .text(&format!("{}: {why}", job.entry.spec.describe()))
             .into_owned();
         return outcome;
     }
+    let spec = match filled_spec(job, captured, &redactor) {
+        Ok(spec) => spec,
+        Err(outcome) => return *outcome,
+    };
+    let (authorization, token_record) = match &job.oauth2 {
+        None => (None, None),
+        Some(settings) => match oauth2::obtain(settings, &job.cx).await {
+            Obtained::Token {
+                authorization,
+                token,
+                record,
+            } => {
+                run_secrets.add(&token);
+                (Some(authorization), Some(record))
+            }
+            Obtained::Failed { reason, record } => {
+                let check = Check::new(
+                    "oauth2 token",
+                    "an access token from the token endpoint",
+                    reason.clone(),
+                    false,
+                );
+                let why = format!("not run: {reason}");
+                let evidence = serde_json::json!({"probe": spec.describe(), "oauth2": record});
+                return not_run(
+                    job,
+                    Verdict::Fail,
+                    Some(check),
+                    &why,
+                    evidence,
+                    &run_secrets.redactor(),
+                );
+            }
+        },
+    };
+    let mut values = Captured::new();
     let first_start = SystemTime::now();
     let started = Instant::now();
     let mut attempts = Vec::new();
@@ -696,8 +924,30 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
         }
         let attempt_start = SystemTime::now();
         let t = Instant::now();
-        let (verdict, mut findings) = attempt(job).await;
-        redact_findings(&mut findings, redactor);
+        let recorder = (!job.captures.is_empty()).then(|| Arc::new(Recorder::default()));
+        let (mut verdict, mut findings) = attempt(
+            job,
+            &spec,
+            authorization.clone(),
+            recorder.clone(),
+            run_secrets.redactor(),
+        )
+        .await;
+        if let Some(record) = &token_record
+            && let Some(evidence) = findings.evidence.as_object_mut()
+        {
+            evidence.insert("oauth2".to_owned(), record.clone());
+        }
+        if let Some(recorder) = &recorder {
+            let response = recorder.take();
+            values = take_captures(job, response.as_ref(), &mut findings, run_secrets);
+            if verdict == Verdict::Pass && !findings.passed() {
+                verdict = Verdict::Fail;
+            }
+        }
+        // Taken now: a capture may have added a secret.
+        let redactor = run_secrets.redactor();
+        redact_findings(&mut findings, &redactor);
         bound::findings(&mut findings);
         attempts.push(Attempt {
             number,
@@ -712,6 +962,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
             break;
         }
     }
+    captured.extend(values);
     let (verdict, findings) = last.unwrap_or((Verdict::Error, Findings::default()));
     let flaky = verdict == Verdict::Pass && attempts.len() > 1;
     ProbeOutcome {
@@ -736,16 +987,26 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     }
 }
 
-async fn attempt(job: &Job) -> (Verdict, Findings) {
-    let describe = || job.entry.spec.describe();
+async fn attempt(
+    job: &Job,
+    spec: &ProbeSpec,
+    authorization: Option<Arc<str>>,
+    recorder: Option<Arc<Recorder>>,
+    redactor: Arc<Redactor>,
+) -> (Verdict, Findings) {
+    let describe = || spec.describe();
     let deadline = deadline_of(job.budget, job.timeout);
     // A fresh progress record per attempt: what the probe reached is all
     // that is left of it when the timeout drops it.
     let cx = Context {
         progress: Progress::default(),
+        authorization,
+        recorder,
+        // With what the run learnt so far (kinds mask raw bytes with it).
+        redactor,
         ..Context::clone(&job.cx)
     };
-    match tokio::time::timeout(deadline, job.entry.spec.run(&cx)).await {
+    match tokio::time::timeout(deadline, spec.run(&cx)).await {
         Ok(Ok(findings)) => {
             let verdict = if findings.passed() {
                 Verdict::Pass
@@ -806,6 +1067,25 @@ fn redact_findings(findings: &mut Findings, redactor: &Redactor) {
         redactor.string(&mut check.actual);
     }
     redactor.json(&mut findings.evidence);
+}
+
+/// Redacts a finished outcome again, with secrets learnt after it was
+/// first redacted.
+fn redact_outcome(outcome: &mut ProbeOutcome, redactor: &Redactor) {
+    redactor.string(&mut outcome.name);
+    redactor.string(&mut outcome.summary);
+    for check in &mut outcome.checks {
+        redactor.string(&mut check.name);
+        redactor.string(&mut check.expected);
+        redactor.string(&mut check.actual);
+    }
+    for attempt in &mut outcome.attempts {
+        redactor.string(&mut attempt.summary);
+    }
+    if let Ok(mut evidence) = serde_json::from_str::<serde_json::Value>(outcome.evidence.get()) {
+        redactor.json(&mut evidence);
+        outcome.evidence = raw(&evidence);
+    }
 }
 
 /// A record serialised once, compactly.

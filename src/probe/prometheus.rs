@@ -278,6 +278,10 @@ async fn call(
 }
 
 impl Probe for Prometheus {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     /// One API call per expectation (targets, rules, alerts, each query), or
     /// `buildinfo` when none is asked.
     fn budget(&self) -> Budget {
