@@ -62,6 +62,7 @@ pub mod file;
 pub mod headers;
 pub mod health;
 pub mod http;
+pub mod image;
 pub mod jsonrpc;
 pub mod load;
 pub mod mcp;
@@ -203,6 +204,9 @@ pub enum ProbeSpec {
     /// A program run where vouch runs (only with `--allow-exec`): exit
     /// status, output, JSON on stdout, duration.
     Exec(Box<exec::Exec>),
+    /// A container image in an OCI registry: manifest, config and tags —
+    /// user, health check, size, layers, age, labels, platforms.
+    Image(Box<image::Image>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -223,6 +227,7 @@ pub const KINDS: &[&str] = &[
     "load",
     "file",
     "exec",
+    "image",
 ];
 
 impl ProbeSpec {
@@ -245,6 +250,7 @@ impl ProbeSpec {
             ProbeSpec::Load(_) => "load",
             ProbeSpec::File(_) => "file",
             ProbeSpec::Exec(_) => "exec",
+            ProbeSpec::Image(_) => "image",
         }
     }
 
@@ -267,6 +273,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.run(cx).await,
             ProbeSpec::File(p) => p.run(cx).await,
             ProbeSpec::Exec(p) => p.run(cx).await,
+            ProbeSpec::Image(p) => p.run(cx).await,
         }
     }
 
@@ -290,6 +297,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.describe(),
             ProbeSpec::File(p) => p.describe(),
             ProbeSpec::Exec(p) => p.describe(),
+            ProbeSpec::Image(p) => p.describe(),
         }
     }
 
@@ -313,7 +321,7 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
-            ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
+            ProbeSpec::File(_) | ProbeSpec::Exec(_) | ProbeSpec::Image(_) => Vec::new(),
         }
     }
 
@@ -336,6 +344,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.budget(),
             ProbeSpec::File(p) => p.budget(),
             ProbeSpec::Exec(p) => p.budget(),
+            ProbeSpec::Image(p) => p.budget(),
         }
     }
 
