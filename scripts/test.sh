@@ -14,6 +14,10 @@
 # VOUCH_TEST_MCP_PYTHON_JSON). The `metrics` and `prometheus` tests get a real
 # Prometheus scraping a real node_exporter and a down target
 # (scripts/prometheus.sh: VOUCH_TEST_PROMETHEUS, VOUCH_TEST_NODE_EXPORTER).
+# The `image` tests get real OCI registries (docker-registry: anonymous,
+# htpasswd, token auth) holding images built FROM scratch by buildah
+# (scripts/registry.sh: VOUCH_TEST_REGISTRY, VOUCH_TEST_REGISTRY_BASIC,
+# VOUCH_TEST_REGISTRY_TOKEN, VOUCH_TEST_REGISTRY_PASSWORD_FILE).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -63,6 +67,7 @@ cleanup() {
             scripts/mcp-peers.sh stop "$run_dir" "$peer" || rc=1
         done
         scripts/prometheus.sh stop "$run_dir" || rc=1
+        scripts/registry.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -80,7 +85,7 @@ step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl
     prometheus-blackbox-exporter=prometheus-blackbox-exporter \
     prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter node=nodejs npm=npm \
     prometheus-pushgateway=prometheus-pushgateway amtool=prometheus-alertmanager \
-    chromium=chromium
+    chromium=chromium docker-registry=docker-registry buildah=buildah htpasswd=apache2-utils
 step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
 # A real JUnit consumer for the JUnit report's test.
 python_has() { python3 -c "import $1" >/dev/null 2>&1; }
@@ -154,6 +159,14 @@ while IFS= read -r line; do
     export "${line?}"
     printf '==> %s\n' "$line" >&2
 done <<<"$prometheus_env"
+
+say "start the OCI registries and push the test images"
+registry_env=$(scripts/registry.sh start "$run_dir") || fail "start the registries (see above)"
+while IFS= read -r line; do
+    [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "registry.sh printed '$line'"
+    export "${line?}"
+    printf '==> %s\n' "$line" >&2
+done <<<"$registry_env"
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

@@ -651,7 +651,10 @@ impl Image {
         let media_type = descriptor["mediaType"].as_str().unwrap_or("").to_owned();
         let url = session.url(&format!("/v2/{}/blobs/{digest}", self.image.repository))?;
         let response = match session
-            .get(url, &format!("{media_type}, application/json, */*"))
+            .get(
+                url,
+                &format!("{OCI_CONFIG}, {DOCKER_CONFIG}, application/json, */*"),
+            )
             .await?
         {
             Ok(response) => response,
