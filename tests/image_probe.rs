@@ -699,3 +699,68 @@ fn a_ref_without_a_registry_host_is_a_load_error_with_its_position() {
     assert!(dump.contains("probes.yaml:6:"), "{dump}");
     assert!(dump.contains("names no registry host"), "{dump}");
 }
+
+#[test]
+fn https_is_the_default_and_credentials_never_go_to_a_plain_http_realm() {
+    let pki = server::Pki::new();
+    let realm = Server::http(|_| json(r#"{"token": "should-never-be-asked-for"}"#));
+    let realm_url = realm.url();
+    let registry = Server::https(&pki, move |request| match request.path() {
+        "/v2/open/manifests/1" => respond(
+            200,
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest_for("{}"),
+        ),
+        _ => with_header(
+            respond(
+                401,
+                "application/json",
+                r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#,
+            ),
+            "www-authenticate",
+            &format!(r#"Bearer realm="{realm_url}/token",service="s""#),
+        ),
+    });
+    let host = registry.url().trim_start_matches("https://").to_owned();
+    let ca = pki.ca_path();
+    let ca = ca.to_str().expect("utf-8 path");
+    let items = format!(
+        r#"  - item: Trusted through ca
+    probes:
+      - image: {{ ref: "{host}/open:1", ca: "{ca}" }}
+  - item: Untrusted
+    probes:
+      - image: {{ ref: "{host}/open:1" }}
+  - item: Plain-HTTP realm
+    probes:
+      - image: {{ ref: "{host}/closed:1", ca: "{ca}", basic: {{ user: ci, password: "${{secret:REGISTRY_PASSWORD}}" }} }}
+"#
+    );
+    let (out, report, text) = run(&items, &[("REGISTRY_PASSWORD", "pw-Qx93-never-sent")]);
+    out.assert_code(1);
+    assert!(!text.contains("pw-Qx93-never-sent"));
+    let trusted = probe_of(&report, "Trusted through ca");
+    assert_eq!(trusted["verdict"], "pass", "{trusted:#}");
+    assert_eq!(
+        trusted["evidence"]["registry"],
+        format!("https://{host}/").as_str()
+    );
+    let untrusted = probe_of(&report, "Untrusted");
+    assert_eq!(untrusted["verdict"], "fail", "{untrusted:#}");
+    assert!(
+        untrusted["summary"]
+            .as_str()
+            .expect("summary")
+            .contains("certificate"),
+        "{untrusted:#}"
+    );
+    let plain = probe_of(&report, "Plain-HTTP realm");
+    assert_eq!(
+        actual(plain, "exists"),
+        format!(
+            "401 UNAUTHORIZED; the token realm {}/token is plain HTTP while the registry is HTTPS: vouch does not send credentials there",
+            realm.url()
+        )
+    );
+    assert_eq!(realm.requests(), 0, "the realm was asked");
+}

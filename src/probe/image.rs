@@ -279,6 +279,11 @@ struct Manifest {
     doc: Json,
 }
 
+/// What a step of the walk got: `Ok(Ok(value))`; `Ok(Err(why))` when the
+/// registry answered, but not with something usable; `Err(findings)` when it
+/// did not answer at all.
+type Step<T> = Result<Result<T, String>, Box<Findings>>;
+
 /// How a manifest request ended.
 enum Fetched {
     Found(Manifest),
@@ -637,7 +642,7 @@ impl Image {
         &self,
         session: &mut Session<'_>,
         image: &Manifest,
-    ) -> Result<Result<Result<Config, String>, Box<Findings>>, ProbeError> {
+    ) -> Result<Step<Config>, ProbeError> {
         let descriptor = &image.doc["config"];
         let Some(digest) = descriptor["digest"].as_str() else {
             return Ok(Ok(Err("the manifest names no config digest".to_owned())));
@@ -883,10 +888,7 @@ impl Image {
     }
 
     /// Every tag of the repository, page by page (at most [`MAX_TAG_PAGES`]).
-    async fn tags(
-        &self,
-        session: &mut Session<'_>,
-    ) -> Result<Result<Result<TagListing, String>, Box<Findings>>, ProbeError> {
+    async fn tags(&self, session: &mut Session<'_>) -> Result<Step<TagListing>, ProbeError> {
         let mut url = session.url(&format!(
             "/v2/{}/tags/list?n={TAGS_PER_PAGE}",
             self.image.repository
@@ -1175,6 +1177,20 @@ mod tests {
         assert_eq!(healthcheck(&hc).as_deref(), Some("CMD /hello (every 30s)"));
         assert_eq!(healthcheck(&json!({"Test": ["NONE"]})), None);
         assert_eq!(healthcheck(&Json::Null), None);
+    }
+
+    #[test]
+    fn tags_to_contain_read_one_or_many_and_numbers_as_text() {
+        let e: ImageExpect =
+            serde_json::from_str(r#"{"tags": {"contains": "1.4.1", "count": {"min": 2}}}"#)
+                .expect("valid");
+        assert_eq!(e.tags.expect("tags").contains, ["1.4.1"]);
+        let e: ImageExpect =
+            serde_json::from_str(r#"{"tags": {"contains": [2, "1.4", 1.5]}}"#).expect("valid");
+        assert_eq!(e.tags.expect("tags").contains, ["2", "1.4", "1.5"]);
+        let err = serde_json::from_str::<ImageExpect>(r#"{"tags": {"contains": [true]}}"#)
+            .expect_err("a bool is no tag");
+        assert!(err.to_string().contains("a tag must be text"), "{err}");
     }
 
     #[test]
