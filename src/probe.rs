@@ -321,7 +321,8 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
-            ProbeSpec::File(_) | ProbeSpec::Exec(_) | ProbeSpec::Image(_) => Vec::new(),
+            ProbeSpec::Image(p) => p.target_paths(),
+            ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
         }
     }
 

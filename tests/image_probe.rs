@@ -764,3 +764,47 @@ fn https_is_the_default_and_credentials_never_go_to_a_plain_http_realm() {
     );
     assert_eq!(realm.requests(), 0, "the realm was asked");
 }
+
+#[test]
+fn a_registry_setting_names_where_to_connect_and_the_ref_is_the_repository() {
+    let Some(registry) = peer("VOUCH_TEST_REGISTRY") else {
+        return;
+    };
+    let items = format!(
+        r#"  - item: By URL
+    probes:
+      - image: {{ registry: "http://{registry}", ref: "vouch/app:1.4.2", expect: {{ user: {{ ne: root }} }} }}
+  - item: The target
+    probes:
+      - image: {{ registry: /, ref: "vouch/root:1", expect: {{ user: root }} }}
+"#
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "version: 1\nname: image test\ntarget: http://{registry}/ignored/path\nitems:\n{items}"
+    );
+    let file = write_file(dir.path(), "probes.yaml", &yaml);
+    let out = Vouch::new([
+        "run",
+        "--format",
+        "json",
+        file.to_str().expect("utf-8 path"),
+    ])
+    .current_dir(dir.path())
+    .run();
+    out.assert_code(0);
+    let report = out.json();
+    let by_url = probe_of(&report, "By URL");
+    assert_eq!(by_url["verdict"], "pass", "{by_url:#}");
+    assert_eq!(
+        by_url["name"],
+        format!("image vouch/app:1.4.2 at http://{registry}").as_str()
+    );
+    assert_eq!(
+        by_url["evidence"]["registry"],
+        format!("http://{registry}/").as_str()
+    );
+    let target = probe_of(&report, "The target");
+    assert_eq!(target["verdict"], "pass", "{target:#}");
+    assert_eq!(target["name"], "image vouch/root:1 at the target");
+}

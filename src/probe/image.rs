@@ -23,7 +23,7 @@ use registry::{Session, has_digest, next_link, registry_error};
 use super::auth::BasicSecret;
 use super::fetch::Response;
 use super::http::unreachable_findings;
-use super::{Budget, Check, Context, Findings, Probe, ProbeError, append_failures};
+use super::{Budget, Check, Context, Findings, Probe, ProbeError, TlsSettings, append_failures};
 use crate::expect::{self, Matcher, Size};
 use crate::redact::Redactor;
 
@@ -54,33 +54,89 @@ const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
 super::with_tls! {
-    /// Settings of an `image` probe.
+    /// The `image:` settings as written.
     #[derive(Debug, Clone, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
-    pub struct Image {
+    pub struct ImageSettings {
         /// The image: `registry.example/shop/api:1.4.2`, `localhost:5000/x@sha256:…`
         /// (a registry host is required: a host with a dot or a port, or `localhost`;
-        /// no tag and no digest means `latest`).
+        /// no tag and no digest means `latest`). With `registry:`, the repository
+        /// path alone: `shop/api:1.4.2`.
         #[serde(rename = "ref")]
-        pub image: ImageRef,
+        image: String,
+        /// Where the registry is, instead of the ref's host: a URL
+        /// (`http://127.0.0.1:5000`), or a path or `""` resolved against the target.
+        #[serde(default)]
+        registry: Option<String>,
         /// The platform picked from a multi-platform index: `os/arch[/variant]`
         /// (default `linux/amd64`).
         #[serde(default)]
-        pub platform: Option<Platform>,
-        /// Speak plain HTTP to the registry (default: HTTPS).
+        platform: Option<Platform>,
+        /// Speak plain HTTP to the ref's registry host (default: HTTPS); with
+        /// `registry:`, its URL's scheme decides.
         #[serde(default)]
-        pub plain_http: bool,
+        plain_http: bool,
         /// Credentials: sent as HTTP Basic to a registry that asks for them, or to
         /// its token realm (the `WWW-Authenticate: Bearer` dance).
         #[serde(default)]
-        pub basic: Option<BasicSecret>,
+        basic: Option<BasicSecret>,
         /// The most bytes of each answer read (manifest, config, tag page);
         /// default 4 MiB, or the run's body limit when that is larger.
         #[serde(default)]
-        pub body_limit: Option<Size>,
+        body_limit: Option<Size>,
         /// What must hold.
         #[serde(default)]
-        pub expect: ImageExpect,
+        expect: ImageExpect,
+    }
+}
+
+/// Settings of an `image` probe, checked.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(try_from = "ImageSettings")]
+#[schemars(with = "ImageSettings")]
+pub struct Image {
+    /// The image.
+    pub image: ImageRef,
+    /// Where the registry is, when not the ref's host.
+    pub registry: Option<String>,
+    /// The platform to pick from an index.
+    pub platform: Option<Platform>,
+    /// Plain HTTP to the ref's host.
+    pub plain_http: bool,
+    /// Credentials.
+    pub basic: Option<BasicSecret>,
+    /// The cap on each answer.
+    pub body_limit: Option<Size>,
+    /// What must hold.
+    pub expect: ImageExpect,
+    /// TLS trust and client identity.
+    pub tls: TlsSettings,
+}
+
+impl TryFrom<ImageSettings> for Image {
+    type Error = String;
+
+    fn try_from(s: ImageSettings) -> Result<Image, String> {
+        let tls = s.tls();
+        let image = match &s.registry {
+            Some(_) => reference::parse_path(&s.image)?,
+            None => reference::parse(&s.image)?,
+        };
+        if let Some(b) = &s.basic
+            && b.user.contains(':')
+        {
+            return Err("a basic `user` cannot contain `:`".to_owned());
+        }
+        Ok(Image {
+            image,
+            registry: s.registry,
+            platform: s.platform,
+            plain_http: s.plain_http,
+            basic: s.basic,
+            body_limit: s.body_limit,
+            expect: s.expect,
+            tls,
+        })
     }
 }
 
@@ -185,12 +241,24 @@ fn texts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::E
 }
 
 impl Image {
-    /// `image registry.example/shop/api:1.4.2`.
+    /// `image registry.example/shop/api:1.4.2`, `image shop/api:1.4.2 at
+    /// http://127.0.0.1:5000`, with the platform when one is asked for.
     pub fn describe(&self) -> String {
-        match &self.platform {
-            Some(p) => format!("image {} ({p})", self.image),
-            None => format!("image {}", self.image),
+        let mut line = format!("image {}", self.image);
+        match self.registry.as_deref() {
+            Some("" | "/") => line.push_str(" at the target"),
+            Some(registry) => line.push_str(&format!(" at {registry}")),
+            None => {}
         }
+        if let Some(p) = &self.platform {
+            line.push_str(&format!(" ({p})"));
+        }
+        line
+    }
+
+    /// The registry, when `registry:` is a path resolved against the target.
+    pub fn target_paths(&self) -> Vec<&str> {
+        self.registry.as_deref().into_iter().collect()
     }
 
     fn platform(&self) -> Platform {
@@ -218,7 +286,20 @@ impl Image {
             && e.tags.is_none()
     }
 
-    fn base(&self) -> Result<Url, ProbeError> {
+    fn base(&self, cx: &Context) -> Result<Url, ProbeError> {
+        if let Some(registry) = &self.registry {
+            let mut url = cx.resolve(registry)?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ProbeError::Setup(format!(
+                    "registry `{registry}` is not an HTTP(S) URL"
+                )));
+            }
+            // The API lives at the host's root (`/v2/`).
+            url.set_path("/");
+            url.set_query(None);
+            url.set_fragment(None);
+            return Ok(url);
+        }
         let scheme = if self.plain_http { "http" } else { "https" };
         Url::parse(&format!("{scheme}://{}/", self.image.registry)).map_err(|e| {
             ProbeError::Setup(format!(
@@ -252,9 +333,9 @@ impl Probe for Image {
             .map(|b| (b.user.clone(), b.password.clone()));
         let mut session = Session::new(
             cx,
-            self.base()?,
+            self.base(cx)?,
             &self.image.repository,
-            self.tls(),
+            self.tls.clone(),
             basic,
             self.budget().max_requests,
         );

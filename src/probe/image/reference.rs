@@ -8,11 +8,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A parsed image reference: registry host, repository, tag and/or digest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(try_from = "String")]
-#[schemars(with = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
-    /// `host[:port]` of the registry, as written.
+    /// `host[:port]` of the registry, as written; empty when the probe's
+    /// `registry:` names it instead.
     pub registry: String,
     /// The repository path (`shop/api`).
     pub repository: String,
@@ -34,7 +33,10 @@ impl ImageRef {
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.registry, self.repository)?;
+        if !self.registry.is_empty() {
+            write!(f, "{}/", self.registry)?;
+        }
+        f.write_str(&self.repository)?;
         if let Some(tag) = &self.tag {
             write!(f, ":{tag}")?;
         }
@@ -45,16 +47,18 @@ impl fmt::Display for ImageRef {
     }
 }
 
-impl TryFrom<String> for ImageRef {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<ImageRef, String> {
-        parse(&text)
-    }
-}
-
 /// Parses `host[:port]/repository[:tag][@algorithm:hex]`.
 pub fn parse(text: &str) -> Result<ImageRef, String> {
+    parse_with(text, true)
+}
+
+/// Parses `repository[:tag][@algorithm:hex]`, without a host (the probe's
+/// `registry:` names it).
+pub fn parse_path(text: &str) -> Result<ImageRef, String> {
+    parse_with(text, false)
+}
+
+fn parse_with(text: &str, with_host: bool) -> Result<ImageRef, String> {
     let shown = crate::expect::excerpt(text, 80);
     if text.contains("://") {
         return Err(format!(
@@ -65,21 +69,26 @@ pub fn parse(text: &str) -> Result<ImageRef, String> {
         Some((rest, digest)) => (rest, Some(parse_digest(digest, &shown)?)),
         None => (text, None),
     };
-    let Some((registry, path)) = rest.split_once('/') else {
-        return Err(format!(
-            "image ref `{shown}` names no registry: write `host[:port]/repository:tag`"
-        ));
+    let (registry, path) = if with_host {
+        let Some((registry, path)) = rest.split_once('/') else {
+            return Err(format!(
+                "image ref `{shown}` names no registry: write `host[:port]/repository:tag`, or give `registry:`"
+            ));
+        };
+        if !(registry.contains('.') || registry.contains(':') || registry == "localhost") {
+            return Err(format!(
+                "image ref `{shown}` names no registry host (`{registry}` is not one: a host has a dot or a port, or is `localhost`): write `registry.example/{rest}`, or give `registry:`"
+            ));
+        }
+        if !valid_host(registry) {
+            return Err(format!(
+                "image ref `{shown}`: `{registry}` is not a registry host"
+            ));
+        }
+        (registry, path)
+    } else {
+        ("", rest)
     };
-    if !(registry.contains('.') || registry.contains(':') || registry == "localhost") {
-        return Err(format!(
-            "image ref `{shown}` names no registry host (`{registry}` is not one: a host has a dot or a port, or is `localhost`): write `registry.example/{rest}`"
-        ));
-    }
-    if !valid_host(registry) {
-        return Err(format!(
-            "image ref `{shown}`: `{registry}` is not a registry host"
-        ));
-    }
     // A tag follows the last `:` after the last `/`.
     let last_slash = path.rfind('/').map_or(0, |i| i + 1);
     let (repository, tag) = match path[last_slash..].rfind(':') {
@@ -88,8 +97,13 @@ pub fn parse(text: &str) -> Result<ImageRef, String> {
     };
     if !valid_repository(repository) {
         return Err(format!(
-            "image ref `{shown}`: repository `{}` is not valid (lowercase letters, digits and `._-` between `/`-separated parts)",
-            crate::expect::excerpt(repository, 80)
+            "image ref `{shown}`: repository `{}` is not valid (lowercase letters, digits and `._-` between `/`-separated parts){}",
+            crate::expect::excerpt(repository, 80),
+            if with_host {
+                ""
+            } else {
+                "; with `registry:`, `ref` is the repository without a host (`shop/api:1.4.2`)"
+            }
         ));
     }
     if let Some(tag) = tag
@@ -282,6 +296,23 @@ mod tests {
         assert_eq!(r.to_string(), format!("127.0.0.1:5000/a/b:1@{digest}"));
         let r = parse(&format!("[::1]:5000/a@{digest}")).expect("valid");
         assert_eq!((r.registry.as_str(), r.tag), ("[::1]:5000", None));
+    }
+
+    #[test]
+    fn with_a_registry_setting_the_ref_is_a_repository_path() {
+        let r = parse_path("shop/api:1.4.2").expect("valid");
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("", "shop/api")
+        );
+        assert_eq!(r.to_string(), "shop/api:1.4.2");
+        let err = parse_path("127.0.0.1:5000/shop/api:1").expect_err("a host");
+        assert!(err.contains("without a host"), "{err}");
+        assert!(
+            parse("shop/api:1")
+                .expect_err("no host")
+                .contains("give `registry:`")
+        );
     }
 
     #[test]
