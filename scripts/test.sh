@@ -19,6 +19,10 @@
 # (scripts/prometheus.sh: VOUCH_TEST_PROMETHEUS, VOUCH_TEST_NODE_EXPORTER).
 # The `oauth2:` tests get a real token endpoint, npm oauth2-mock-server
 # (scripts/oauth2.sh: VOUCH_TEST_OAUTH2).
+# The `image` tests get real OCI registries (docker-registry: anonymous,
+# htpasswd, token auth) holding images built FROM scratch by buildah
+# (scripts/registry.sh: VOUCH_TEST_REGISTRY, VOUCH_TEST_REGISTRY_BASIC,
+# VOUCH_TEST_REGISTRY_TOKEN, VOUCH_TEST_REGISTRY_PASSWORD_FILE).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -69,6 +73,7 @@ cleanup() {
         done
         scripts/prometheus.sh stop "$run_dir" || rc=1
         scripts/oauth2.sh stop "$run_dir" || rc=1
+        scripts/registry.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -86,7 +91,7 @@ step "install missing packages" scripts/ensure-packages.sh nginx=nginx curl=curl
     prometheus-blackbox-exporter=prometheus-blackbox-exporter \
     prometheus=prometheus prometheus-node-exporter=prometheus-node-exporter node=nodejs npm=npm \
     prometheus-pushgateway=prometheus-pushgateway amtool=prometheus-alertmanager \
-    chromium=chromium
+    chromium=chromium docker-registry=docker-registry buildah=buildah htpasswd=apache2-utils
 step "install missing MCP peers (npm, PyPI)" scripts/mcp-peers.sh install
 step "install the OAuth2 token endpoint (npm)" scripts/oauth2.sh install
 # A real JUnit consumer for the JUnit report's test.
@@ -169,6 +174,13 @@ say "start the OAuth2 token endpoint"
 port=$(scripts/oauth2.sh start "$run_dir") || fail "start oauth2-mock-server (see above)"
 export VOUCH_TEST_OAUTH2=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_OAUTH2=%s\n' "$VOUCH_TEST_OAUTH2" >&2
+say "start the OCI registries and push the test images"
+registry_env=$(scripts/registry.sh start "$run_dir") || fail "start the registries (see above)"
+while IFS= read -r line; do
+    [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "registry.sh printed '$line'"
+    export "${line?}"
+    printf '==> %s\n' "$line" >&2
+done <<<"$registry_env"
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

@@ -62,6 +62,7 @@ pub mod file;
 pub mod headers;
 pub mod health;
 pub mod http;
+pub mod image;
 pub mod jsonrpc;
 pub mod load;
 pub mod mcp;
@@ -221,6 +222,9 @@ pub enum ProbeSpec {
     /// A PostgreSQL login in a read-only transaction: TLS, version, settings,
     /// replication, a query's rows, a password-less user refused.
     Postgres(Box<postgres::Postgres>),
+    /// A container image in an OCI registry: manifest, config and tags —
+    /// user, health check, size, layers, age, labels, platforms.
+    Image(Box<image::Image>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -242,6 +246,7 @@ pub const KINDS: &[&str] = &[
     "file",
     "exec",
     "postgres",
+    "image",
 ];
 
 impl ProbeSpec {
@@ -265,6 +270,7 @@ impl ProbeSpec {
             ProbeSpec::File(_) => "file",
             ProbeSpec::Exec(_) => "exec",
             ProbeSpec::Postgres(_) => "postgres",
+            ProbeSpec::Image(_) => "image",
         }
     }
 
@@ -288,6 +294,7 @@ impl ProbeSpec {
             ProbeSpec::File(p) => p.run(cx).await,
             ProbeSpec::Exec(p) => p.run(cx).await,
             ProbeSpec::Postgres(p) => p.run(cx).await,
+            ProbeSpec::Image(p) => p.run(cx).await,
         }
     }
 
@@ -312,6 +319,7 @@ impl ProbeSpec {
             ProbeSpec::File(p) => p.describe(),
             ProbeSpec::Exec(p) => p.describe(),
             ProbeSpec::Postgres(p) => p.describe(),
+            ProbeSpec::Image(p) => p.describe(),
         }
     }
 
@@ -335,6 +343,7 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
+            ProbeSpec::Image(p) => p.target_paths(),
             ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
             ProbeSpec::Postgres(p) => p.target_paths(),
         }
@@ -359,6 +368,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.budget(),
             ProbeSpec::File(p) => p.budget(),
             ProbeSpec::Exec(p) => p.budget(),
+            ProbeSpec::Image(p) => p.budget(),
             ProbeSpec::Postgres(p) => p.budget(),
         }
     }
@@ -389,6 +399,7 @@ impl ProbeSpec {
             ProbeSpec::File(p) => p.sends_http(),
             ProbeSpec::Exec(p) => p.sends_http(),
             ProbeSpec::Postgres(p) => p.sends_http(),
+            ProbeSpec::Image(p) => p.sends_http(),
         }
     }
 
@@ -412,6 +423,7 @@ impl ProbeSpec {
             ProbeSpec::File(p) => p.records_response(),
             ProbeSpec::Exec(p) => p.records_response(),
             ProbeSpec::Postgres(p) => p.records_response(),
+            ProbeSpec::Image(p) => p.records_response(),
         }
     }
 
