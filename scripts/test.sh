@@ -14,6 +14,8 @@
 # VOUCH_TEST_MCP_PYTHON_JSON). The `metrics` and `prometheus` tests get a real
 # Prometheus scraping a real node_exporter and a down target
 # (scripts/prometheus.sh: VOUCH_TEST_PROMETHEUS, VOUCH_TEST_NODE_EXPORTER).
+# The `alertmanager` tests get a real Alertmanager with the test route tree
+# (scripts/alertmanager.sh: VOUCH_TEST_ALERTMANAGER).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -63,6 +65,7 @@ cleanup() {
             scripts/mcp-peers.sh stop "$run_dir" "$peer" || rc=1
         done
         scripts/prometheus.sh stop "$run_dir" || rc=1
+        scripts/alertmanager.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -154,6 +157,11 @@ while IFS= read -r line; do
     export "${line?}"
     printf '==> %s\n' "$line" >&2
 done <<<"$prometheus_env"
+
+say "start alertmanager"
+port=$(scripts/alertmanager.sh start "$run_dir") || fail "start alertmanager (see above)"
+export VOUCH_TEST_ALERTMANAGER=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_ALERTMANAGER=%s\n' "$VOUCH_TEST_ALERTMANAGER" >&2
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then
