@@ -388,6 +388,16 @@ fn the_tls_edge_pack_passes_on_a_good_edge_and_flags_a_short_chain() {
     );
     out.assert_code(0);
 
+    // The same good edge, but TLS 1.0 and 1.1 still allowed.
+    let (out, report) = run_edge_pack(&nginx, "LEGACY");
+    out.assert_code(1);
+    assert_eq!(
+        failed_items(&report),
+        ["TLS 1.2 or newer only"],
+        "{}",
+        out.dump()
+    );
+
     for case in ["SHORTCHAIN", "SOON"] {
         let (out, report) = run_edge_pack(&nginx, case);
         out.assert_code(1);

@@ -24,6 +24,9 @@ use route::Route;
 /// Silences kept as evidence.
 const SHOWN: usize = 20;
 
+/// The least cap on each API answer: the status carries the configuration.
+const DEFAULT_BODY_LIMIT: u64 = 8 << 20;
+
 super::with_tls! {
     /// Settings of an `alertmanager` probe.
     #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -177,6 +180,8 @@ impl Probe for Alertmanager {
     }
 
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
+        // A status holds the whole configuration, templates included.
+        let cx = &cx.with_body_limit(None, DEFAULT_BODY_LIMIT);
         let base = cx.resolve(self.url.as_deref().unwrap_or(""))?;
         let line = self.describe();
         let e = &self.expect;
