@@ -373,6 +373,14 @@ impl TryFrom<TlsProbeSettings> for Tls {
         if s.client_cert.is_some() != s.client_key.is_some() {
             return Err("`client_cert` and `client_key` must be given together".to_owned());
         }
+        // `[TLSv1, TLSv1.0]` is one version: one connection, one check.
+        let mut expect = s.expect;
+        let mut seen = Vec::new();
+        expect.refuses.retain(|v| {
+            let first = !seen.contains(v);
+            seen.push(*v);
+            first
+        });
         Ok(Tls {
             written: s.endpoint,
             host,
@@ -384,7 +392,7 @@ impl TryFrom<TlsProbeSettings> for Tls {
                 client_key: s.client_key,
                 insecure: false,
             },
-            expect: s.expect,
+            expect,
         })
     }
 }
@@ -1084,7 +1092,7 @@ mod tests {
 
     #[test]
     fn refuses_takes_old_versions_and_counts_a_connection_each() {
-        let t = tls("{endpoint: 'h:443', expect: {refuses: [SSLv3, TLSv1.0, TLSv1.1]}}")
+        let t = tls("{endpoint: 'h:443', expect: {refuses: [SSLv3, TLSv1.0, TLSv1.1, TLSv1]}}")
             .expect("valid");
         assert_eq!(
             t.expect.refuses,
