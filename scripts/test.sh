@@ -23,6 +23,10 @@
 # htpasswd, token auth) holding images built FROM scratch by buildah
 # (scripts/registry.sh: VOUCH_TEST_REGISTRY, VOUCH_TEST_REGISTRY_BASIC,
 # VOUCH_TEST_REGISTRY_TOKEN, VOUCH_TEST_REGISTRY_PASSWORD_FILE).
+# The `alertmanager` tests get a real Alertmanager with the test route tree
+# (scripts/alertmanager.sh: VOUCH_TEST_ALERTMANAGER), the `websocket` tests a
+# real feed that greets first on PyPI websockets (scripts/ws-greeter.sh:
+# VOUCH_TEST_WS_GREETER).
 #
 # VOUCH_NGINX_PORT=N pins nginx's port (default: a free one).
 set -euo pipefail
@@ -74,6 +78,8 @@ cleanup() {
         scripts/prometheus.sh stop "$run_dir" || rc=1
         scripts/oauth2.sh stop "$run_dir" || rc=1
         scripts/registry.sh stop "$run_dir" || rc=1
+        scripts/alertmanager.sh stop "$run_dir" || rc=1
+        scripts/ws-greeter.sh stop "$run_dir" || rc=1
         rm -rf "$run_dir"
     fi
     exit "$rc"
@@ -110,6 +116,10 @@ fi
 # A strict HTML5 parser for the HTML report's test.
 if ! python_has html5lib; then
     step "pip install html5lib" python3 -m pip install --quiet --disable-pip-version-check html5lib
+fi
+# The WebSocket server that greets first (scripts/ws-greeter.sh).
+if ! python_has websockets; then
+    step "pip install websockets" python3 -m pip install --quiet --disable-pip-version-check websockets
 fi
 # Tests that need a real peer fail instead of skipping when it is missing.
 export VOUCH_REQUIRE_PEERS=1
@@ -181,6 +191,16 @@ while IFS= read -r line; do
     export "${line?}"
     printf '==> %s\n' "$line" >&2
 done <<<"$registry_env"
+say "start alertmanager"
+port=$(scripts/alertmanager.sh start "$run_dir") || fail "start alertmanager (see above)"
+export VOUCH_TEST_ALERTMANAGER=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_ALERTMANAGER=%s\n' "$VOUCH_TEST_ALERTMANAGER" >&2
+
+say "start the WebSocket greeter"
+port=$(scripts/ws-greeter.sh start "$run_dir") || fail "start the WebSocket greeter (see above)"
+# An http:// target: the `websocket` kind speaks ws:// to it.
+export VOUCH_TEST_WS_GREETER=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_WS_GREETER=%s\n' "$VOUCH_TEST_WS_GREETER" >&2
 
 step "cargo test" cargo test --locked --all-targets
 if has_lib; then

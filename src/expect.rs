@@ -86,6 +86,60 @@ impl Matcher {
             None => self.check(None),
         }
     }
+
+    /// Checks a duration. Bounds and values written as durations are read
+    /// as durations here: `{max: 5m}` is five minutes, where a plain matcher
+    /// reads `5m` as the size 5 MB; plain numbers are seconds. `Err` shows
+    /// the duration as people write it (`got 10m`).
+    pub fn check_duration(&self, actual: Option<Duration>) -> Result<(), String> {
+        let seconds = |text: &str| parse_duration(text).ok().map(|d| d.as_secs_f64());
+        let as_seconds = |value: &Json| match value {
+            Json::String(s) => seconds(s).map_or_else(|| value.clone(), Json::from),
+            other => other.clone(),
+        };
+        let bound = |b: &Bound| Bound {
+            value: seconds(&b.text).unwrap_or(b.value),
+            text: b.text.clone(),
+        };
+        let value = actual.map(|d| Json::from(d.as_secs_f64()));
+        for rule in &self.rules {
+            let rule = match rule {
+                Rule::Eq(v) => Rule::Eq(as_seconds(v)),
+                Rule::Ne(v) => Rule::Ne(as_seconds(v)),
+                Rule::OneOf(vs) => Rule::OneOf(vs.iter().map(as_seconds).collect()),
+                Rule::Min(b) => Rule::Min(bound(b)),
+                Rule::Max(b) => Rule::Max(bound(b)),
+                other => other.clone(),
+            };
+            if let Err(why) = rule.check(value.as_ref()) {
+                return Err(match actual {
+                    Some(d) => format!("got {}", format_duration(d)),
+                    None => why,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration as people write it: `5m`, `1h 30m`, `36d`, `0s`; below a
+/// second in milliseconds (`250ms`). Days are the largest unit (no months).
+pub fn format_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let parts: Vec<String> = [
+        (secs / 86_400, "d"),
+        (secs % 86_400 / 3600, "h"),
+        (secs % 3600 / 60, "m"),
+        (secs % 60, "s"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n}{unit}"))
+    .collect();
+    parts.join(" ")
 }
 
 /// Dotted versions (`15.4`, `7.0.15`), for the kinds whose values are
@@ -870,6 +924,42 @@ mod tests {
         assert!(err.to_string().contains("unknown variant `maxx`"), "{err}");
         let err = serde_json::from_value::<Matcher>(json!({"matches": "("})).expect_err("regex");
         assert_eq!(err.to_string(), "invalid regex `(`: unclosed group");
+    }
+
+    #[test]
+    fn duration_bounds_are_durations_not_sizes() {
+        let five_minutes = Duration::from_secs(300);
+        let m = matcher(json!({"max": "5m"}));
+        assert!(m.check_duration(Some(five_minutes)).is_ok());
+        assert_eq!(
+            m.check_duration(Some(Duration::from_secs(600))),
+            Err("got 10m".to_owned())
+        );
+        assert!(
+            matcher(json!({"min": "5m"}))
+                .check_duration(Some(Duration::from_secs(60)))
+                .is_err()
+        );
+        assert!(
+            matcher(json!("5m"))
+                .check_duration(Some(five_minutes))
+                .is_ok()
+        );
+        assert!(
+            matcher(json!(300))
+                .check_duration(Some(five_minutes))
+                .is_ok()
+        );
+        assert!(
+            matcher(json!(["1m", "5m"]))
+                .check_duration(Some(five_minutes))
+                .is_ok()
+        );
+        assert_eq!(
+            matcher(json!({"exists": true})).check_duration(None),
+            Err("missing".to_owned())
+        );
+        assert_eq!(format_duration(Duration::from_millis(5_400_250)), "1h 30m");
     }
 
     #[test]

@@ -54,6 +54,7 @@ macro_rules! with_tls {
 }
 pub(crate) use with_tls;
 
+pub mod alertmanager;
 pub mod auth;
 pub mod cors;
 pub mod exec;
@@ -207,6 +208,8 @@ pub enum ProbeSpec {
     Metrics(Box<metrics::Metrics>),
     /// A Prometheus server's API: targets up, rules loaded, alerts, PromQL queries.
     Prometheus(Box<prometheus::Prometheus>),
+    /// An Alertmanager's v2 API: receivers, routing (computed, nothing sent), silences, cluster.
+    Alertmanager(Box<alertmanager::Alertmanager>),
     /// A bounded burst or paced run until the limit answers (`429`), its
     /// headers, and recovery after the window.
     RateLimit(Box<rate_limit::RateLimit>),
@@ -241,6 +244,7 @@ pub const KINDS: &[&str] = &[
     "mcp",
     "metrics",
     "prometheus",
+    "alertmanager",
     "rate_limit",
     "load",
     "file",
@@ -265,6 +269,7 @@ impl ProbeSpec {
             ProbeSpec::Mcp(_) => "mcp",
             ProbeSpec::Metrics(_) => "metrics",
             ProbeSpec::Prometheus(_) => "prometheus",
+            ProbeSpec::Alertmanager(_) => "alertmanager",
             ProbeSpec::RateLimit(_) => "rate_limit",
             ProbeSpec::Load(_) => "load",
             ProbeSpec::File(_) => "file",
@@ -289,6 +294,7 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.run(cx).await,
             ProbeSpec::Metrics(p) => p.run(cx).await,
             ProbeSpec::Prometheus(p) => p.run(cx).await,
+            ProbeSpec::Alertmanager(p) => p.run(cx).await,
             ProbeSpec::RateLimit(p) => p.run(cx).await,
             ProbeSpec::Load(p) => p.run(cx).await,
             ProbeSpec::File(p) => p.run(cx).await,
@@ -314,6 +320,7 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.describe(),
             ProbeSpec::Metrics(p) => p.describe(),
             ProbeSpec::Prometheus(p) => p.describe(),
+            ProbeSpec::Alertmanager(p) => p.describe(),
             ProbeSpec::RateLimit(p) => p.describe(),
             ProbeSpec::Load(p) => p.describe(),
             ProbeSpec::File(p) => p.describe(),
@@ -341,6 +348,7 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => vec![p.url.as_str()],
             ProbeSpec::Metrics(p) => vec![p.url.as_str()],
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
+            ProbeSpec::Alertmanager(p) => p.target_paths(),
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
             ProbeSpec::Image(p) => p.target_paths(),
@@ -364,6 +372,7 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.budget(),
             ProbeSpec::Metrics(p) => p.budget(),
             ProbeSpec::Prometheus(p) => p.budget(),
+            ProbeSpec::Alertmanager(p) => p.budget(),
             ProbeSpec::RateLimit(p) => p.budget(),
             ProbeSpec::Load(p) => p.budget(),
             ProbeSpec::File(p) => p.budget(),

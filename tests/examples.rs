@@ -80,6 +80,7 @@ fn host_only(file: &Path) -> bool {
         "mcp:",
         "metrics:",
         "prometheus:",
+        "alertmanager:",
         "rate_limit:",
         "load:",
         "image:",
