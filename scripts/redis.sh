@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Starts and stops a real Redis for vouch's `tcp` probe tests, on a loopback
-# port, with every file it touches inside DIR.
+# Starts and stops a real Redis for vouch's `tcp` and `redis` probe tests, on
+# a loopback port, with every file it touches inside DIR.
 #
-#   scripts/redis.sh start DIR NAME [PASSWORD]   prints the port on stdout;
-#                                                PID in DIR/NAME.pid
-#   scripts/redis.sh stop DIR NAME               stops it by PID
+#   scripts/redis.sh start DIR NAME [PASSWORD] [OPTION…]
+#                                      prints the port on stdout; PID in DIR/NAME.pid
+#   scripts/redis.sh stop DIR NAME     stops it by PID
 #
 # With PASSWORD, the instance has `requirepass` (PING answers -NOAUTH).
+# Options:
+#   --aof                      appendonly yes (AOF persistence on)
+#   --replica-of PORT          a replica of the Redis on 127.0.0.1:PORT
+#   --acl-user NAME PASSWORD   an ACL user that may read, PING, INFO, SCAN and
+#                              TTL, but not CONFIG (its CONFIG GET gets NOPERM)
+#   --no-config-command        rename-command CONFIG "" (CONFIG is disabled)
 set -euo pipefail
 # shellcheck source=scripts/peer-lib.sh
 source "$(dirname "$0")/peer-lib.sh"
 
 usage() {
-    printf 'usage: %s start DIR NAME [PASSWORD] | stop DIR NAME\n' "$0" >&2
+    printf 'usage: %s start DIR NAME [PASSWORD] [--aof] [--replica-of PORT] [--acl-user NAME PASSWORD] [--no-config-command] | stop DIR NAME\n' "$0" >&2
     exit 2
 }
 
@@ -40,7 +46,34 @@ wait_ready() {
 }
 
 start() {
-    local dir=$1 name=$2 password=${3:-} port pid attempt
+    local dir=$1 name=$2 password="" port pid attempt
+    local aof=no replica_of="" acl_user="" acl_password="" no_config=""
+    shift 2
+    if (($# > 0)) && [[ $1 != --* ]]; then
+        password=$1
+        shift
+    fi
+    while (($# > 0)); do
+        case $1 in
+        --aof) aof=yes ;;
+        --replica-of)
+            (($# >= 2)) || usage
+            check_port "$2"
+            replica_of=$2
+            shift
+            ;;
+        --acl-user)
+            (($# >= 3)) || usage
+            [[ $2 =~ ^[A-Za-z0-9_-]+$ && $3 =~ ^[A-Za-z0-9_-]+$ ]] ||
+                die "an ACL user name and password are letters, digits, '-' and '_'"
+            acl_user=$2 acl_password=$3
+            shift 2
+            ;;
+        --no-config-command) no_config=yes ;;
+        *) usage ;;
+        esac
+        shift
+    done
     command -v redis-server >/dev/null 2>&1 ||
         die "redis-server not found on PATH (apt-get install -y --no-install-recommends redis-server)"
     mkdir -p "$dir"
@@ -52,17 +85,25 @@ start() {
         port=$(free_port)
         check_port "$port"
         # The password goes into a config file, not onto a command line.
+        # Each instance keeps its own files: several share DIR.
         {
-            printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\n' "$port"
+            printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly %s\n' "$port" "$aof"
             printf 'daemonize no\ndir %s\nlogfile %s\n' "$dir" "$dir/$name.log"
+            printf 'dbfilename %s.rdb\nappenddirname %s-aof\n' "$name" "$name"
             [[ -n $password ]] && printf 'requirepass %s\n' "$password"
+            [[ -n $replica_of ]] && printf 'replicaof 127.0.0.1 %s\n' "$replica_of"
+            # Read-only: keys and read commands, PING, INFO, SCAN, TTL; no CONFIG.
+            [[ -n $acl_user ]] &&
+                printf 'user %s on >%s ~* -@all +@read +ping +auth +info +scan +ttl\n' "$acl_user" "$acl_password"
+            [[ -n $no_config ]] && printf 'rename-command CONFIG ""\n'
+            true
         } >"$dir/$name.conf"
         chmod 600 "$dir/$name.conf"
         redis-server "$dir/$name.conf" </dev/null >/dev/null 2>&1 &
         pid=$!
         echo "$pid" >"$dir/$name.pid"
         if wait_ready "$pid" "$port"; then
-            log "redis $name (pid $pid) ready on 127.0.0.1:$port${password:+ (requirepass)}"
+            log "redis $name (pid $pid) ready on 127.0.0.1:$port${password:+ (requirepass)}${acl_user:+ (ACL user $acl_user)}${replica_of:+ (replica of :$replica_of)}${no_config:+ (CONFIG disabled)} (appendonly $aof)"
             echo "$port"
             return 0
         fi
@@ -90,7 +131,7 @@ stop() {
 }
 
 case ${1:-} in
-start) (($# == 3 || $# == 4)) || usage; start "$2" "$3" "${4:-}" ;;
+start) (($# >= 3)) || usage; shift; start "$@" ;;
 stop) (($# == 3)) || usage; stop "$2" "$3" ;;
 *) usage ;;
 esac

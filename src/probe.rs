@@ -69,6 +69,7 @@ pub mod metrics;
 pub mod progress;
 pub mod prometheus;
 pub mod rate_limit;
+pub mod redis;
 pub mod tcp;
 pub mod tls;
 pub mod traffic;
@@ -203,6 +204,9 @@ pub enum ProbeSpec {
     /// A program run where vouch runs (only with `--allow-exec`): exit
     /// status, output, JSON on stdout, duration.
     Exec(Box<exec::Exec>),
+    /// A read-only Redis session: `AUTH`, whether a password is required,
+    /// `INFO` fields, `CONFIG GET` parameters, TTLs of sampled keys.
+    Redis(Box<redis::Redis>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -223,6 +227,7 @@ pub const KINDS: &[&str] = &[
     "load",
     "file",
     "exec",
+    "redis",
 ];
 
 impl ProbeSpec {
@@ -245,6 +250,7 @@ impl ProbeSpec {
             ProbeSpec::Load(_) => "load",
             ProbeSpec::File(_) => "file",
             ProbeSpec::Exec(_) => "exec",
+            ProbeSpec::Redis(_) => "redis",
         }
     }
 
@@ -267,6 +273,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.run(cx).await,
             ProbeSpec::File(p) => p.run(cx).await,
             ProbeSpec::Exec(p) => p.run(cx).await,
+            ProbeSpec::Redis(p) => p.run(cx).await,
         }
     }
 
@@ -290,6 +297,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.describe(),
             ProbeSpec::File(p) => p.describe(),
             ProbeSpec::Exec(p) => p.describe(),
+            ProbeSpec::Redis(p) => p.describe(),
         }
     }
 
@@ -313,6 +321,7 @@ impl ProbeSpec {
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
+            ProbeSpec::Redis(p) => p.target_paths(),
             ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
         }
     }
@@ -336,6 +345,7 @@ impl ProbeSpec {
             ProbeSpec::Load(p) => p.budget(),
             ProbeSpec::File(p) => p.budget(),
             ProbeSpec::Exec(p) => p.budget(),
+            ProbeSpec::Redis(p) => p.budget(),
         }
     }
 

@@ -82,6 +82,7 @@ fn host_only(file: &Path) -> bool {
         "prometheus:",
         "rate_limit:",
         "load:",
+        "redis:",
     ];
     !text.lines().any(|l| {
         let t = l.trim_start().trim_start_matches("- ");
