@@ -13,12 +13,15 @@
 #   --acl-user NAME PASSWORD   an ACL user that may read, PING, INFO, SCAN and
 #                              TTL, but not CONFIG (its CONFIG GET gets NOPERM)
 #   --no-config-command        rename-command CONFIG "" (CONFIG is disabled)
+#   --tls CERT KEY             also a TLS port with this PEM certificate and
+#                              key (no client certificates asked); its port is
+#                              printed after the plain one: "PORT TLS_PORT"
 set -euo pipefail
 # shellcheck source=scripts/peer-lib.sh
 source "$(dirname "$0")/peer-lib.sh"
 
 usage() {
-    printf 'usage: %s start DIR NAME [PASSWORD] [--aof] [--replica-of PORT] [--acl-user NAME PASSWORD] [--no-config-command] | stop DIR NAME\n' "$0" >&2
+    printf 'usage: %s start DIR NAME [PASSWORD] [--aof] [--replica-of PORT] [--acl-user NAME PASSWORD] [--no-config-command] [--tls CERT KEY] | stop DIR NAME\n' "$0" >&2
     exit 2
 }
 
@@ -47,7 +50,7 @@ wait_ready() {
 
 start() {
     local dir=$1 name=$2 password="" port pid attempt
-    local aof=no replica_of="" acl_user="" acl_password="" no_config=""
+    local aof=no replica_of="" acl_user="" acl_password="" no_config="" tls_cert="" tls_key="" tls_port=""
     shift 2
     if (($# > 0)) && [[ $1 != --* ]]; then
         password=$1
@@ -70,6 +73,13 @@ start() {
             shift 2
             ;;
         --no-config-command) no_config=yes ;;
+        --tls)
+            (($# >= 3)) || usage
+            [[ -r $2 && -r $3 ]] || die "cannot read the TLS certificate '$2' or key '$3'"
+            tls_cert=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+            tls_key=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
+            shift 2
+            ;;
         *) usage ;;
         esac
         shift
@@ -84,6 +94,10 @@ start() {
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
         check_port "$port"
+        if [[ -n $tls_cert ]]; then
+            tls_port=$(free_port)
+            check_port "$tls_port"
+        fi
         # The password goes into a config file, not onto a command line.
         # Each instance keeps its own files: several share DIR.
         {
@@ -96,6 +110,9 @@ start() {
             [[ -n $acl_user ]] &&
                 printf 'user %s on >%s ~* -@all +@read +ping +auth +info +scan +ttl\n' "$acl_user" "$acl_password"
             [[ -n $no_config ]] && printf 'rename-command CONFIG ""\n'
+            [[ -n $tls_cert ]] &&
+                printf 'tls-port %s\ntls-cert-file %s\ntls-key-file %s\ntls-auth-clients no\n' \
+                    "$tls_port" "$tls_cert" "$tls_key"
             true
         } >"$dir/$name.conf"
         chmod 600 "$dir/$name.conf"
@@ -103,8 +120,8 @@ start() {
         pid=$!
         echo "$pid" >"$dir/$name.pid"
         if wait_ready "$pid" "$port"; then
-            log "redis $name (pid $pid) ready on 127.0.0.1:$port${password:+ (requirepass)}${acl_user:+ (ACL user $acl_user)}${replica_of:+ (replica of :$replica_of)}${no_config:+ (CONFIG disabled)} (appendonly $aof)"
-            echo "$port"
+            log "redis $name (pid $pid) ready on 127.0.0.1:$port${password:+ (requirepass)}${acl_user:+ (ACL user $acl_user)}${replica_of:+ (replica of :$replica_of)}${no_config:+ (CONFIG disabled)} (appendonly $aof)${tls_port:+ (TLS on :$tls_port)}"
+            echo "$port${tls_port:+ $tls_port}"
             return 0
         fi
         stop_pid "$pid" redis-server

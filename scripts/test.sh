@@ -5,7 +5,7 @@
 # `tcp`, `redis` and `health` tests: four Redis (VOUCH_TEST_REDIS; VOUCH_TEST_REDIS_AUTH
 # with a password set and a read-only ACL user, VOUCH_TEST_REDIS_PASSWORD and
 # VOUCH_TEST_REDIS_ACL=user:password; VOUCH_TEST_REDIS_AOF with AOF on and
-# CONFIG disabled; VOUCH_TEST_REDIS_REPLICA, a replica of the first), PostgreSQL with TLS
+# CONFIG disabled, and its TLS port VOUCH_TEST_REDIS_TLS; VOUCH_TEST_REDIS_REPLICA, a replica of the first), PostgreSQL with TLS
 # (VOUCH_TEST_POSTGRES) and etcd (VOUCH_TEST_ETCD), each on a free port.
 # The `tls` tests get a second nginx with one HTTPS port per test certificate
 # (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
@@ -139,9 +139,13 @@ port=$(scripts/redis.sh start "$run_dir" redis-auth "$VOUCH_TEST_REDIS_PASSWORD"
     --acl-user "${VOUCH_TEST_REDIS_ACL%%:*}" "${VOUCH_TEST_REDIS_ACL#*:}") ||
     fail "start redis with requirepass (see above)"
 export VOUCH_TEST_REDIS_AUTH=127.0.0.1:$port
-port=$(scripts/redis.sh start "$run_dir" redis-aof --aof --no-config-command) ||
+# Its TLS port serves the `tls` tests' valid certificate (signed by VOUCH_TEST_TLS_CA).
+tls_certs=$(dirname "$VOUCH_TEST_TLS_CA")
+ports=$(scripts/redis.sh start "$run_dir" redis-aof --aof --no-config-command \
+    --tls "$tls_certs/valid.pem" "$tls_certs/valid.key") ||
     fail "start redis with AOF (see above)"
-export VOUCH_TEST_REDIS_AOF=127.0.0.1:$port
+read -r port tls_port <<<"$ports"
+export VOUCH_TEST_REDIS_AOF=127.0.0.1:$port VOUCH_TEST_REDIS_TLS=127.0.0.1:$tls_port
 port=$(scripts/redis.sh start "$run_dir" redis-replica --replica-of "${VOUCH_TEST_REDIS##*:}") ||
     fail "start a redis replica (see above)"
 export VOUCH_TEST_REDIS_REPLICA=127.0.0.1:$port
@@ -149,8 +153,8 @@ port=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)
 export VOUCH_TEST_POSTGRES=127.0.0.1:$port
 port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
 export VOUCH_TEST_ETCD=http://127.0.0.1:$port
-printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_REDIS_AOF=%s VOUCH_TEST_REDIS_REPLICA=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
-    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_REDIS_AOF" "$VOUCH_TEST_REDIS_REPLICA" \
+printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_REDIS_AOF=%s VOUCH_TEST_REDIS_REPLICA=%s VOUCH_TEST_REDIS_TLS=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
+    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_REDIS_AOF" "$VOUCH_TEST_REDIS_REPLICA" "$VOUCH_TEST_REDIS_TLS" \
     "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
 
 say "start the MCP peers"

@@ -2,8 +2,9 @@
 //! Redis servers `scripts/test.sh` starts — plain (`VOUCH_TEST_REDIS`), with
 //! `requirepass` and a read-only ACL user (`VOUCH_TEST_REDIS_AUTH`,
 //! `VOUCH_TEST_REDIS_PASSWORD`, `VOUCH_TEST_REDIS_ACL=user:password`), with
-//! AOF on and CONFIG disabled (`VOUCH_TEST_REDIS_AOF`), and a replica of the
-//! first (`VOUCH_TEST_REDIS_REPLICA`) — and in-process hostile servers (a
+//! AOF on and CONFIG disabled (`VOUCH_TEST_REDIS_AOF`) and its TLS port
+//! (`VOUCH_TEST_REDIS_TLS`, certificate signed by `VOUCH_TEST_TLS_CA`), and a
+//! replica of the first (`VOUCH_TEST_REDIS_REPLICA`) — and in-process hostile servers (a
 //! huge bulk length, an endless array, garbage, an endless line).
 //!
 //! Without a peer's variable its tests print a note and pass, unless
@@ -363,6 +364,55 @@ fn a_replica_reports_its_role_and_master() {
     assert_eq!(probe["evidence"]["server"]["master"], master.as_str());
     let refuted = probe_of(&report, "Redis replica is a master");
     assert_eq!(actual(refuted, "info replication.role"), "\"slave\"");
+}
+
+#[test]
+fn a_tls_port_is_spoken_to_with_the_ca_given() {
+    let (Some(redis), Some(ca)) = (peer("VOUCH_TEST_REDIS_TLS"), peer("VOUCH_TEST_TLS_CA")) else {
+        return;
+    };
+    let items = format!(
+        r#"  - item: Redis over TLS
+    probes:
+      - redis:
+          address: "{redis}"
+          tls: true
+          ca: "{ca}"
+          expect: {{ info: {{ persistence.aof_enabled: 1 }} }}
+  - item: Redis over TLS, untrusted
+    probes:
+      - redis: {{ address: "{redis}", tls: true }}
+  - item: Redis TLS port spoken to in plain text
+    probes:
+      - redis: {{ address: "{redis}" }}
+"#
+    );
+    let (out, report) = run(&items, &[]);
+    out.assert_code(1);
+    let good = probe_of(&report, "Redis over TLS");
+    assert_eq!(good["verdict"], "pass", "{good:#}");
+    assert_eq!(good["evidence"]["tls"], true);
+    assert!(
+        summary(good).starts_with(&format!("redis {redis} → 7.")),
+        "{}",
+        summary(good)
+    );
+    let untrusted = probe_of(&report, "Redis over TLS, untrusted");
+    assert!(
+        actual(untrusted, "connect").starts_with("TLS handshake failed: invalid peer certificate"),
+        "{untrusted:#}"
+    );
+    let plain = probe_of(&report, "Redis TLS port spoken to in plain text");
+    assert_eq!(plain["verdict"], "fail", "{plain:#}");
+    // Redis closes or resets a connection that does not start a handshake.
+    assert!(
+        [
+            "the server closed the connection",
+            "read error: connection reset by peer"
+        ]
+        .contains(&actual(plain, "redis")),
+        "{plain:#}"
+    );
 }
 
 /// A tiny RESP client for seeding test keys (the probe itself only reads).
