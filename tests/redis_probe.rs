@@ -252,6 +252,13 @@ fn requirepass_is_required_and_the_password_never_shows() {
         "not run: the server requires a password and the probe gives none (`password:`)"
     );
     assert_eq!(sent(without), ["PING"]);
+    assert!(
+        summary(without).starts_with(&format!(
+            "redis {redis} → PING -NOAUTH Authentication required., 2/3 checks held; info replication.role: expected \"master\", got not run: the server requires a password"
+        )),
+        "{}",
+        summary(without)
+    );
 }
 
 #[test]

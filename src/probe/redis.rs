@@ -335,7 +335,12 @@ impl Probe for Redis {
         match (&server.version, &server.role) {
             (Some(v), Some(r)) => summary.push_str(&format!("{v} {r}, ")),
             (Some(v), None) => summary.push_str(&format!("{v}, ")),
-            _ => {}
+            // INFO did not run or answer: what PING said is all there is.
+            _ => {
+                if let Some(ping) = run.record["ping"].as_str() {
+                    summary.push_str(&format!("PING {ping}, "));
+                }
+            }
         }
         summary.push_str(&format!("{held}/{} checks held", run.checks.len()));
         super::append_failures(&mut summary, &failed, 2, true);
