@@ -8,6 +8,11 @@
 # VOUCH_TEST_POSTGRES_REPLICA, VOUCH_TEST_POSTGRES_CA,
 # VOUCH_TEST_POSTGRES_PASSWORD; also the `postgres` tests' peer) and etcd
 # (VOUCH_TEST_ETCD), each on a free port.
+# `tcp`, `redis` and `health` tests: four Redis (VOUCH_TEST_REDIS; VOUCH_TEST_REDIS_AUTH
+# with a password set and a read-only ACL user, VOUCH_TEST_REDIS_PASSWORD and
+# VOUCH_TEST_REDIS_ACL=user:password; VOUCH_TEST_REDIS_AOF with AOF on and
+# CONFIG disabled, and its TLS port VOUCH_TEST_REDIS_TLS; VOUCH_TEST_REDIS_REPLICA, a replica of the first), PostgreSQL with TLS
+# (VOUCH_TEST_POSTGRES) and etcd (VOUCH_TEST_ETCD), each on a free port.
 # The `tls` tests get a second nginx with one HTTPS port per test certificate
 # (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
 # VOUCH_TEST_NGINX_HTTP_REDIRECT) and a real blackbox_exporter to compare
@@ -70,6 +75,8 @@ cleanup() {
         scripts/blackbox.sh stop "$run_dir" || rc=1
         scripts/redis.sh stop "$run_dir" redis || rc=1
         scripts/redis.sh stop "$run_dir" redis-auth || rc=1
+        scripts/redis.sh stop "$run_dir" redis-aof || rc=1
+        scripts/redis.sh stop "$run_dir" redis-replica || rc=1
         scripts/postgres.sh stop "$run_dir" || rc=1
         scripts/etcd.sh stop "$run_dir" || rc=1
         for peer in everything python python-json; do
@@ -150,8 +157,11 @@ printf '==> VOUCH_TEST_BLACKBOX=%s\n' "$VOUCH_TEST_BLACKBOX" >&2
 say "start redis, postgres and etcd"
 port=$(scripts/redis.sh start "$run_dir" redis) || fail "start redis (see above)"
 export VOUCH_TEST_REDIS=127.0.0.1:$port
-# A test fixture, not a secret: the tests only check that PING is refused.
-port=$(scripts/redis.sh start "$run_dir" redis-auth vouch-redis-test-password) ||
+# Test fixtures, not secrets: a password and a read-only ACL user.
+export VOUCH_TEST_REDIS_PASSWORD=vouch-redis-test-password
+export VOUCH_TEST_REDIS_ACL=vouch-reader:vouch-reader-test-password
+port=$(scripts/redis.sh start "$run_dir" redis-auth "$VOUCH_TEST_REDIS_PASSWORD" \
+    --acl-user "${VOUCH_TEST_REDIS_ACL%%:*}" "${VOUCH_TEST_REDIS_ACL#*:}") ||
     fail "start redis with requirepass (see above)"
 export VOUCH_TEST_REDIS_AUTH=127.0.0.1:$port
 postgres_env=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
@@ -163,6 +173,23 @@ port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
 export VOUCH_TEST_ETCD=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_POSTGRES_REPLICA=%s VOUCH_TEST_ETCD=%s\n' \
     "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_POSTGRES_REPLICA" "$VOUCH_TEST_ETCD" >&2
+# Its TLS port serves the `tls` tests' valid certificate (signed by VOUCH_TEST_TLS_CA).
+tls_certs=$(dirname "$VOUCH_TEST_TLS_CA")
+ports=$(scripts/redis.sh start "$run_dir" redis-aof --aof --no-config-command \
+    --tls "$tls_certs/valid.pem" "$tls_certs/valid.key") ||
+    fail "start redis with AOF (see above)"
+read -r port tls_port <<<"$ports"
+export VOUCH_TEST_REDIS_AOF=127.0.0.1:$port VOUCH_TEST_REDIS_TLS=127.0.0.1:$tls_port
+port=$(scripts/redis.sh start "$run_dir" redis-replica --replica-of "${VOUCH_TEST_REDIS##*:}") ||
+    fail "start a redis replica (see above)"
+export VOUCH_TEST_REDIS_REPLICA=127.0.0.1:$port
+port=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
+export VOUCH_TEST_POSTGRES=127.0.0.1:$port
+port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
+export VOUCH_TEST_ETCD=http://127.0.0.1:$port
+printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_REDIS_AOF=%s VOUCH_TEST_REDIS_REPLICA=%s VOUCH_TEST_REDIS_TLS=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
+    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_REDIS_AOF" "$VOUCH_TEST_REDIS_REPLICA" "$VOUCH_TEST_REDIS_TLS" \
+    "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
 
 say "start the MCP peers"
 for peer in everything python python-json; do

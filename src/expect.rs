@@ -36,11 +36,61 @@ enum Rule {
     Absent,
 }
 
-/// A numeric bound, remembering how it was written (`50ms`, `2GiB`, `10`).
+/// A bound, remembering how it was written (`50ms`, `2GiB`, `10`, `"7.0"`):
+/// a number, and when written as a dotted version (`"7.0"`, `"7.2.4"`) also
+/// its components, for values that are versions rather than numbers.
 #[derive(Debug, Clone)]
 struct Bound {
-    value: f64,
+    value: Option<f64>,
+    version: Option<Vec<u64>>,
     text: String,
+}
+
+impl Bound {
+    /// How `actual` compares to the bound: as numbers when both are
+    /// numbers (so `0.75` stays a number), else as dotted versions when
+    /// both read as versions (`"7.0.15"` against `"7.0"`); `None` when they
+    /// cannot be compared.
+    fn compare(&self, actual: &Json) -> Option<std::cmp::Ordering> {
+        if let (Some(n), Some(bound)) = (as_number(actual), self.value) {
+            return n.partial_cmp(&bound);
+        }
+        let bound = self.version.as_ref()?;
+        let Json::String(text) = actual else {
+            return None;
+        };
+        Some(compare_versions(&parse_version(text)?, bound))
+    }
+}
+
+/// The leading dotted version of a text: `7.0.15` → `[7, 0, 15]`,
+/// `v1.25.3-alpine` → `[1, 25, 3]`, `14.10 (Debian 14.10-1)` → `[14, 10]`.
+/// At least one dot: a bare number is a number, not a version.
+pub fn parse_version(text: &str) -> Option<Vec<u64>> {
+    let text = text.trim();
+    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let head = text[..end].trim_end_matches('.');
+    if !head.contains('.') {
+        return None;
+    }
+    head.split('.').map(|part| part.parse().ok()).collect()
+}
+
+/// Compares dotted versions component by component, a missing component
+/// counting as 0 (`7.0` = `7.0.0` < `7.0.15`).
+pub fn compare_versions(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+    let len = a.len().max(b.len());
+    (0..len)
+        .map(|i| {
+            let x = a.get(i).copied().unwrap_or(0);
+            let y = b.get(i).copied().unwrap_or(0);
+            x.cmp(&y)
+        })
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 impl Matcher {
@@ -98,7 +148,8 @@ impl Matcher {
             other => other.clone(),
         };
         let bound = |b: &Bound| Bound {
-            value: seconds(&b.text).unwrap_or(b.value),
+            value: seconds(&b.text).or(b.value),
+            version: None,
             text: b.text.clone(),
         };
         let value = actual.map(|d| Json::from(d.as_secs_f64()));
@@ -155,11 +206,11 @@ impl Matcher {
             return self.check(None);
         };
         let got = || format!("got {}", excerpt(&format!("{text:?}"), 120));
-        let version = parse_version(text);
+        let version = leading_version(text);
         let prefix_of = |expected: &Json| {
             let want = match expected {
-                Json::String(s) => parse_version(s),
-                Json::Number(n) => parse_version(&n.to_string()),
+                Json::String(s) => leading_version(s),
+                Json::Number(n) => leading_version(&n.to_string()),
                 _ => None,
             };
             match (want, &version) {
@@ -217,8 +268,10 @@ impl Matcher {
 }
 
 /// The leading dotted number of a version string (`v15.4rc1 (Debian)` →
-/// `[15, 4]`); `None` when it starts with no digit.
-pub fn parse_version(text: &str) -> Option<Vec<u64>> {
+/// `[15, 4]`, `14` → `[14]`); `None` when it starts with no digit. Unlike
+/// [`parse_version`] a bare number is a version here: the caller knows the
+/// value is one.
+pub fn leading_version(text: &str) -> Option<Vec<u64>> {
     let text = text.trim();
     let text = text
         .strip_prefix(['v', 'V'])
@@ -241,22 +294,10 @@ fn version_bound(text: &str) -> Option<Vec<u64>> {
     whole
         .chars()
         .all(|c| c.is_ascii_digit() || c == '.')
-        .then(|| parse_version(whole))
+        .then(|| leading_version(whole))
         .flatten()
 }
 
-/// Compares versions part by part, a missing part counting as 0.
-fn compare_versions(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
-    let len = a.len().max(b.len());
-    (0..len)
-        .map(|i| {
-            let x = a.get(i).copied().unwrap_or(0);
-            let y = b.get(i).copied().unwrap_or(0);
-            x.cmp(&y)
-        })
-        .find(|o| o.is_ne())
-        .unwrap_or(std::cmp::Ordering::Equal)
-}
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -330,8 +371,8 @@ impl Rule {
             Rule::Eq(v) => loosely_equal(v, actual),
             Rule::Ne(v) => !loosely_equal(v, actual),
             Rule::OneOf(vs) => vs.iter().any(|v| loosely_equal(v, actual)),
-            Rule::Min(b) => as_number(actual).is_some_and(|n| n >= b.value),
-            Rule::Max(b) => as_number(actual).is_some_and(|n| n <= b.value),
+            Rule::Min(b) => b.compare(actual).is_some_and(|o| o.is_ge()),
+            Rule::Max(b) => b.compare(actual).is_some_and(|o| o.is_le()),
             Rule::Contains(s) => match actual {
                 Json::String(text) => text.contains(s.as_str()),
                 Json::Array(items) => items
@@ -462,26 +503,24 @@ impl<'de> Deserialize<'de> for BoundDe {
         let value = Json::deserialize(deserializer)?;
         let bound = match &value {
             Json::Number(n) => n.as_f64().map(|v| Bound {
-                value: v,
+                value: Some(v),
+                version: None,
                 text: n.to_string(),
             }),
-            Json::String(s) => parse_quantity(s)
-                .or_else(|| {
-                    // A dotted version (`7.0.15`) is no number: only
-                    // [`Matcher::check_version`] compares it.
-                    let whole = s.trim().trim_start_matches(['v', 'V']);
-                    (whole.contains('.') && whole.chars().all(|c| c.is_ascii_digit() || c == '.'))
-                        .then_some(f64::NAN)
-                })
-                .map(|v| Bound {
-                    value: v,
+            Json::String(s) => {
+                let value = parse_quantity(s);
+                let version = leading_version(s);
+                (value.is_some() || version.is_some()).then(|| Bound {
+                    value,
+                    version,
                     text: s.clone(),
-                }),
+                })
+            }
             _ => None,
         };
         bound.map(BoundDe).ok_or_else(|| {
             de::Error::custom(format!(
-                "invalid bound {}: expected a number, a duration like `50ms` or a size like `2GiB`",
+                "invalid bound {}: expected a number, a duration like `50ms`, a size like `2GiB` or a version like `\"7.0\"`",
                 show(&value)
             ))
         })
@@ -916,6 +955,36 @@ mod tests {
                 .check(Some(&json!("up")))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn dotted_versions_compare_by_component() {
+        let m = matcher(json!({"min": "7.0"}));
+        assert!(m.check(Some(&json!("7.0.15"))).is_ok());
+        assert!(m.check(Some(&json!("7.0"))).is_ok());
+        assert!(m.check(Some(&json!("10.0.1"))).is_ok());
+        assert_eq!(
+            m.check(Some(&json!("6.2.14"))),
+            Err("got \"6.2.14\"".to_owned())
+        );
+        assert!(m.check(Some(&json!("unknown"))).is_err());
+        let m = matcher(json!({"min": "7.2.4", "max": "7.4"}));
+        assert!(m.check(Some(&json!("7.2.10"))).is_ok());
+        assert!(m.check(Some(&json!("7.2.3"))).is_err());
+        assert!(m.check(Some(&json!("7.4.1"))).is_err());
+        assert!(
+            matcher(json!({"min": "1.25"}))
+                .check(Some(&json!("v1.25.3-alpine")))
+                .is_ok()
+        );
+        assert_eq!(m.to_string(), ">= 7.2.4 and <= 7.4");
+        // Numbers stay numbers: 0.75 is less than 1.5, whatever its digits.
+        let m = matcher(json!({"min": "1.5"}));
+        assert!(m.check(Some(&json!("0.75"))).is_err());
+        assert!(m.check(Some(&json!(1.75))).is_ok());
+        assert_eq!(parse_version("14.10 (Debian 14.10-1)"), Some(vec![14, 10]));
+        assert_eq!(parse_version("7"), None);
+        assert!(serde_json::from_value::<Matcher>(json!({"min": "new"})).is_err());
     }
 
     #[test]

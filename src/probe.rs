@@ -73,6 +73,7 @@ pub mod postgres;
 pub mod progress;
 pub mod prometheus;
 pub mod rate_limit;
+pub mod redis;
 pub mod tcp;
 pub mod tls;
 pub mod traffic;
@@ -228,6 +229,9 @@ pub enum ProbeSpec {
     /// A container image in an OCI registry: manifest, config and tags —
     /// user, health check, size, layers, age, labels, platforms.
     Image(Box<image::Image>),
+    /// A read-only Redis session: `AUTH`, whether a password is required,
+    /// `INFO` fields, `CONFIG GET` parameters, TTLs of sampled keys.
+    Redis(Box<redis::Redis>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -251,6 +255,7 @@ pub const KINDS: &[&str] = &[
     "exec",
     "postgres",
     "image",
+    "redis",
 ];
 
 impl ProbeSpec {
@@ -276,6 +281,7 @@ impl ProbeSpec {
             ProbeSpec::Exec(_) => "exec",
             ProbeSpec::Postgres(_) => "postgres",
             ProbeSpec::Image(_) => "image",
+            ProbeSpec::Redis(_) => "redis",
         }
     }
 
@@ -301,6 +307,7 @@ impl ProbeSpec {
             ProbeSpec::Exec(p) => p.run(cx).await,
             ProbeSpec::Postgres(p) => p.run(cx).await,
             ProbeSpec::Image(p) => p.run(cx).await,
+            ProbeSpec::Redis(p) => p.run(cx).await,
         }
     }
 
@@ -327,6 +334,7 @@ impl ProbeSpec {
             ProbeSpec::Exec(p) => p.describe(),
             ProbeSpec::Postgres(p) => p.describe(),
             ProbeSpec::Image(p) => p.describe(),
+            ProbeSpec::Redis(p) => p.describe(),
         }
     }
 
@@ -352,6 +360,7 @@ impl ProbeSpec {
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
             ProbeSpec::Image(p) => p.target_paths(),
+            ProbeSpec::Redis(p) => p.target_paths(),
             ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
             ProbeSpec::Postgres(p) => p.target_paths(),
         }
@@ -379,6 +388,7 @@ impl ProbeSpec {
             ProbeSpec::Exec(p) => p.budget(),
             ProbeSpec::Image(p) => p.budget(),
             ProbeSpec::Postgres(p) => p.budget(),
+            ProbeSpec::Redis(p) => p.budget(),
         }
     }
 
@@ -409,6 +419,8 @@ impl ProbeSpec {
             ProbeSpec::Exec(p) => p.sends_http(),
             ProbeSpec::Postgres(p) => p.sends_http(),
             ProbeSpec::Image(p) => p.sends_http(),
+            ProbeSpec::Redis(p) => p.sends_http(),
+            ProbeSpec::Alertmanager(p) => p.sends_http(),
         }
     }
 
@@ -433,6 +445,8 @@ impl ProbeSpec {
             ProbeSpec::Exec(p) => p.records_response(),
             ProbeSpec::Postgres(p) => p.records_response(),
             ProbeSpec::Image(p) => p.records_response(),
+            ProbeSpec::Redis(p) => p.records_response(),
+            ProbeSpec::Alertmanager(p) => p.records_response(),
         }
     }
 

@@ -84,6 +84,7 @@ fn host_only(file: &Path) -> bool {
         "rate_limit:",
         "load:",
         "image:",
+        "redis:",
     ];
     !text.lines().any(|l| {
         let t = l.trim_start().trim_start_matches("- ");
