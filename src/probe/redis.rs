@@ -696,6 +696,8 @@ mod tests {
             timeout: super::super::DEFAULT_TIMEOUT,
             progress: Default::default(),
             redactor: std::sync::Arc::default(),
+            authorization: None,
+            recorder: None,
         }
     }
 
