@@ -298,7 +298,6 @@ fn version_bound(text: &str) -> Option<Vec<u64>> {
         .flatten()
 }
 
-
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, rule) in self.rules.iter().enumerate() {

@@ -285,7 +285,10 @@ fn every_format_explains_the_gate() {
         .split("<testcase ")
         .find(|case| case.contains("name=\"Paging set up\""))
         .expect("a case for Paging");
-    assert!(paging.contains("<skipped message=\"ticked but unverified\""), "{paging}");
+    assert!(
+        paging.contains("<skipped message=\"ticked but unverified\""),
+        "{paging}"
+    );
     let backups = junit
         .split("<testcase ")
         .find(|case| case.contains("name=\"Backups tested\""))
