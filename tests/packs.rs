@@ -120,7 +120,7 @@ fn packs_check_clean_against_their_checklists() {
         let probeable = bound + waiting;
         say(&format!(
             "pack {name}: {bound}/{probeable}/{total} items bound/probeable/total ({}% bound); \
-             {manual} attestation templates, {waiting} of them waiting for a kind (redis, postgres, image)",
+             {manual} attestation templates, {waiting} of them waiting for a kind in progress (`# TODO(kind …)`)",
             bound * 100 / total
         ));
     }
