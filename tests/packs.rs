@@ -189,6 +189,12 @@ fn run_pack(name: &str, env: &[(&str, String)]) -> BTreeMap<String, (String, Str
         out.dump()
     );
     let report = out.json();
+    // VOUCH_TEST_PACKS_REPORTS=DIR keeps each run's report, to read the
+    // evidence behind the verdicts.
+    if let Some(dir) = std::env::var_os("VOUCH_TEST_PACKS_REPORTS") {
+        let path = Path::new(&dir).join(format!("{name}.json"));
+        std::fs::write(&path, &out.stdout).expect("write the report");
+    }
     let items = report["checklist"]["items"]
         .as_array()
         .unwrap_or_else(|| panic!("{name}: no checklist items in the report"));
