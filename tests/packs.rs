@@ -44,6 +44,9 @@ fn one_stack_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The CA bundle the packs default to (`NAME_TLS_CA` overrides it).
+const DEBIAN_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// The packs, by checklist name.
 const PACKS: &[&str] = &["conexus", "axon", "parallax", "acai"];
 
@@ -87,16 +90,22 @@ fn packs_check_clean_against_their_checklists() {
         skipped("packs_check_clean_against_their_checklists");
         return;
     };
+    let pki = server::Pki::new();
     for name in PACKS {
         let pack = pack_path(name);
         let checklist = dir.join(format!("{name}.md"));
-        let out = Vouch::new([
+        let mut check = Vouch::new([
             "check".as_ref(),
             "--checklist".as_ref(),
             checklist.as_os_str(),
             pack.as_os_str(),
-        ])
-        .run();
+        ]);
+        // The packs' default CA bundle is Debian's; where it is missing, a
+        // CA of the test's own stands in (`check` reads the file).
+        if !Path::new(DEBIAN_CA_BUNDLE).is_file() {
+            check = check.env(&format!("{}_TLS_CA", name.to_uppercase()), pki.ca_path());
+        }
+        let out = check.run();
         assert_eq!(out.code, Some(0), "{name}: vouch check\n{}", out.dump());
         let line = out
             .stdout
