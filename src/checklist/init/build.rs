@@ -440,6 +440,21 @@ fn request(f: &Facts, settings: &mut Node) -> String {
 
 /// A rate limit: a burst past the stated limit.
 pub fn rate_limit(f: &Facts) -> Option<Draft> {
+    let named = f.has_around(&[
+        "rate limit",
+        "rate limits",
+        "rate limiting",
+        "rate limited",
+        "rate limiter",
+        "429",
+        "too many requests",
+        "throttling",
+        "throttled",
+    ]);
+    if !named && f.q.window.is_none() && f.q.throughput.is_none() {
+        // "Memory limit configured": `limit` alone, without a rate, is not one.
+        return None;
+    }
     let mut settings = Node::map();
     let request = request(f, &mut settings);
     if f.negated && !f.has(&["no rate", "ddos"]) {
@@ -451,7 +466,7 @@ pub fn rate_limit(f: &Facts) -> Option<Draft> {
     }
     if let Some((count, window)) = &f.q.window {
         let burst = count + 1;
-        if burst <= 1_000 {
+        if burst <= CAP_REQUESTS {
             settings.set("burst", Node::s(burst.to_string()));
             settings.set("expect/limited", Node::s("true"));
             settings.set("expect/within", Node::s(burst.to_string()));
@@ -462,7 +477,7 @@ pub fn rate_limit(f: &Facts) -> Option<Draft> {
     }
     if let Some(rate) = &f.q.throughput {
         let burst = rate.per_second().saturating_mul(2).max(2);
-        if burst <= 1_000 {
+        if burst <= CAP_REQUESTS {
             settings.set("burst", Node::s(burst.to_string()));
             settings.set("expect/limited", Node::s("true"));
             return Some(Draft::new("rate_limit", settings).why(format!(
@@ -497,6 +512,9 @@ pub fn prometheus_query(f: &Facts) -> Option<Draft> {
         "acceptable",
         "low",
         "production deployment",
+        "watch",
+        "after deploy",
+        "stays",
     ]);
     if !monitoring || (q.error_rate.is_none() && q.percentiles.is_empty()) {
         return None;
@@ -545,9 +563,33 @@ pub fn prometheus_query(f: &Facts) -> Option<Draft> {
     Some(d.guessed(metric))
 }
 
+/// Words that say "load test" on their own, figures or not.
+const LOAD_WORDS: &[&str] = &[
+    "load test",
+    "load tests",
+    "load testing",
+    "stress test",
+    "stress tests",
+    "stress testing",
+    "under load",
+    "throughput",
+    "concurrent",
+    "concurrency",
+    "latency",
+    "response time",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+];
+
 /// A load test held to the text's numbers; without numbers, commented out.
 pub fn load(f: &Facts) -> Option<Draft> {
     let q = &f.q;
+    if !q.has_load_numbers() && !f.has_around(LOAD_WORDS) {
+        // "Handles graceful shutdown": a weak word without figures is no load test.
+        return None;
+    }
     if !q.has_load_numbers() && q.threshold.as_deref().is_some_and(|t| t.starts_with('>')) {
         // "Latency p95 > 10s for 5 minutes" is a condition to watch for, not a target.
         return None;
@@ -580,6 +622,7 @@ pub fn load(f: &Facts) -> Option<Draft> {
         if per_s * seconds > CAP_REQUESTS {
             settings.set("rate", Node::s(rate.text()));
             settings.set("duration", Node::s("1s"));
+            d.settings = settings;
             return Some(d.todo(format!(
                 "{} plans more than {CAP_REQUESTS} requests: needs --allow-heavy",
                 rate.text()

@@ -112,9 +112,16 @@ pub fn propose_for(text: &str, context: &Context) -> Vec<Proposal> {
             p.as_ref()
                 .is_some_and(|p| p.source == Source::Claim && !p.is_commented())
         });
-        let distinct = each
-            .windows(2)
-            .any(|w| w[0].as_ref().map(|p| &p.draft) != w[1].as_ref().map(|p| &p.draft));
+        // Two claims are two probes when they are of different kinds or aim
+        // at different things ("MongoDB and Redis running"); "p50 < 20ms and
+        // p99 < 150ms" is one load test.
+        let aim = |p: &Option<Proposal>| {
+            p.as_ref().map(|p| {
+                let first = p.draft.settings.leaves().into_iter().next();
+                (p.kind(), first)
+            })
+        };
+        let distinct = each.windows(2).any(|w| aim(&w[0]) != aim(&w[1]));
         if all_own && distinct {
             return each.into_iter().flatten().flat_map(per_path).collect();
         }

@@ -85,7 +85,7 @@ const TIME_UNIT: &str = r"(ms|s|sec|seconds?|µs|us|μs)\b";
 
 static PERCENTILE_FIRST: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"\b(p50|p90|p95|p99)\b\s*(?:latency)?\s*:?\s*{LESS}?\s*{NUM}\s*{TIME_UNIT}"
+        r"\b(p50|p90|p95|p99)\b\s*(?:latency)?\s*:?\s*\(?\s*{LESS}?\s*{NUM}\s*{TIME_UNIT}"
     ))
 });
 static BOUND_FIRST: LazyLock<Regex> = LazyLock::new(|| {

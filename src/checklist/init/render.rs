@@ -72,6 +72,30 @@ impl Node {
         Some(node.flow())
     }
 
+    /// The value at a `/`-separated key path as plain text: scalars
+    /// unquoted, lists `[a, b]`, maps in flow style.
+    pub fn value(&self, path: &str) -> Option<String> {
+        let mut node = self;
+        for key in path.split('/') {
+            let Node::Map(entries) = node else {
+                return None;
+            };
+            node = &entries.iter().find(|(k, _)| k == key)?.1;
+        }
+        Some(node.plain())
+    }
+
+    fn plain(&self) -> String {
+        match self {
+            Node::Scalar(s) => s.clone(),
+            Node::List(items) => {
+                let inner: Vec<String> = items.iter().map(Node::plain).collect();
+                format!("[{}]", inner.join(", "))
+            }
+            Node::Map(_) => self.flow(),
+        }
+    }
+
     /// Every `key/path = value` leaf, in order.
     pub fn leaves(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
