@@ -139,6 +139,33 @@ pub fn exec_named(f: &Facts) -> Option<Draft> {
     )
 }
 
+/// A series named in backticks (`` `http_requests_total` ``): a metrics exposition with it.
+pub fn metric_named(f: &Facts) -> Option<Draft> {
+    const SUFFIXES: &[&str] = &[
+        "_total", "_bytes", "_seconds", "_count", "_sum", "_bucket", "_info", "_ratio",
+    ];
+    let name = f.code.iter().find(|c| {
+        c.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':')
+            && SUFFIXES.iter().any(|s| c.ends_with(s))
+    })?;
+    let settings = Node::map()
+        .with(
+            "url",
+            Node::s(
+                f.paths
+                    .iter()
+                    .find(|p| p.contains("metrics"))
+                    .map_or("/metrics", String::as_str),
+            ),
+        )
+        .with(
+            "expect/series",
+            Node::List(vec![Node::map().with("name", Node::s(name.clone()))]),
+        );
+    Some(Draft::new("metrics", settings).why(format!("the exposition has the series `{name}`")))
+}
+
 /// A file named in backticks (`` `.env.example` ``, `` `pnpm-lock.yaml` ``).
 pub fn file_named(f: &Facts) -> Option<Draft> {
     let file = f.code.iter().find(|w| {
@@ -151,6 +178,25 @@ pub fn file_named(f: &Facts) -> Option<Draft> {
                 .next()
                 .is_some_and(|ext| ext.len() <= 8 && ext.chars().all(char::is_alphanumeric))
     })?;
+    if f.negated {
+        // "`.env` not committed": the file must not be there. "No wildcard
+        // versions in `package.json`" is about the file's content: not this rule.
+        if !f.has(&[
+            "committed",
+            "checked in",
+            "in the repo",
+            "in the repository",
+            "present",
+            "exist",
+            "exists",
+        ]) {
+            return None;
+        }
+        let settings = Node::map()
+            .with("path", Node::s(file.clone()))
+            .with("expect/exists", Node::s("false"));
+        return Some(Draft::new("file", settings).why(format!("the file `{file}` must not exist")));
+    }
     let settings = Node::map()
         .with("path", Node::s(file.clone()))
         .with("expect/exists", Node::s("true"));
@@ -169,7 +215,14 @@ pub fn dockerfile(f: &Facts) -> Option<Draft> {
         settings.set("expect/dockerfile/stages/min", Node::s("2"));
         d = d.why("multi-stage: at least 2 stages");
     }
-    if f.has(&["non root", "security", "rootless"]) {
+    if f.has(&[
+        "non root",
+        "not root",
+        "as root",
+        "root user",
+        "security",
+        "rootless",
+    ]) {
         settings.set("expect/dockerfile/user/ne", Node::s("root"));
         d = d.why("non-root: the final USER is not root");
     }
@@ -257,8 +310,6 @@ const ALERT_NOISE: &[&str] = &[
     "alerting",
     "configured",
     "configure",
-    "set",
-    "up",
     "defined",
     "in",
     "place",
@@ -300,6 +351,8 @@ pub fn alert_name(text: &str) -> String {
         }
     }
     crate::checklist::normalize(&plain)
+        .replace("set up", "")
+        .replace(" set", "")
         .split(' ')
         .filter(|w| {
             !w.is_empty() && !ALERT_NOISE.contains(w) && !w.chars().all(|c| c.is_ascii_digit())
@@ -796,6 +849,10 @@ const REACHABLE: &[&str] = &[
     "works",
     "working",
     "initialized",
+    "green",
+    "answering",
+    "answers",
+    "status",
 ];
 
 /// A named service: PostgreSQL → `tcp` with `hello: postgres` on 5432, etcd →
@@ -1154,6 +1211,19 @@ pub fn http_explicit(f: &Facts) -> Option<Draft> {
         ],
     );
     if status.is_none() && (f.method.is_none() || about_health) {
+        return None;
+    }
+    let about_auth = f.has(&[
+        "unauthenticated",
+        "unauthorized",
+        "authentication",
+        "auth",
+        "token",
+        "api key",
+    ]);
+    if f.method.is_none() && about_auth {
+        // "Unauthenticated requests to `/graphql` get 401": an `auth` probe
+        // checks the wrong and the right credential too.
         return None;
     }
     let method = f.method.unwrap_or("GET");

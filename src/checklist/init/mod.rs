@@ -103,7 +103,15 @@ pub fn context_of(checklist: &Checklist, item: &ChecklistItem) -> Context {
 /// The proposals for one item's text in its context: one per claim.
 pub fn propose_for(text: &str, context: &Context) -> Vec<Proposal> {
     let parts = claims::split(text);
-    if parts.len() > 1 {
+    let whole = classify(&Facts::new(text, context));
+    // "Health endpoint lists Redis and Postgres": one claim about a list.
+    let is_list = whole.as_ref().is_some_and(|p| {
+        p.draft
+            .settings
+            .value("expect/dependencies")
+            .is_some_and(|d| d.contains(", "))
+    });
+    if parts.len() > 1 && !is_list {
         let each: Vec<Option<Proposal>> = parts
             .iter()
             .map(|p| classify(&Facts::new(p, context)))
@@ -126,9 +134,7 @@ pub fn propose_for(text: &str, context: &Context) -> Vec<Proposal> {
             return each.into_iter().flatten().flat_map(per_path).collect();
         }
     }
-    classify(&Facts::new(text, context))
-        .map(per_path)
-        .unwrap_or_default()
+    whole.map(per_path).unwrap_or_default()
 }
 
 /// One probe per path for kinds that check one path ("`/health` and `/ready`").

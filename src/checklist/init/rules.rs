@@ -128,9 +128,16 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: "file",
         words: &[],
-        unless: &["no", "not"],
+        unless: &[],
         inherit: &[],
         build: build::file_named,
+    },
+    Rule {
+        kind: "metrics",
+        words: &[],
+        unless: &[],
+        inherit: &[],
+        build: build::metric_named,
     },
     Rule {
         kind: "file",
@@ -138,6 +145,9 @@ pub const RULES: &[Rule] = &[
             "dockerfile",
             "multi stage",
             "non root",
+            "not root",
+            "as root",
+            "root user",
             "docker image",
             "container image",
             "base image",
@@ -428,6 +438,8 @@ pub const RULES: &[Rule] = &[
             "leaks",
             "capacity planning",
             "plan",
+            "budget",
+            "agreed",
             "dashboards",
             "alert",
             "documented",
@@ -530,6 +542,13 @@ pub const RULES: &[Rule] = &[
         build: build::ports,
     },
     Rule {
+        kind: "http",
+        words: &[],
+        unless: &[],
+        inherit: &[],
+        build: build::http_explicit,
+    },
+    Rule {
         kind: "auth",
         words: &[
             "api key",
@@ -615,13 +634,6 @@ pub const RULES: &[Rule] = &[
             "=metrics",
         ],
         build: build::metrics,
-    },
-    Rule {
-        kind: "http",
-        words: &[],
-        unless: &[],
-        inherit: &[],
-        build: build::http_explicit,
     },
     Rule {
         kind: "health",
