@@ -273,3 +273,76 @@ fn the_corpus_proposal_passes_check() {
         std::fs::read_to_string(&out).unwrap_or_default()
     );
 }
+
+#[test]
+fn init_without_boxes_says_so_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checklist = dir.path().join("NOTES.md");
+    std::fs::write(&checklist, "# Notes\n\n- a bullet, no box\n- [link](x)\n").expect("write");
+    let out = dir.path().join("probes.yaml");
+    let init = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "init",
+            &checklist.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ])
+        .output()
+        .expect("run vouch init");
+    assert_eq!(init.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&init.stderr);
+    assert!(err.contains("has no task items"), "{err}");
+    assert!(!out.exists(), "no file is written");
+}
+
+#[test]
+fn init_explains_each_item_and_marks_guesses_and_addresses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checklist = dir.path().join("READY.md");
+    std::fs::write(
+        &checklist,
+        "# Ready\n\n## Alerts\n\n- [ ] Queue lag alert configured\n\n## Data\n\n- [ ] PostgreSQL reachable\n- [ ] Budget approved\n",
+    )
+    .expect("write");
+    let out = dir.path().join("probes.yaml");
+    let init = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "init",
+            &checklist.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+            "--explain",
+        ])
+        .output()
+        .expect("run vouch init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let explained = String::from_utf8_lossy(&init.stdout);
+    assert!(
+        explained.contains("line 5 `alerts/queue-lag-alert-configured`"),
+        "{explained}"
+    );
+    assert!(explained.contains("guessed: the rule name"), "{explained}");
+    assert!(explained.contains("tcp: from its own words"), "{explained}");
+    assert!(explained.contains("no probe: no rule"), "{explained}");
+    let file = std::fs::read_to_string(&out).expect("the file is written too");
+    assert!(
+        file.contains("# guessed from \"Queue lag alert configured\": the rule name"),
+        "{file}"
+    );
+    assert!(
+        file.contains("  postgres_address: \"${env:POSTGRES_ADDRESS:-:5432}\""),
+        "{file}"
+    );
+    assert!(
+        file.contains("address: \"${var:postgres_address}\""),
+        "{file}"
+    );
+    assert!(
+        !file.contains("localhost"),
+        "addresses come from variables:\n{file}"
+    );
+}

@@ -280,6 +280,49 @@ pub fn file_fact(f: &Facts) -> Option<Draft> {
             "a runbook in the repository".to_owned(),
             true,
         )
+    } else if f.has(&["github actions"]) {
+        (
+            Node::map()
+                .with("path", Node::s(".github/workflows/*.{yml,yaml}"))
+                .with("expect/count/min", Node::s("1")),
+            "a GitHub Actions workflow".to_owned(),
+            false,
+        )
+    } else if f.has(&["versions locked", "lock file", "lockfile"]) {
+        (
+            Node::map()
+                .with(
+                    "path",
+                    Node::s("{Cargo.lock,package-lock.json,pnpm-lock.yaml,yarn.lock,go.sum,poetry.lock}"),
+                )
+                .with("expect/count/min", Node::s("1")),
+            "a lock file committed".to_owned(),
+            true,
+        )
+    } else if f.has(&["docker compose"]) {
+        (
+            Node::map()
+                .with("path", Node::s("{docker-compose,compose}*.{yml,yaml}"))
+                .with("expect/count/min", Node::s("1")),
+            "a Compose file in the repository".to_owned(),
+            true,
+        )
+    } else if f.has(&["environment variables", "env vars"]) {
+        (
+            Node::map()
+                .with("path", Node::s(".env.example"))
+                .with("expect/lines/min", Node::s("1")),
+            "the variables listed in `.env.example`".to_owned(),
+            true,
+        )
+    } else if f.has(&["migration scripts"]) {
+        (
+            Node::map()
+                .with("path", Node::s("**/migrations/*"))
+                .with("expect/count/min", Node::s("1")),
+            "migration scripts in the repository".to_owned(),
+            true,
+        )
     } else if f.has(&["readme"]) {
         (
             Node::map()
@@ -310,6 +353,8 @@ const ALERT_NOISE: &[&str] = &[
     "alerting",
     "configured",
     "configure",
+    "thresholds",
+    "threshold",
     "defined",
     "in",
     "place",
@@ -738,7 +783,7 @@ pub fn https_redirect(f: &Facts) -> Option<Draft> {
 pub fn headers(f: &Facts) -> Option<Draft> {
     let named: Vec<&str> = [
         (&["hsts", "strict transport security"][..], "hsts"),
-        (&["csp", "content security policy"][..], "csp"),
+        (&["csp", "content security policy", "xss"][..], "csp"),
         (&["nosniff", "x content type options"][..], "nosniff"),
         (
             &["x frame options", "frame options", "clickjacking"][..],
