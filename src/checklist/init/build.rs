@@ -1007,16 +1007,31 @@ pub fn service(f: &Facts) -> Option<Draft> {
 
 /// Ports that must be closed ("no exposed ports"), or one that must be open.
 pub fn ports(f: &Facts) -> Option<Draft> {
-    let port = f
-        .words
-        .split(' ')
-        .skip_while(|w| *w != "port")
-        .nth(1)
-        .and_then(|w| w.parse::<u16>().ok());
+    // "port 8081", "pprof `:6060`": the ports the text names.
+    let named: Vec<u16> = f
+        .text
+        .split(|c: char| c.is_whitespace() || "`(),".contains(c))
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter_map(
+            |w| match (w[0].to_ascii_lowercase().as_str(), w[1].strip_prefix(':')) {
+                (_, Some(n)) => n.parse().ok(),
+                ("port", None) => w[1].parse().ok(),
+                _ => None,
+            },
+        )
+        .chain(
+            f.text
+                .split(|c: char| c.is_whitespace() || "`(),".contains(c))
+                .take(1)
+                .filter_map(|w| w.strip_prefix(':')?.parse().ok()),
+        )
+        .collect();
+    let port = named.first().copied();
     if f.negated || f.has(&["firewall"]) {
         let mut d = Draft::new("tcp", Node::map());
         let list: Vec<String> = match port {
-            Some(p) => vec![p.to_string()],
+            Some(_) => named.iter().map(u16::to_string).collect(),
             None => [
                 "22", "2375", "2379", "3306", "5432", "6379", "9200", "27017",
             ]
@@ -1137,7 +1152,10 @@ const SERIES: &[(&[&str], &str)] = &[
         &["memory", "resource", "resources"],
         "process_resident_memory_bytes",
     ),
-    (&["error", "errors", "error rates"], "http_requests_total"),
+    (
+        &["error", "errors", "error rates", "5xx", "server errors"],
+        "http_requests_total",
+    ),
 ];
 
 /// A metrics exposition with the series the text names (or guesses).
@@ -1173,6 +1191,10 @@ pub fn metrics(f: &Facts) -> Option<Draft> {
                 let mut s = Node::map().with("name", Node::s(*name));
                 if words.contains(&"error") {
                     s.set("labels/code", Node::s("=~5.."));
+                    if f.negated {
+                        s.set("count", Node::s("0"));
+                        d = d.why("no 5xx series at all: count 0");
+                    }
                 }
                 series.push(s);
             }
@@ -1368,6 +1390,8 @@ pub fn http(f: &Facts) -> Option<Draft> {
         Some("/actuator")
     } else if f.has(&["swagger", "openapi"]) {
         Some("/openapi.json")
+    } else if f.has(&["version"]) {
+        Some("/version")
     } else {
         None
     };

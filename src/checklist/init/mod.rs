@@ -111,7 +111,9 @@ pub fn propose_for(text: &str, context: &Context) -> Vec<Proposal> {
             .value("expect/dependencies")
             .is_some_and(|d| d.contains(", "))
     });
-    if parts.len() > 1 && !is_list {
+    // "running and accessible": a part of one word is no claim of its own.
+    let each_a_claim = parts.iter().all(|p| p.split_whitespace().count() > 1);
+    if parts.len() > 1 && !is_list && each_a_claim {
         let each: Vec<Option<Proposal>> = parts
             .iter()
             .map(|p| classify(&Facts::new(p, context)))
