@@ -2,7 +2,7 @@
 //! (false keyword hits), which context it needs, and the function that turns
 //! a claim's facts into the probe's settings. First rule that builds wins,
 //! so specific rules come before general ones. Teaching `init` a kind is one
-//! entry here and one function in `build.rs`.
+//! entry here and one function in `build/`.
 
 use super::build;
 use super::claims::Facts;
