@@ -271,7 +271,20 @@ fn the_corpus_proposal_passes_check() {
         "{}\n{}",
         String::from_utf8_lossy(&check.stderr),
         std::fs::read_to_string(&out).unwrap_or_default()
+    ); // No proposal plans traffic over the caps: the plan needs no --allow-heavy.
+    let plan = Command::new(vouch)
+        .args(["run", &out.display().to_string(), "--dry-run"])
+        .env_remove("VOUCH_TARGET")
+        .output()
+        .expect("run vouch run --dry-run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
     );
+    assert!(plan.status.success(), "{text}");
+    assert!(text.contains("nothing was sent"), "{text}");
+    assert!(!text.contains("allow-heavy"), "{text}");
 }
 
 #[test]
