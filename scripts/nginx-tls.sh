@@ -8,6 +8,8 @@
 #       VOUCH_TEST_TLS_CA=DIR/nginx-tls/certs/ca.pem
 #       VOUCH_TEST_NGINX_TLS_VALID=127.0.0.1:PORT       (and _EXPIRED, _SOON,
 #       _WRONGHOST, _SELFSIGNED, _SHORTCHAIN, _EXTRACHAIN: see scripts/tls-certs.sh)
+#       VOUCH_TEST_NGINX_TLS_LEGACY=127.0.0.1:PORT      the valid certificate with
+#           TLS 1.0 and 1.1 allowed too (every other port: TLS 1.2 and 1.3 only)
 #       VOUCH_TEST_NGINX_HTTP_REDIRECT=127.0.0.1:PORT   301 to https://127.0.0.1:VALID…
 #   scripts/nginx-tls.sh stop DIR    stops it by PID
 #
@@ -44,15 +46,17 @@ wait_ready() {
     return 1
 }
 
-# One HTTPS server block: NAME PORT.
+# One HTTPS server block: NAME PORT [CERT PROTOCOLS CIPHERS].
 https_server() {
+    local cert=${3:-$1} protocols=${4:-TLSv1.2 TLSv1.3} ciphers=${5:-}
     cat <<EOF
     server {
         listen 127.0.0.1:$2 ssl;
         server_name localhost;
-        ssl_certificate "$dir/certs/$1.pem";
-        ssl_certificate_key "$dir/certs/$1.key";
-        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate "$dir/certs/$cert.pem";
+        ssl_certificate_key "$dir/certs/$cert.key";
+        ssl_protocols $protocols;
+        ${ciphers:+ssl_ciphers $ciphers;}
 
         location / {
             server_tokens off;
@@ -129,6 +133,9 @@ EOF
     for name in "${certs[@]}"; do
         https_server "$name" "${ports[$name]}"
     done
+    # Debian's OpenSSL 3 refuses TLS 1.0/1.1 at its default security level
+    # (their signatures use SHA-1): level 0 lets them through.
+    https_server legacy "${ports[legacy]}" valid "TLSv1 TLSv1.1 TLSv1.2" "DEFAULT:@SECLEVEL=0"
     echo "}"
 }
 
@@ -147,7 +154,7 @@ start() {
     "$(dirname "$0")/tls-certs.sh" "$dir/certs" || die "could not make the test certificates"
     out=$dir/nginx.out
     for attempt in 1 2 3 4 5; do
-        for name in redirect "${certs[@]}"; do
+        for name in redirect legacy "${certs[@]}"; do
             ports[$name]=$(free_port)
             check_port "${ports[$name]}"
         done
@@ -159,7 +166,7 @@ start() {
         if wait_ready "$pid" "${ports[redirect]}" "$dir"; then
             log "nginx (pid $pid) ready: HTTP on ${ports[redirect]}, HTTPS from ${ports[valid]}, dir $dir"
             echo "VOUCH_TEST_TLS_CA=$dir/certs/ca.pem"
-            for name in "${certs[@]}"; do
+            for name in "${certs[@]}" legacy; do
                 echo "VOUCH_TEST_NGINX_TLS_${name^^}=127.0.0.1:${ports[$name]}"
             done
             echo "VOUCH_TEST_NGINX_HTTP_REDIRECT=127.0.0.1:${ports[redirect]}"

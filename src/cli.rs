@@ -277,6 +277,10 @@ pub struct InitArgs {
     /// Write the probe file here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Print, per item, why that kind and those values were proposed (on
+    /// stdout; the probe file is still written with `-o`).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `vouch run`.
@@ -1574,9 +1578,22 @@ fn init(args: &InitArgs) -> Result<Exit, CliError> {
             return Ok(Exit::Invalid);
         }
     };
+    if checklist.items.is_empty() {
+        eprintln!(
+            "error: `{}` has no task items (`- [ ] …` or `- [x] …`): init proposes probes for checklist boxes, so nothing was written",
+            args.checklist.display()
+        );
+        return Ok(Exit::Invalid);
+    }
     // The proposed file names the checklist relative to where it is written.
     let relative = relative_path(&args.checklist, args.output.as_deref());
     let text = crate::checklist::init::propose(&checklist, &relative);
+    if args.explain {
+        write_stdout(&crate::checklist::init::explain(&checklist))?;
+        if args.output.is_none() {
+            return Ok(Exit::Passed);
+        }
+    }
     match &args.output {
         Some(path) => {
             ReportFile::create(path)

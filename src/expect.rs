@@ -36,11 +36,61 @@ enum Rule {
     Absent,
 }
 
-/// A numeric bound, remembering how it was written (`50ms`, `2GiB`, `10`).
+/// A bound, remembering how it was written (`50ms`, `2GiB`, `10`, `"7.0"`):
+/// a number, and when written as a dotted version (`"7.0"`, `"7.2.4"`) also
+/// its components, for values that are versions rather than numbers.
 #[derive(Debug, Clone)]
 struct Bound {
-    value: f64,
+    value: Option<f64>,
+    version: Option<Vec<u64>>,
     text: String,
+}
+
+impl Bound {
+    /// How `actual` compares to the bound: as numbers when both are
+    /// numbers (so `0.75` stays a number), else as dotted versions when
+    /// both read as versions (`"7.0.15"` against `"7.0"`); `None` when they
+    /// cannot be compared.
+    fn compare(&self, actual: &Json) -> Option<std::cmp::Ordering> {
+        if let (Some(n), Some(bound)) = (as_number(actual), self.value) {
+            return n.partial_cmp(&bound);
+        }
+        let bound = self.version.as_ref()?;
+        let Json::String(text) = actual else {
+            return None;
+        };
+        Some(compare_versions(&parse_version(text)?, bound))
+    }
+}
+
+/// The leading dotted version of a text: `7.0.15` → `[7, 0, 15]`,
+/// `v1.25.3-alpine` → `[1, 25, 3]`, `14.10 (Debian 14.10-1)` → `[14, 10]`.
+/// At least one dot: a bare number is a number, not a version.
+pub fn parse_version(text: &str) -> Option<Vec<u64>> {
+    let text = text.trim();
+    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let head = text[..end].trim_end_matches('.');
+    if !head.contains('.') {
+        return None;
+    }
+    head.split('.').map(|part| part.parse().ok()).collect()
+}
+
+/// Compares dotted versions component by component, a missing component
+/// counting as 0 (`7.0` = `7.0.0` < `7.0.15`).
+pub fn compare_versions(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+    let len = a.len().max(b.len());
+    (0..len)
+        .map(|i| {
+            let x = a.get(i).copied().unwrap_or(0);
+            let y = b.get(i).copied().unwrap_or(0);
+            x.cmp(&y)
+        })
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 impl Matcher {
@@ -86,6 +136,166 @@ impl Matcher {
             None => self.check(None),
         }
     }
+
+    /// Checks a duration. Bounds and values written as durations are read
+    /// as durations here: `{max: 5m}` is five minutes, where a plain matcher
+    /// reads `5m` as the size 5 MB; plain numbers are seconds. `Err` shows
+    /// the duration as people write it (`got 10m`).
+    pub fn check_duration(&self, actual: Option<Duration>) -> Result<(), String> {
+        let seconds = |text: &str| parse_duration(text).ok().map(|d| d.as_secs_f64());
+        let as_seconds = |value: &Json| match value {
+            Json::String(s) => seconds(s).map_or_else(|| value.clone(), Json::from),
+            other => other.clone(),
+        };
+        let bound = |b: &Bound| Bound {
+            value: seconds(&b.text).or(b.value),
+            version: None,
+            text: b.text.clone(),
+        };
+        let value = actual.map(|d| Json::from(d.as_secs_f64()));
+        for rule in &self.rules {
+            let rule = match rule {
+                Rule::Eq(v) => Rule::Eq(as_seconds(v)),
+                Rule::Ne(v) => Rule::Ne(as_seconds(v)),
+                Rule::OneOf(vs) => Rule::OneOf(vs.iter().map(as_seconds).collect()),
+                Rule::Min(b) => Rule::Min(bound(b)),
+                Rule::Max(b) => Rule::Max(bound(b)),
+                other => other.clone(),
+            };
+            if let Err(why) = rule.check(value.as_ref()) {
+                return Err(match actual {
+                    Some(d) => format!("got {}", format_duration(d)),
+                    None => why,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration as people write it: `5m`, `1h 30m`, `36d`, `0s`; below a
+/// second in milliseconds (`250ms`). Days are the largest unit (no months).
+pub fn format_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let parts: Vec<String> = [
+        (secs / 86_400, "d"),
+        (secs % 86_400 / 3600, "h"),
+        (secs % 3600 / 60, "m"),
+        (secs % 60, "s"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n}{unit}"))
+    .collect();
+    parts.join(" ")
+}
+
+/// Dotted versions (`15.4`, `7.0.15`), for the kinds whose values are
+/// versions: [`Matcher::check_version`] and [`Matcher::version_bounds`].
+impl Matcher {
+    /// Checks a version string (`15.4 (Debian 15.4-1)`: its leading dotted
+    /// number counts). `min` and `max` compare part by part as numbers, a
+    /// missing part being 0 (`15.10` is above `15.9`; `14` is `14.0`);
+    /// `eq`, `ne` and `one_of` compare as a prefix of parts (`eq: "15"` holds
+    /// for `15.4`, not for `150.1`); the other rules read the text as is.
+    pub fn check_version(&self, actual: Option<&str>) -> Result<(), String> {
+        let Some(text) = actual else {
+            return self.check(None);
+        };
+        let got = || format!("got {}", excerpt(&format!("{text:?}"), 120));
+        let version = leading_version(text);
+        let prefix_of = |expected: &Json| {
+            let want = match expected {
+                Json::String(s) => leading_version(s),
+                Json::Number(n) => leading_version(&n.to_string()),
+                _ => None,
+            };
+            match (want, &version) {
+                (Some(want), Some(have)) => {
+                    have.len() >= want.len() && have[..want.len()] == want[..]
+                }
+                _ => loosely_equal(expected, &Json::String(text.to_owned())),
+            }
+        };
+        for rule in &self.rules {
+            let ok = match rule {
+                Rule::Min(b) | Rule::Max(b) => {
+                    let bound = version_bound(&b.text)
+                        .ok_or_else(|| format!("`{}` is not a version", b.text))?;
+                    let Some(have) = &version else {
+                        return Err(format!("{}: not a version", got()));
+                    };
+                    let order = compare_versions(have, &bound);
+                    if matches!(rule, Rule::Min(_)) {
+                        order.is_ge()
+                    } else {
+                        order.is_le()
+                    }
+                }
+                Rule::Eq(v) => prefix_of(v),
+                Rule::Ne(v) => !prefix_of(v),
+                Rule::OneOf(vs) => vs.iter().any(prefix_of),
+                other => {
+                    other.check(Some(&Json::String(text.to_owned())))?;
+                    true
+                }
+            };
+            if !ok {
+                return Err(got());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every `min`/`max` bound is a dotted version; says which is not
+    /// (for loading, so `min: 1GiB` on a version is an error before any run).
+    pub fn version_bounds(&self) -> Result<(), String> {
+        for rule in &self.rules {
+            if let Rule::Min(b) | Rule::Max(b) = rule
+                && version_bound(&b.text).is_none()
+            {
+                return Err(format!(
+                    "`{}` is not a version: write it like `14` or `7.0.15`",
+                    b.text
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The leading dotted number of a version string (`v15.4rc1 (Debian)` →
+/// `[15, 4]`, `14` → `[14]`); `None` when it starts with no digit. Unlike
+/// [`parse_version`] a bare number is a version here: the caller knows the
+/// value is one.
+pub fn leading_version(text: &str) -> Option<Vec<u64>> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix(['v', 'V'])
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(text);
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let parts: Option<Vec<u64>> = text[..end]
+        .trim_end_matches('.')
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect();
+    parts.filter(|p| !p.is_empty())
+}
+
+/// A bound written as a version: all of it (`14`, `v7.0.15`), not just its start.
+fn version_bound(text: &str) -> Option<Vec<u64>> {
+    let whole = text.trim().trim_start_matches(['v', 'V']);
+    whole
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then(|| leading_version(whole))
+        .flatten()
 }
 
 impl fmt::Display for Matcher {
@@ -160,8 +370,8 @@ impl Rule {
             Rule::Eq(v) => loosely_equal(v, actual),
             Rule::Ne(v) => !loosely_equal(v, actual),
             Rule::OneOf(vs) => vs.iter().any(|v| loosely_equal(v, actual)),
-            Rule::Min(b) => as_number(actual).is_some_and(|n| n >= b.value),
-            Rule::Max(b) => as_number(actual).is_some_and(|n| n <= b.value),
+            Rule::Min(b) => b.compare(actual).is_some_and(|o| o.is_ge()),
+            Rule::Max(b) => b.compare(actual).is_some_and(|o| o.is_le()),
             Rule::Contains(s) => match actual {
                 Json::String(text) => text.contains(s.as_str()),
                 Json::Array(items) => items
@@ -292,18 +502,24 @@ impl<'de> Deserialize<'de> for BoundDe {
         let value = Json::deserialize(deserializer)?;
         let bound = match &value {
             Json::Number(n) => n.as_f64().map(|v| Bound {
-                value: v,
+                value: Some(v),
+                version: None,
                 text: n.to_string(),
             }),
-            Json::String(s) => parse_quantity(s).map(|v| Bound {
-                value: v,
-                text: s.clone(),
-            }),
+            Json::String(s) => {
+                let value = parse_quantity(s);
+                let version = leading_version(s);
+                (value.is_some() || version.is_some()).then(|| Bound {
+                    value,
+                    version,
+                    text: s.clone(),
+                })
+            }
             _ => None,
         };
         bound.map(BoundDe).ok_or_else(|| {
             de::Error::custom(format!(
-                "invalid bound {}: expected a number, a duration like `50ms` or a size like `2GiB`",
+                "invalid bound {}: expected a number, a duration like `50ms`, a size like `2GiB` or a version like `\"7.0\"`",
                 show(&value)
             ))
         })
@@ -741,11 +957,77 @@ mod tests {
     }
 
     #[test]
+    fn dotted_versions_compare_by_component() {
+        let m = matcher(json!({"min": "7.0"}));
+        assert!(m.check(Some(&json!("7.0.15"))).is_ok());
+        assert!(m.check(Some(&json!("7.0"))).is_ok());
+        assert!(m.check(Some(&json!("10.0.1"))).is_ok());
+        assert_eq!(
+            m.check(Some(&json!("6.2.14"))),
+            Err("got \"6.2.14\"".to_owned())
+        );
+        assert!(m.check(Some(&json!("unknown"))).is_err());
+        let m = matcher(json!({"min": "7.2.4", "max": "7.4"}));
+        assert!(m.check(Some(&json!("7.2.10"))).is_ok());
+        assert!(m.check(Some(&json!("7.2.3"))).is_err());
+        assert!(m.check(Some(&json!("7.4.1"))).is_err());
+        assert!(
+            matcher(json!({"min": "1.25"}))
+                .check(Some(&json!("v1.25.3-alpine")))
+                .is_ok()
+        );
+        assert_eq!(m.to_string(), ">= 7.2.4 and <= 7.4");
+        // Numbers stay numbers: 0.75 is less than 1.5, whatever its digits.
+        let m = matcher(json!({"min": "1.5"}));
+        assert!(m.check(Some(&json!("0.75"))).is_err());
+        assert!(m.check(Some(&json!(1.75))).is_ok());
+        assert_eq!(parse_version("14.10 (Debian 14.10-1)"), Some(vec![14, 10]));
+        assert_eq!(parse_version("7"), None);
+        assert!(serde_json::from_value::<Matcher>(json!({"min": "new"})).is_err());
+    }
+
+    #[test]
     fn rejects_unknown_matchers_and_bad_regexes() {
         let err = serde_json::from_value::<Matcher>(json!({"maxx": 1})).expect_err("unknown");
         assert!(err.to_string().contains("unknown variant `maxx`"), "{err}");
         let err = serde_json::from_value::<Matcher>(json!({"matches": "("})).expect_err("regex");
         assert_eq!(err.to_string(), "invalid regex `(`: unclosed group");
+    }
+
+    #[test]
+    fn duration_bounds_are_durations_not_sizes() {
+        let five_minutes = Duration::from_secs(300);
+        let m = matcher(json!({"max": "5m"}));
+        assert!(m.check_duration(Some(five_minutes)).is_ok());
+        assert_eq!(
+            m.check_duration(Some(Duration::from_secs(600))),
+            Err("got 10m".to_owned())
+        );
+        assert!(
+            matcher(json!({"min": "5m"}))
+                .check_duration(Some(Duration::from_secs(60)))
+                .is_err()
+        );
+        assert!(
+            matcher(json!("5m"))
+                .check_duration(Some(five_minutes))
+                .is_ok()
+        );
+        assert!(
+            matcher(json!(300))
+                .check_duration(Some(five_minutes))
+                .is_ok()
+        );
+        assert!(
+            matcher(json!(["1m", "5m"]))
+                .check_duration(Some(five_minutes))
+                .is_ok()
+        );
+        assert_eq!(
+            matcher(json!({"exists": true})).check_duration(None),
+            Err("missing".to_owned())
+        );
+        assert_eq!(format_duration(Duration::from_millis(5_400_250)), "1h 30m");
     }
 
     #[test]
@@ -757,6 +1039,32 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 secs please").is_err());
         assert_eq!(format_size(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn versions_compare_part_by_part_and_equality_is_a_prefix() {
+        let check = |m: Json, v: &str| matcher(m).check_version(Some(v));
+        assert!(check(json!({"min": "14"}), "15.4 (Debian 15.4-1)").is_ok());
+        assert!(check(json!({"min": "14"}), "13.9").is_err());
+        assert!(check(json!({"min": "15.9"}), "15.10").is_ok());
+        assert!(check(json!({"max": "7.0"}), "7.0.15").is_err());
+        assert!(check(json!({"min": 14}), "14").is_ok());
+        assert!(check(json!("15"), "15.4").is_ok());
+        assert!(check(json!("15"), "150.1").is_err());
+        assert!(check(json!({"ne": "7"}), "7.2.4").is_err());
+        assert!(check(json!(["6", "7.2"]), "7.2.4").is_ok());
+        assert!(check(json!({"matches": "Debian"}), "15.4 (Debian)").is_ok());
+        assert_eq!(
+            check(json!({"min": "14"}), "devel"),
+            Err("got \"devel\": not a version".to_owned())
+        );
+        assert!(matcher(json!({"min": "14"})).check_version(None).is_err());
+        assert!(matcher(json!({"min": "1GiB"})).version_bounds().is_err());
+        assert!(matcher(json!({"min": "v7.0"})).version_bounds().is_ok());
+        assert!(check(json!({"min": "7.0.15"}), "7.0.16").is_ok());
+        assert!(check(json!({"min": "7.0.15"}), "7.0.9").is_err());
+        assert_eq!(parse_version("v7.0.15-rc1"), Some(vec![7, 0, 15]));
+        assert_eq!(parse_version("x"), None);
     }
 
     #[test]

@@ -54,6 +54,7 @@ macro_rules! with_tls {
 }
 pub(crate) use with_tls;
 
+pub mod alertmanager;
 pub mod auth;
 pub mod cors;
 pub mod exec;
@@ -62,13 +63,17 @@ pub mod file;
 pub mod headers;
 pub mod health;
 pub mod http;
+pub mod image;
 pub mod jsonrpc;
 pub mod load;
 pub mod mcp;
 pub mod metrics;
+pub mod oauth2;
+pub mod postgres;
 pub mod progress;
 pub mod prometheus;
 pub mod rate_limit;
+pub mod redis;
 pub mod tcp;
 pub mod tls;
 pub mod traffic;
@@ -94,6 +99,19 @@ pub trait Probe {
     /// programs on this machine says so, and without the permission the
     /// runner reports it skipped, unrun, and `check` lists it.
     fn runs_programs(&self) -> bool {
+        false
+    }
+
+    /// Whether the kind sends HTTP requests through vouch's clients, which
+    /// carry the `oauth2:` token (the runner obtains it only for such kinds).
+    fn sends_http(&self) -> bool {
+        false
+    }
+
+    /// Whether the kind's first response is kept for `capture:` (it sends
+    /// its requests through [`fetch::send`] and the first is the one that
+    /// matters).
+    fn records_response(&self) -> bool {
         false
     }
 }
@@ -191,6 +209,8 @@ pub enum ProbeSpec {
     Metrics(Box<metrics::Metrics>),
     /// A Prometheus server's API: targets up, rules loaded, alerts, PromQL queries.
     Prometheus(Box<prometheus::Prometheus>),
+    /// An Alertmanager's v2 API: receivers, routing (computed, nothing sent), silences, cluster.
+    Alertmanager(Box<alertmanager::Alertmanager>),
     /// A bounded burst or paced run until the limit answers (`429`), its
     /// headers, and recovery after the window.
     RateLimit(Box<rate_limit::RateLimit>),
@@ -203,6 +223,15 @@ pub enum ProbeSpec {
     /// A program run where vouch runs (only with `--allow-exec`): exit
     /// status, output, JSON on stdout, duration.
     Exec(Box<exec::Exec>),
+    /// A PostgreSQL login in a read-only transaction: TLS, version, settings,
+    /// replication, a query's rows, a password-less user refused.
+    Postgres(Box<postgres::Postgres>),
+    /// A container image in an OCI registry: manifest, config and tags —
+    /// user, health check, size, layers, age, labels, platforms.
+    Image(Box<image::Image>),
+    /// A read-only Redis session: `AUTH`, whether a password is required,
+    /// `INFO` fields, `CONFIG GET` parameters, TTLs of sampled keys.
+    Redis(Box<redis::Redis>),
 }
 
 /// The kind names, in the order of [`ProbeSpec`]'s variants.
@@ -219,10 +248,14 @@ pub const KINDS: &[&str] = &[
     "mcp",
     "metrics",
     "prometheus",
+    "alertmanager",
     "rate_limit",
     "load",
     "file",
     "exec",
+    "postgres",
+    "image",
+    "redis",
 ];
 
 impl ProbeSpec {
@@ -241,10 +274,14 @@ impl ProbeSpec {
             ProbeSpec::Mcp(_) => "mcp",
             ProbeSpec::Metrics(_) => "metrics",
             ProbeSpec::Prometheus(_) => "prometheus",
+            ProbeSpec::Alertmanager(_) => "alertmanager",
             ProbeSpec::RateLimit(_) => "rate_limit",
             ProbeSpec::Load(_) => "load",
             ProbeSpec::File(_) => "file",
             ProbeSpec::Exec(_) => "exec",
+            ProbeSpec::Postgres(_) => "postgres",
+            ProbeSpec::Image(_) => "image",
+            ProbeSpec::Redis(_) => "redis",
         }
     }
 
@@ -263,10 +300,14 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.run(cx).await,
             ProbeSpec::Metrics(p) => p.run(cx).await,
             ProbeSpec::Prometheus(p) => p.run(cx).await,
+            ProbeSpec::Alertmanager(p) => p.run(cx).await,
             ProbeSpec::RateLimit(p) => p.run(cx).await,
             ProbeSpec::Load(p) => p.run(cx).await,
             ProbeSpec::File(p) => p.run(cx).await,
             ProbeSpec::Exec(p) => p.run(cx).await,
+            ProbeSpec::Postgres(p) => p.run(cx).await,
+            ProbeSpec::Image(p) => p.run(cx).await,
+            ProbeSpec::Redis(p) => p.run(cx).await,
         }
     }
 
@@ -286,10 +327,14 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.describe(),
             ProbeSpec::Metrics(p) => p.describe(),
             ProbeSpec::Prometheus(p) => p.describe(),
+            ProbeSpec::Alertmanager(p) => p.describe(),
             ProbeSpec::RateLimit(p) => p.describe(),
             ProbeSpec::Load(p) => p.describe(),
             ProbeSpec::File(p) => p.describe(),
             ProbeSpec::Exec(p) => p.describe(),
+            ProbeSpec::Postgres(p) => p.describe(),
+            ProbeSpec::Image(p) => p.describe(),
+            ProbeSpec::Redis(p) => p.describe(),
         }
     }
 
@@ -311,9 +356,13 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => vec![p.url.as_str()],
             ProbeSpec::Metrics(p) => vec![p.url.as_str()],
             ProbeSpec::Prometheus(p) => vec![p.url.as_deref().unwrap_or("")],
+            ProbeSpec::Alertmanager(p) => p.target_paths(),
             ProbeSpec::RateLimit(p) => p.target_paths(),
             ProbeSpec::Load(p) => p.target_paths(),
+            ProbeSpec::Image(p) => p.target_paths(),
+            ProbeSpec::Redis(p) => p.target_paths(),
             ProbeSpec::File(_) | ProbeSpec::Exec(_) => Vec::new(),
+            ProbeSpec::Postgres(p) => p.target_paths(),
         }
     }
 
@@ -332,10 +381,72 @@ impl ProbeSpec {
             ProbeSpec::Mcp(p) => p.budget(),
             ProbeSpec::Metrics(p) => p.budget(),
             ProbeSpec::Prometheus(p) => p.budget(),
+            ProbeSpec::Alertmanager(p) => p.budget(),
             ProbeSpec::RateLimit(p) => p.budget(),
             ProbeSpec::Load(p) => p.budget(),
             ProbeSpec::File(p) => p.budget(),
             ProbeSpec::Exec(p) => p.budget(),
+            ProbeSpec::Image(p) => p.budget(),
+            ProbeSpec::Postgres(p) => p.budget(),
+            ProbeSpec::Redis(p) => p.budget(),
+        }
+    }
+
+    /// Whether the probe records certificate dates that `vouch watch` exports
+    /// as series (leaf and chain expiry), so the series bound counts them.
+    pub fn exports_certificates(&self) -> bool {
+        matches!(self, ProbeSpec::Tls(_))
+    }
+
+    /// Whether the kind sends HTTP requests that carry the `oauth2:` token.
+    pub fn sends_http(&self) -> bool {
+        match self {
+            ProbeSpec::Http(p) => p.sends_http(),
+            ProbeSpec::Health(p) => p.sends_http(),
+            ProbeSpec::Headers(p) => p.sends_http(),
+            ProbeSpec::Cors(p) => p.sends_http(),
+            ProbeSpec::Auth(p) => p.sends_http(),
+            ProbeSpec::Tcp(p) => p.sends_http(),
+            ProbeSpec::Websocket(p) => p.sends_http(),
+            ProbeSpec::Tls(p) => p.sends_http(),
+            ProbeSpec::Jsonrpc(p) => p.sends_http(),
+            ProbeSpec::Mcp(p) => p.sends_http(),
+            ProbeSpec::Metrics(p) => p.sends_http(),
+            ProbeSpec::Prometheus(p) => p.sends_http(),
+            ProbeSpec::RateLimit(p) => p.sends_http(),
+            ProbeSpec::Load(p) => p.sends_http(),
+            ProbeSpec::File(p) => p.sends_http(),
+            ProbeSpec::Exec(p) => p.sends_http(),
+            ProbeSpec::Postgres(p) => p.sends_http(),
+            ProbeSpec::Image(p) => p.sends_http(),
+            ProbeSpec::Redis(p) => p.sends_http(),
+            ProbeSpec::Alertmanager(p) => p.sends_http(),
+        }
+    }
+
+    /// Whether the kind's first HTTP response can be captured from (`capture:`).
+    pub fn records_response(&self) -> bool {
+        match self {
+            ProbeSpec::Http(p) => p.records_response(),
+            ProbeSpec::Health(p) => p.records_response(),
+            ProbeSpec::Headers(p) => p.records_response(),
+            ProbeSpec::Cors(p) => p.records_response(),
+            ProbeSpec::Auth(p) => p.records_response(),
+            ProbeSpec::Tcp(p) => p.records_response(),
+            ProbeSpec::Websocket(p) => p.records_response(),
+            ProbeSpec::Tls(p) => p.records_response(),
+            ProbeSpec::Jsonrpc(p) => p.records_response(),
+            ProbeSpec::Mcp(p) => p.records_response(),
+            ProbeSpec::Metrics(p) => p.records_response(),
+            ProbeSpec::Prometheus(p) => p.records_response(),
+            ProbeSpec::RateLimit(p) => p.records_response(),
+            ProbeSpec::Load(p) => p.records_response(),
+            ProbeSpec::File(p) => p.records_response(),
+            ProbeSpec::Exec(p) => p.records_response(),
+            ProbeSpec::Postgres(p) => p.records_response(),
+            ProbeSpec::Image(p) => p.records_response(),
+            ProbeSpec::Redis(p) => p.records_response(),
+            ProbeSpec::Alertmanager(p) => p.records_response(),
         }
     }
 
@@ -375,6 +486,12 @@ pub struct Context {
     /// The run's secrets, for probes that must mask raw bytes before they
     /// escape or encode them for evidence (the runner redacts the text after).
     pub redactor: Arc<crate::redact::Redactor>,
+    /// The `Authorization` value (the `oauth2:` token) the runner obtained
+    /// for the probe: sent with every HTTP request that has none of its own.
+    pub authorization: Option<Arc<str>>,
+    /// Where the attempt's first HTTP response is kept, when the probe
+    /// captures values from it (`capture:`).
+    pub recorder: Option<Arc<fetch::Recorder>>,
 }
 
 impl Context {
@@ -561,6 +678,8 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             progress: progress::Progress::default(),
             redactor: Arc::default(),
+            authorization: None,
+            recorder: None,
         }
     }
 

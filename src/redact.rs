@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use decode::Decoded;
@@ -26,6 +26,9 @@ pub const MIN_SECRET_LEN: usize = 4;
 
 /// The mark of a cut excerpt (see [`crate::expect::excerpt`]).
 const CUT: &str = "…";
+
+/// Above this many bytes of spellings the matcher is an NFA, not a DFA.
+const DFA_MAX_PATTERN_BYTES: usize = 4 * 1024;
 
 /// Header names whose values are always redacted (compared case-insensitively).
 pub const CREDENTIAL_HEADERS: &[&str] = &[
@@ -265,8 +268,15 @@ impl Redactor {
         let matcher = if spellings.is_empty() {
             None
         } else {
+            // A DFA searches fastest but costs time and memory per state
+            // times byte class to build: past a few KiB of spellings (a
+            // long value in a credential position) the NFA is built in
+            // linear time and searches almost as fast.
+            let total: usize = spellings.iter().map(String::len).sum();
+            let kind = (total > DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .kind(kind)
                 .build(&spellings)
                 .ok()
         };
@@ -524,10 +534,87 @@ fn is_char_start(bytes: &[u8], at: usize) -> bool {
     bytes.get(at).is_none_or(|&b| (b as i8) >= -0x40)
 }
 
+/// The run's secrets, growing while it runs: values learnt from the
+/// target (a captured session token, an OAuth2 access token) join the
+/// secrets of the probe files. Readers take the current [`Redactor`];
+/// adding rebuilds it once per new value.
+#[derive(Debug, Default)]
+pub struct RunSecrets {
+    state: std::sync::Mutex<(Secrets, std::sync::Arc<Redactor>)>,
+    grew: std::sync::atomic::AtomicBool,
+}
+
+impl RunSecrets {
+    /// The run's secrets, starting with those of the probe files.
+    pub fn new(secrets: &Secrets) -> RunSecrets {
+        RunSecrets {
+            state: std::sync::Mutex::new((
+                secrets.clone(),
+                std::sync::Arc::new(Redactor::new(secrets)),
+            )),
+            grew: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Adds a secret learnt at run time (ignored when known or too short).
+    pub fn add(&self, value: &str) {
+        if value.chars().count() < MIN_SECRET_LEN {
+            return;
+        }
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.0.contains(value) {
+            return;
+        }
+        state.0.add(value);
+        state.1 = std::sync::Arc::new(Redactor::new(&state.0));
+        self.grew.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The redactor for every secret known now.
+    pub fn redactor(&self) -> std::sync::Arc<Redactor> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(&state.1)
+    }
+
+    /// Whether a secret was added since the run started: outcomes redacted
+    /// before it was known must be redacted again.
+    pub fn grew(&self) -> bool {
+        self.grew.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn run_secrets_grow_and_the_new_redactor_masks_every_spelling() {
+        let mut start = Secrets::default();
+        start.add("from-the-file-1");
+        let run = RunSecrets::new(&start);
+        let before = run.redactor();
+        assert!(!run.grew());
+        run.add("abc");
+        assert!(!run.grew(), "too short to matter");
+        run.add("from-the-file-1");
+        assert!(!run.grew(), "known already");
+        run.add("captured/Tok+en=9");
+        assert!(run.grew());
+        let after = run.redactor();
+        let echoed = "a captured%2FTok%2Ben%3D9 and from-the-file-1";
+        assert_eq!(
+            before.text(echoed),
+            "a captured%2FTok%2Ben%3D9 and «redacted»"
+        );
+        assert_eq!(after.text(echoed), "a «redacted» and «redacted»");
+    }
 
     fn redactor(secrets: &[&str]) -> Redactor {
         let mut s = Secrets::default();
@@ -741,6 +828,29 @@ mod tests {
         let mut record = json!({"headers": {format!("x-{PASSWORD}"): "1", "a": "b"}});
         r.json(&mut record);
         assert_eq!(record, json!({"headers": {"x-«redacted»": "1", "a": "b"}}));
+    }
+
+    /// Fuzzing found probe files that took a minute to load: a long value in
+    /// a credential position made the matcher a DFA over ~50 KiB of
+    /// spellings (fuzz/slow-units/). Long secrets get the linear-time NFA,
+    /// and are still masked in every spelling.
+    #[test]
+    fn long_secrets_get_a_matcher_built_in_linear_time() {
+        let long: String = (0..1500)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let r = redactor(&[&long]);
+        let kind = r.matcher.as_ref().map(AhoCorasick::kind);
+        assert_eq!(kind, Some(AhoCorasickKind::ContiguousNFA));
+        let hex = spellings::spellings(&long)
+            .into_iter()
+            .find(|s| s.len() == 2 * long.len() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .expect("a hex spelling");
+        let text = format!("echo {long} and {hex}.");
+        assert_eq!(r.text(&text), format!("echo {REDACTED} and {REDACTED}."));
+        let short = redactor(&["s3cr3t-pw"]);
+        let kind = short.matcher.as_ref().map(AhoCorasick::kind);
+        assert_eq!(kind, Some(AhoCorasickKind::DFA));
     }
 
     #[test]

@@ -2,9 +2,14 @@
 //! concurrently (bounded by `--concurrency`), each under its timeout and retry
 //! policy. Then the probes whose kind asks for the isolated phase (bursts,
 //! load) run one at a time, a cool-down before each, never retried, under a
-//! deadline of their planned traffic plus one timeout. Outcomes are redacted,
-//! stamped and put back in file order whatever finished first. Ctrl-C (and
-//! SIGTERM or SIGHUP) stops the run and keeps what finished.
+//! deadline of their planned traffic plus one timeout. An item's chained
+//! probes (`capture:` and `${capture:…}`) run in order as one unit. Outcomes
+//! are redacted, stamped and handed out item by item as each completes
+//! ([`run_each`]), or put back in file order ([`run`]). A run whose probes
+//! can learn secrets (captured credentials, OAuth2 tokens) holds every item
+//! until it ends, so what was redacted before a secret was learnt is
+//! redacted again before anyone sees it. Ctrl-C (and SIGTERM or SIGHUP)
+//! stops the run and keeps what finished.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +25,15 @@ use tokio::time::Instant;
 
 use crate::outcome::bound;
 use crate::outcome::{Attempt, AttestationRecord, ItemOutcome, ItemVerdict, ProbeOutcome, Verdict};
-use crate::probe::fetch::Clients;
+
+use crate::probe::ProbeSpec;
+use crate::probe::fetch::{Clients, Recorder, Response};
+use crate::probe::oauth2::{self, OAuth2, Obtained};
 use crate::probe::progress::{Progress, Reached};
 use crate::probe::{Budget, Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, Phase};
-use crate::redact::{Redactor, Secrets};
+use crate::redact::{REDACTED, Redactor, RunSecrets, Secrets};
+use crate::spec::capture::Capture;
+use crate::spec::node::Node;
 use crate::spec::{Item, ProbeEntry, ProbeFile};
 
 /// The default `--concurrency`.
@@ -201,11 +211,24 @@ struct Job {
     unallowed: Option<&'static str>,
     retries: u32,
     retry_delay: Duration,
+    /// `capture:` of the probe.
+    captures: Vec<Capture>,
+    /// Its settings with `${capture:…}` in them, filled in before it runs.
+    template: Option<Arc<Node<'static>>>,
+    /// The token to obtain first: the probe's own `oauth2:`, else the
+    /// defaults', for kinds that send HTTP.
+    oauth2: Option<Arc<OAuth2>>,
 }
 
 impl Job {
     fn location(&self) -> String {
         format!("{}:{}", self.file_name, self.entry.pos)
+    }
+
+    /// Whether running it may add a secret to the run's [`RunSecrets`]: a
+    /// `capture:` of a credential, or an OAuth2 token it obtains first.
+    fn learns_secrets(&self) -> bool {
+        self.oauth2.is_some() || self.captures.iter().any(|c| c.secret)
     }
 }
 
@@ -228,6 +251,9 @@ pub struct RunInfo {
 /// few wait in memory, seldom enough that the coordinating task is not woken
 /// per probe.
 const DELIVER_EVERY: Duration = Duration::from_millis(20);
+
+/// The values an item's probes captured so far, by name.
+type Captured = HashMap<String, String>;
 
 /// Runs every selected item of every file and keeps their outcomes.
 pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
@@ -258,6 +284,14 @@ pub async fn run(files: &[ProbeFile], options: &RunOptions) -> Run {
 /// order they finish, from the calling task. Nothing of an item is kept
 /// after it was handed out, so a run holds only the probes in flight and
 /// the items that wait for a probe.
+///
+/// Except when the run can learn secrets as it goes: a probe that captures
+/// a credential (`capture:` whose name says secret) or obtains an OAuth2
+/// token adds it to the run's [`RunSecrets`], and an item already handed
+/// out (its bytes perhaps written) was redacted without it. Such a run
+/// holds every item until it ends and then hands them all out, in file
+/// order, redacted again with every secret it learnt; it holds them all in
+/// memory, as [`run`] does.
 pub async fn run_each(
     files: &[ProbeFile],
     options: &RunOptions,
@@ -268,7 +302,10 @@ pub async fn run_each(
     let clients = Arc::new(Clients::default());
     let mut secrets = Secrets::default();
     files.iter().for_each(|f| secrets.extend(&f.secrets));
-    let redactor = Arc::new(Redactor::new(&secrets));
+    // Values learnt during the run (captured credentials, OAuth2 tokens)
+    // join these as they come.
+    let run_secrets = Arc::new(RunSecrets::new(&secrets));
+    let redactor = run_secrets.redactor();
 
     // Installed before any traffic, so a signal from here on ends the run
     // with a report rather than with the default action.
@@ -276,6 +313,9 @@ pub async fn run_each(
     // The selected items in order: where each is in `files`.
     let mut selected: Vec<(usize, usize)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
+    // Jobs run by one worker in order: one probe, or an item's chain of
+    // probes that capture and use values; with the phase each runs in.
+    let mut units: Vec<(Phase, Vec<usize>)> = Vec::new();
     for (f, file) in files.iter().enumerate() {
         let base_dir = file.base_dir();
         let mut tls = file.defaults.tls();
@@ -299,7 +339,10 @@ pub async fn run_each(
             clients: Arc::clone(&clients),
             progress: Default::default(),
             redactor: Arc::clone(&redactor),
+            authorization: None,
+            recorder: None,
         });
+        let file_oauth2 = file.defaults.oauth2.clone().map(Arc::new);
         let file_name: Arc<str> = Arc::from(file.path.display().to_string());
         for (i, item) in file.items.iter().enumerate() {
             if !is_selected(item, options.only.as_deref()) {
@@ -307,6 +350,7 @@ pub async fn run_each(
             }
             let index = selected.len();
             selected.push((f, i));
+            let first = jobs.len();
             for (p, entry) in item.probes.iter().enumerate() {
                 let timeout = timeout_of(entry, file, options);
                 let budget = entry.spec.budget();
@@ -341,16 +385,53 @@ pub async fn run_each(
                         .retry_delay
                         .or(file.defaults.retry_delay.map(|d| d.0))
                         .unwrap_or(DEFAULT_RETRY_DELAY),
+                    captures: entry.capture.clone(),
+                    template: entry.template.clone(),
+                    oauth2: entry
+                        .oauth2
+                        .clone()
+                        .or_else(|| file_oauth2.clone().filter(|_| entry.spec.sends_http())),
                 });
+            }
+            let members = first..jobs.len();
+            if item.probes.iter().any(ProbeEntry::is_chained) {
+                // A chain runs in order, in the isolated phase when one of
+                // its probes asks for it.
+                let isolated = members
+                    .clone()
+                    .any(|i| jobs[i].budget.phase == Phase::Isolated);
+                let phase = if isolated {
+                    Phase::Isolated
+                } else {
+                    Phase::Concurrent
+                };
+                units.push((phase, members.collect()));
+            } else {
+                units.extend(members.map(|i| (jobs[i].budget.phase, vec![i])));
             }
         }
     }
+    // An item handed out keeps the redaction it had then: a secret learnt
+    // later cannot reach bytes already written. So when a probe may learn
+    // one (a credential it captures, an OAuth2 token it obtains), the run
+    // holds every item until it ends and hands them out redacted with all
+    // the secrets it learnt; otherwise no secret joins during the run, and
+    // items go out as they finish.
+    let hold = jobs.iter().any(Job::learns_secrets);
     let deliver = |each: &mut (dyn FnMut(usize, ItemOutcome) + Send),
                    index: usize,
-                   probes: Vec<ProbeOutcome>| {
+                   mut probes: Vec<ProbeOutcome>| {
         let (f, i) = selected[index];
         let file = &files[f];
         let spec_item = &file.items[i];
+        // Every secret known now; outcomes redacted before one of them was
+        // learnt are redacted again.
+        let redactor = run_secrets.redactor();
+        if run_secrets.grew() {
+            for probe in &mut probes {
+                redact_outcome(probe, &redactor);
+            }
+        }
         let mut item = item_skeleton(spec_item, &file.path.display().to_string());
         item.probes = probes;
         redactor.string(&mut item.item);
@@ -367,14 +448,22 @@ pub async fn run_each(
         each(index, item);
     };
     // Items without probes are complete before anything runs.
-    for (index, &(f, i)) in selected.iter().enumerate() {
-        if files[f].items[i].probes.is_empty() {
+    let empty: Vec<usize> = (0..selected.len())
+        .filter(|&index| {
+            let (f, i) = selected[index];
+            files[f].items[i].probes.is_empty()
+        })
+        .collect();
+    if !hold {
+        for &index in &empty {
             deliver(each, index, Vec::new());
         }
     }
 
-    let (concurrent, isolated): (Vec<usize>, Vec<usize>) =
-        (0..jobs.len()).partition(|&i| jobs[i].budget.phase == Phase::Concurrent);
+    let (concurrent, isolated): (Vec<_>, Vec<_>) = units
+        .into_iter()
+        .partition(|(phase, _)| *phase == Phase::Concurrent);
+    let concurrent: Vec<Vec<usize>> = concurrent.into_iter().map(|(_, unit)| unit).collect();
     let jobs = Arc::new(jobs);
     let collector = Arc::new(Collector::new(
         jobs.len(),
@@ -382,29 +471,32 @@ pub async fn run_each(
     ));
     let mut workers = JoinSet::new();
     {
-        let (jobs, redactor, collector) = (
+        let (jobs, run_secrets, collector) = (
             Arc::clone(&jobs),
-            Arc::clone(&redactor),
+            Arc::clone(&run_secrets),
             Arc::clone(&collector),
         );
         let (concurrency, cool_down) = (options.concurrency, options.cool_down);
         workers.spawn(async move {
-            run_concurrent(&jobs, &concurrent, concurrency, &redactor, &collector).await;
+            run_concurrent(&jobs, &concurrent, concurrency, &run_secrets, &collector).await;
             // The isolated phase: one at a time, after everything else, a
             // cool-down before each so no burst meets the previous one's limiter.
             let mut ran_before = !concurrent.is_empty();
-            for index in isolated {
-                let job = &jobs[index];
-                if collector.is_stopped() {
-                    break;
+            for (_, unit) in isolated {
+                let mut captured = Captured::new();
+                for index in unit {
+                    let job = &jobs[index];
+                    if collector.is_stopped() {
+                        break;
+                    }
+                    let runs = job.refused.is_none() && job.unallowed.is_none();
+                    if ran_before && runs {
+                        tokio::time::sleep(cool_down).await;
+                    }
+                    ran_before |= runs;
+                    let outcome = run_probe(job, &run_secrets, &mut captured).await;
+                    collector.put(job, index, outcome);
                 }
-                let runs = job.refused.is_none() && job.unallowed.is_none();
-                if ran_before && runs {
-                    tokio::time::sleep(cool_down).await;
-                }
-                ran_before |= runs;
-                let outcome = run_probe(job, &redactor).await;
-                collector.put(job, index, outcome);
             }
         });
     }
@@ -430,7 +522,8 @@ pub async fn run_each(
                 collector.progress.println(format!("{why}: reporting what finished"));
                 break;
             }
-            _ = tick.tick() => {
+            // A run that holds its items hands them out only at the end.
+            _ = tick.tick(), if !hold => {
                 for (index, probes) in collector.take_ready() {
                     deliver(each, index, probes);
                 }
@@ -440,6 +533,7 @@ pub async fn run_each(
     // What did not finish: skipped when the run was cut short, and
     // otherwise a worker died (a bug): say so rather than pass it off as
     // skipped.
+    let redactor = run_secrets.redactor();
     for (index, job) in collector.unfinished().into_iter().map(|i| (i, &jobs[i])) {
         let outcome = if interrupted {
             skipped(job, &redactor)
@@ -448,7 +542,13 @@ pub async fn run_each(
         };
         collector.complete(job, index, outcome);
     }
-    for (index, probes) in collector.take_ready() {
+    let mut ready = collector.take_ready();
+    if hold {
+        // Every item, in file order, now that no secret can join.
+        ready.extend(empty.into_iter().map(|index| (index, Vec::new())));
+        ready.sort_unstable_by_key(|&(index, _)| index);
+    }
+    for (index, probes) in ready {
         deliver(each, index, probes);
     }
     collector.progress.finish_and_clear();
@@ -468,12 +568,12 @@ pub async fn run_each(
 /// threads; each thread has its own HTTP clients ([`Clients`] is per thread).
 async fn run_concurrent(
     jobs: &Arc<Vec<Job>>,
-    indices: &[usize],
+    indices: &[Vec<usize>],
     concurrency: usize,
-    redactor: &Arc<Redactor>,
+    run_secrets: &Arc<RunSecrets>,
     collector: &Arc<Collector>,
 ) {
-    let indices: Arc<[usize]> = Arc::from(indices);
+    let indices: Arc<[Vec<usize>]> = Arc::from(indices);
     let next = Arc::new(AtomicUsize::new(0));
     let workers = concurrency.clamp(1, indices.len().max(1));
     let threads = std::thread::available_parallelism()
@@ -483,8 +583,8 @@ async fn run_concurrent(
     for thread in 0..threads {
         let share = workers / threads + usize::from(thread < workers % threads);
         let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(&indices), Arc::clone(&next));
-        let (redactor, collector, done) =
-            (Arc::clone(redactor), Arc::clone(collector), done.clone());
+        let (run_secrets, collector, done) =
+            (Arc::clone(run_secrets), Arc::clone(collector), done.clone());
         let work = move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -501,13 +601,21 @@ async fn run_concurrent(
                 for _ in 0..share {
                     let (jobs, indices, next) =
                         (Arc::clone(&jobs), Arc::clone(&indices), Arc::clone(&next));
-                    let (redactor, collector) = (Arc::clone(&redactor), Arc::clone(&collector));
+                    let (run_secrets, collector) =
+                        (Arc::clone(&run_secrets), Arc::clone(&collector));
                     pool.spawn(async move {
                         while !collector.is_stopped()
-                            && let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed))
+                            && let Some(unit) = indices.get(next.fetch_add(1, Ordering::Relaxed))
                         {
-                            let outcome = run_probe(&jobs[index], &redactor).await;
-                            collector.put(&jobs[index], index, outcome);
+                            let mut captured = Captured::new();
+                            for &index in unit {
+                                if collector.is_stopped() {
+                                    break;
+                                }
+                                let outcome =
+                                    run_probe(&jobs[index], &run_secrets, &mut captured).await;
+                                collector.put(&jobs[index], index, outcome);
+                            }
                         }
                     });
                 }
@@ -808,18 +916,178 @@ fn probe_name(entry: &ProbeEntry) -> String {
     entry.name.clone().unwrap_or_else(|| entry.spec.describe())
 }
 
+/// A probe that could not start: a capture it uses is missing, its
+/// settings do not read with the captured values, no OAuth2 token.
+fn not_run(
+    job: &Job,
+    verdict: Verdict,
+    check: Option<Check>,
+    why: &str,
+    evidence: serde_json::Value,
+    redactor: &Redactor,
+) -> ProbeOutcome {
+    let mut findings = Findings {
+        checks: check.into_iter().collect(),
+        summary: format!("{}: {why}", job.entry.spec.describe()),
+        evidence,
+    };
+    redact_findings(&mut findings, redactor);
+    let mut outcome = skipped(job, redactor);
+    outcome.verdict = verdict;
+    outcome.summary = findings.summary;
+    outcome.checks = findings.checks;
+    outcome.evidence = raw(&findings.evidence);
+    outcome.started_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+    outcome
+}
+
+/// The probe's settings with the item's captured values filled in; why not
+/// when it cannot run.
+fn filled_spec(
+    job: &Job,
+    captured: &Captured,
+    redactor: &Redactor,
+) -> Result<Arc<ProbeSpec>, Box<ProbeOutcome>> {
+    let Some(template) = &job.template else {
+        return Ok(Arc::clone(&job.entry.spec));
+    };
+    let node = match crate::spec::capture::fill(template, captured) {
+        Ok(node) => node,
+        Err(name) => {
+            let why = format!("not run: capture `{name}` missing");
+            let check = Check::new(
+                format!("capture {name}"),
+                "a value captured by an earlier probe of the item",
+                "missing",
+                false,
+            );
+            let evidence = serde_json::json!({"probe": job.entry.spec.describe(), "error": why});
+            return Err(Box::new(not_run(
+                job,
+                Verdict::Fail,
+                Some(check),
+                &why,
+                evidence,
+                redactor,
+            )));
+        }
+    };
+    crate::spec::de::from_node::<ProbeSpec>(&node)
+        .map(Arc::new)
+        .map_err(|e| {
+            let why = format!("could not run: with the captured values, {}", e.message);
+            let evidence = serde_json::json!({"probe": job.entry.spec.describe(), "error": why});
+            Box::new(not_run(job, Verdict::Error, None, &why, evidence, redactor))
+        })
+}
+
+/// The values of the probe's `capture:` in its response, each a check (and
+/// the credentials among them secrets of the run from now on).
+fn take_captures(
+    job: &Job,
+    response: Option<&Response>,
+    findings: &mut Findings,
+    run_secrets: &RunSecrets,
+) -> Captured {
+    let mut values = Captured::new();
+    let mut record = serde_json::Map::new();
+    for capture in &job.captures {
+        let from = capture.source.describe();
+        let name = format!("capture {}", capture.name);
+        let expected = format!("a value at {from}");
+        match response.and_then(|r| capture.source.extract(r)) {
+            Some(value) => {
+                let shown = if capture.secret {
+                    run_secrets.add(&value);
+                    REDACTED.to_owned()
+                } else {
+                    value.clone()
+                };
+                findings
+                    .checks
+                    .push(Check::new(name, expected, shown.clone(), true));
+                record.insert(
+                    capture.name.clone(),
+                    serde_json::json!({"from": from, "value": shown}),
+                );
+                values.insert(capture.name.clone(), value);
+            }
+            None => {
+                let actual = if response.is_some() {
+                    "nothing there"
+                } else {
+                    "no HTTP response"
+                };
+                findings.summary.push_str(&format!(
+                    "; capture `{}` missing ({from}: {actual})",
+                    capture.name
+                ));
+                findings
+                    .checks
+                    .push(Check::new(name, expected, actual, false));
+                record.insert(
+                    capture.name.clone(),
+                    serde_json::json!({"from": from, "missing": actual}),
+                );
+            }
+        }
+    }
+    if let Some(evidence) = findings.evidence.as_object_mut() {
+        evidence.insert("captures".to_owned(), serde_json::Value::Object(record));
+    }
+    values
+}
+
 /// Runs one probe with its timeout and retries, and redacts what it found.
-async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
+/// The probes of a chain share `captured`: what one captures, the next use.
+async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured) -> ProbeOutcome {
+    let redactor = run_secrets.redactor();
     if let Some(why) = &job.refused {
-        return refused(job, why, redactor);
+        return refused(job, why, &redactor);
     }
     if let Some(why) = job.unallowed {
-        let mut outcome = skipped(job, redactor);
+        let mut outcome = skipped(job, &redactor);
         outcome.summary = redactor
             .text(&format!("{}: {why}", job.entry.spec.describe()))
             .into_owned();
         return outcome;
     }
+    let spec = match filled_spec(job, captured, &redactor) {
+        Ok(spec) => spec,
+        Err(outcome) => return *outcome,
+    };
+    let (authorization, token_record) = match &job.oauth2 {
+        None => (None, None),
+        Some(settings) => match oauth2::obtain(settings, &job.cx).await {
+            Obtained::Token {
+                authorization,
+                token,
+                record,
+            } => {
+                run_secrets.add(&token);
+                (Some(authorization), Some(record))
+            }
+            Obtained::Failed { reason, record } => {
+                let check = Check::new(
+                    "oauth2 token",
+                    "an access token from the token endpoint",
+                    reason.clone(),
+                    false,
+                );
+                let why = format!("not run: {reason}");
+                let evidence = serde_json::json!({"probe": spec.describe(), "oauth2": record});
+                return not_run(
+                    job,
+                    Verdict::Fail,
+                    Some(check),
+                    &why,
+                    evidence,
+                    &run_secrets.redactor(),
+                );
+            }
+        },
+    };
+    let mut values = Captured::new();
     let first_start = SystemTime::now();
     let started = Instant::now();
     let mut attempts = Vec::new();
@@ -835,8 +1103,30 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
         }
         let attempt_start = SystemTime::now();
         let t = Instant::now();
-        let (verdict, mut findings) = attempt(job).await;
-        redact_findings(&mut findings, redactor);
+        let recorder = (!job.captures.is_empty()).then(|| Arc::new(Recorder::default()));
+        let (mut verdict, mut findings) = attempt(
+            job,
+            &spec,
+            authorization.clone(),
+            recorder.clone(),
+            run_secrets.redactor(),
+        )
+        .await;
+        if let Some(record) = &token_record
+            && let Some(evidence) = findings.evidence.as_object_mut()
+        {
+            evidence.insert("oauth2".to_owned(), record.clone());
+        }
+        if let Some(recorder) = &recorder {
+            let response = recorder.take();
+            values = take_captures(job, response.as_ref(), &mut findings, run_secrets);
+            if verdict == Verdict::Pass && !findings.passed() {
+                verdict = Verdict::Fail;
+            }
+        }
+        // Taken now: a capture may have added a secret.
+        let redactor = run_secrets.redactor();
+        redact_findings(&mut findings, &redactor);
         bound::findings(&mut findings);
         attempts.push(Attempt {
             number,
@@ -851,6 +1141,7 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
             break;
         }
     }
+    captured.extend(values);
     let (verdict, findings) = last.unwrap_or((Verdict::Error, Findings::default()));
     let flaky = verdict == Verdict::Pass && attempts.len() > 1;
     ProbeOutcome {
@@ -875,16 +1166,26 @@ async fn run_probe(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     }
 }
 
-async fn attempt(job: &Job) -> (Verdict, Findings) {
-    let describe = || job.entry.spec.describe();
+async fn attempt(
+    job: &Job,
+    spec: &ProbeSpec,
+    authorization: Option<Arc<str>>,
+    recorder: Option<Arc<Recorder>>,
+    redactor: Arc<Redactor>,
+) -> (Verdict, Findings) {
+    let describe = || spec.describe();
     let deadline = deadline_of(job.budget, job.timeout);
     // A fresh progress record per attempt: what the probe reached is all
     // that is left of it when the timeout drops it.
     let cx = Context {
         progress: Progress::default(),
+        authorization,
+        recorder,
+        // With what the run learnt so far (kinds mask raw bytes with it).
+        redactor,
         ..Context::clone(&job.cx)
     };
-    match tokio::time::timeout(deadline, job.entry.spec.run(&cx)).await {
+    match tokio::time::timeout(deadline, spec.run(&cx)).await {
         Ok(Ok(findings)) => {
             let verdict = if findings.passed() {
                 Verdict::Pass
@@ -945,6 +1246,25 @@ fn redact_findings(findings: &mut Findings, redactor: &Redactor) {
         redactor.string(&mut check.actual);
     }
     redactor.json(&mut findings.evidence);
+}
+
+/// Redacts a finished outcome again, with secrets learnt after it was
+/// first redacted.
+fn redact_outcome(outcome: &mut ProbeOutcome, redactor: &Redactor) {
+    redactor.string(&mut outcome.name);
+    redactor.string(&mut outcome.summary);
+    for check in &mut outcome.checks {
+        redactor.string(&mut check.name);
+        redactor.string(&mut check.expected);
+        redactor.string(&mut check.actual);
+    }
+    for attempt in &mut outcome.attempts {
+        redactor.string(&mut attempt.summary);
+    }
+    if let Ok(mut evidence) = serde_json::from_str::<serde_json::Value>(outcome.evidence.get()) {
+        redactor.json(&mut evidence);
+        outcome.evidence = raw(&evidence);
+    }
 }
 
 /// A record serialised once, compactly.

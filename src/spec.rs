@@ -15,6 +15,7 @@ use crate::expect::{Dur, Size};
 use crate::probe::{KINDS, ProbeSpec, TlsSettings};
 use crate::redact::{Redactor, Secrets, is_credential_header, is_token_param};
 
+pub mod capture;
 pub mod de;
 pub mod diag;
 pub mod node;
@@ -29,7 +30,14 @@ use node::{Key, Node, Pos, Value};
 pub const VERSION: u32 = 1;
 
 /// Keys a probe entry may carry besides its kind.
-const PROBE_KEYS: &[&str] = &["name", "timeout", "retries", "retry_delay"];
+const PROBE_KEYS: &[&str] = &[
+    "name",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "capture",
+    "oauth2",
+];
 
 /// A loaded, valid probe file.
 #[derive(Debug, Clone)]
@@ -103,6 +111,10 @@ pub struct Defaults {
     /// default: the probe file's directory).
     #[serde(default)]
     pub root: Option<PathBuf>,
+    /// An OAuth2 client-credentials token for every probe that sends HTTP
+    /// requests (a probe's own `oauth2:` wins).
+    #[serde(default)]
+    pub oauth2: Option<crate::probe::oauth2::OAuth2>,
 }
 
 impl Defaults {
@@ -186,6 +198,24 @@ pub struct ProbeEntry {
     pub spec: Arc<ProbeSpec>,
     /// Where the probe was written.
     pub pos: Pos,
+    /// `capture:`: values taken from the probe's response for the later
+    /// probes of its item.
+    pub capture: Vec<capture::Capture>,
+    /// `oauth2:`, overriding the defaults' (only on kinds that send HTTP).
+    pub oauth2: Option<Arc<crate::probe::oauth2::OAuth2>>,
+    /// The kind and its settings as written, when they refer to captures
+    /// (`${capture:NAME}`): filled in and read again when the probe runs.
+    pub template: Option<Arc<Node<'static>>>,
+    /// The `${capture:NAME}` references of its settings.
+    pub uses: Vec<capture::Use>,
+}
+
+impl ProbeEntry {
+    /// Whether the probe takes part in a chain of its item (it captures, or
+    /// uses a capture): the item's probes then run one after another.
+    pub fn is_chained(&self) -> bool {
+        !self.capture.is_empty() || !self.uses.is_empty()
+    }
 }
 
 /// `attested: {by, on, valid_for, note}`.
@@ -848,6 +878,16 @@ impl<'a> Loader<'a> {
                 });
                 let mut all = true;
                 for (key, value) in entries.iter_mut() {
+                    // `capture: {token: $.access_token}` names where a value
+                    // comes from: the source is not the credential.
+                    if key.name == "capture"
+                        && let Value::Map(captures) = &mut value.value
+                    {
+                        for (_, source) in captures.iter_mut() {
+                            all &= self.interpolate(source, scope);
+                        }
+                        continue;
+                    }
                     // A credential (`authorization: Bearer …`, `password: …`),
                     // written literally or read from any variable, is a secret.
                     let credential = (crate::redact::is_credential_setting(&key.name)
@@ -987,6 +1027,7 @@ impl<'a> Loader<'a> {
                 }
             }
         }
+        self.chain(&mut probes);
         let Some(name) = name else {
             if ok {
                 self.error(
@@ -1013,6 +1054,47 @@ impl<'a> Loader<'a> {
         })
     }
 
+    /// Checks that every `${capture:NAME}` of an item's probes is captured
+    /// by an earlier probe of the item, and marks the captures later sent as
+    /// credentials secret.
+    fn chain(&mut self, probes: &mut [ProbeEntry]) {
+        let mut captured: Vec<String> = Vec::new();
+        let mut credential: BTreeSet<String> = BTreeSet::new();
+        for probe in probes.iter() {
+            for used in &probe.uses {
+                if used.credential {
+                    credential.insert(used.name.clone());
+                }
+                if captured.contains(&used.name) {
+                    continue;
+                }
+                let own = probe.capture.iter().any(|c| c.name == used.name);
+                let known: Vec<&str> = captured.iter().map(String::as_str).collect();
+                let message = match diag::closest(&used.name, &known) {
+                    _ if own => format!(
+                        "`${{capture:{}}}` is captured by this same probe: only later probes of the item can use it",
+                        used.name
+                    ),
+                    Some(near) => format!(
+                        "no earlier probe of this item captures `{}`; did you mean `{near}`?",
+                        used.name
+                    ),
+                    None => format!(
+                        "no earlier probe of this item captures `{}`: add `capture: {{{}: $.path}}` to a probe before this one",
+                        used.name, used.name
+                    ),
+                };
+                self.error(used.pos, message);
+            }
+            captured.extend(probe.capture.iter().map(|c| c.name.clone()));
+        }
+        for probe in probes.iter_mut() {
+            for c in &mut probe.capture {
+                c.secret |= credential.contains(&c.name);
+            }
+        }
+    }
+
     fn probe(&mut self, node: &Node<'_>) -> Option<ProbeEntry> {
         let Some(entries) = node.as_map() else {
             let shape = node.shape();
@@ -1024,6 +1106,8 @@ impl<'a> Loader<'a> {
         };
         let (mut name, mut timeout, mut retries, mut spec) = (None, None, None, None);
         let mut retry_delay = None;
+        let mut captures = Vec::new();
+        let mut oauth2: Option<(crate::probe::oauth2::OAuth2, Pos)> = None;
         let mut kind: Option<(&Key<'_>, &Node<'_>)> = None;
         let mut ok = true;
         for (key, value) in entries {
@@ -1046,6 +1130,19 @@ impl<'a> Loader<'a> {
                 }
                 "retry_delay" => match self.parse::<Dur>(value) {
                     Some(Dur(d)) => retry_delay = Some(d),
+                    None => ok = false,
+                },
+                "capture" => match capture::parse(value) {
+                    Ok(found) => captures = found,
+                    Err(errors) => {
+                        for (pos, message) in errors {
+                            self.error(pos, message);
+                        }
+                        ok = false;
+                    }
+                },
+                "oauth2" => match self.parse(value) {
+                    Some(settings) => oauth2 = Some((settings, key.pos)),
                     None => ok = false,
                 },
                 name if KINDS.contains(&name) => {
@@ -1099,6 +1196,34 @@ impl<'a> Loader<'a> {
         }
         if let (Some((key, value)), Some(spec)) = (kind, &spec) {
             self.check_target(spec, key, value);
+            let kind = spec.kind();
+            if !captures.is_empty() && !spec.records_response() {
+                self.error(
+                    captures[0].pos,
+                    format!("`capture` takes values from an HTTP response; `{kind}` probes keep none (use `http`)"),
+                );
+                ok = false;
+            }
+            if let Some((_, pos)) = &oauth2
+                && !spec.sends_http()
+            {
+                self.error(
+                    *pos,
+                    format!(
+                        "`oauth2` adds a token to HTTP requests; `{kind}` probes do not take one"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let (mut uses, mut template) = (Vec::new(), None);
+        if let Some((key, value)) = kind {
+            let source = self.source;
+            let line = |n: usize| source.lines().nth(n.saturating_sub(1)).map(str::to_owned);
+            uses = capture::uses(value, &line);
+            if !uses.is_empty() {
+                template = Some(Arc::new(capture::template(key, value)));
+            }
         }
         let spec = spec.filter(|_| ok)?;
         Some(ProbeEntry {
@@ -1108,6 +1233,10 @@ impl<'a> Loader<'a> {
             retry_delay,
             spec: Arc::new(spec),
             pos: node.pos,
+            capture: captures,
+            oauth2: oauth2.map(|(settings, _)| Arc::new(settings)),
+            template,
+            uses,
         })
     }
 }
@@ -1249,6 +1378,30 @@ pub fn json_schema() -> serde_json::Value {
 mod schema {
     use super::*;
 
+    /// Where a captured value comes from.
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    #[allow(dead_code)]
+    pub enum CaptureSchema {
+        /// A JSONPath into the JSON body: its first node.
+        Path(String),
+        /// One of `json`, `header`, `regex`.
+        Source(CaptureSourceSchema),
+    }
+
+    /// `{json: PATH}`, `{header: NAME}` or `{regex: PATTERN}`.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)]
+    pub enum CaptureSourceSchema {
+        /// A JSONPath into the JSON body.
+        Json(String),
+        /// A response header.
+        Header(String),
+        /// A regex on the body: its first group, else the whole match.
+        Regex(String),
+    }
+
     /// A vouch probe file: checklist items bound to probes.
     #[derive(JsonSchema)]
     #[schemars(title = "vouch probe file", deny_unknown_fields)]
@@ -1299,6 +1452,13 @@ mod schema {
         retries: Option<u32>,
         /// Overrides `defaults.retry_delay`.
         retry_delay: Option<Dur>,
+        /// Values taken from this probe's HTTP response for the later probes
+        /// of the item (`${capture:NAME}`): a JSONPath (`$.access_token`),
+        /// `{json: PATH}`, `{header: NAME}` or `{regex: PATTERN}` (its first group).
+        capture: Option<BTreeMap<String, CaptureSchema>>,
+        /// An OAuth2 client-credentials token for this probe's requests
+        /// (overrides `defaults.oauth2`).
+        oauth2: Option<crate::probe::oauth2::OAuth2>,
         #[serde(flatten)]
         spec: ProbeSpec,
     }

@@ -80,8 +80,11 @@ fn host_only(file: &Path) -> bool {
         "mcp:",
         "metrics:",
         "prometheus:",
+        "alertmanager:",
         "rate_limit:",
         "load:",
+        "image:",
+        "redis:",
     ];
     !text.lines().any(|l| {
         let t = l.trim_start().trim_start_matches("- ");

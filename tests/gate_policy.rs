@@ -280,6 +280,20 @@ fn every_format_explains_the_gate() {
     with.extend_from_slice(&args);
     let junit = run(s.dir.path(), &with).stdout;
     assert!(junit.contains("<testsuite name=\"vouch gate\""), "{junit}");
+    // Paging is ticked with no probe behind it: said so, not plain "manual".
+    let paging = junit
+        .split("<testcase ")
+        .find(|case| case.contains("name=\"Paging set up\""))
+        .expect("a case for Paging");
+    assert!(
+        paging.contains("<skipped message=\"ticked but unverified\""),
+        "{paging}"
+    );
+    let backups = junit
+        .split("<testcase ")
+        .find(|case| case.contains("name=\"Backups tested\""))
+        .expect("a case for Backups");
+    assert!(!backups.contains("ticked but unverified"), "{backups}");
     assert!(junit.contains("name=\"--min-score 50\""), "{junit}");
     assert!(
         junit.contains("<property name=\"severity\" value=\"critical\""),

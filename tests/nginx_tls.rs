@@ -4,8 +4,9 @@
 //! (`scripts/nginx-tls.sh`): a private CA's valid leaf, an expired leaf, one
 //! expiring in 10 days, one for the wrong host, a self-signed one and a leaf
 //! behind an intermediate that expires first, the valid leaf sent with an
-//! expired CA certificate not on its path; plus an HTTP port answering 301
-//! to the valid HTTPS port. Without `VOUCH_TEST_NGINX_TLS_VALID`, every test
+//! expired CA certificate not on its path, the valid leaf on a port that also
+//! allows TLS 1.0 and 1.1 (`refuses`); plus an HTTP port answering 301 to the
+//! valid HTTPS port. Without `VOUCH_TEST_NGINX_TLS_VALID`, every test
 //! prints a note and passes — unless `VOUCH_REQUIRE_PEERS` is set, when it fails.
 
 #[path = "support/server.rs"]
@@ -387,6 +388,16 @@ fn the_tls_edge_pack_passes_on_a_good_edge_and_flags_a_short_chain() {
     );
     out.assert_code(0);
 
+    // The same good edge, but TLS 1.0 and 1.1 still allowed.
+    let (out, report) = run_edge_pack(&nginx, "LEGACY");
+    out.assert_code(1);
+    assert_eq!(
+        failed_items(&report),
+        ["TLS 1.2 or newer only"],
+        "{}",
+        out.dump()
+    );
+
     for case in ["SHORTCHAIN", "SOON"] {
         let (out, report) = run_edge_pack(&nginx, case);
         out.assert_code(1);
@@ -431,5 +442,133 @@ fn an_expired_certificate_sent_but_not_on_the_path_does_not_count() {
             .as_str()
             .is_some_and(|a| a.ends_with("; 1 sent certificate not on the path, not counted)")),
         "{probe:#}"
+    );
+}
+
+/// The version `openssl s_client` negotiates when it offers only `flag`
+/// (`-tls1`, `-tls1_1`), or `None` when the server refuses it.
+fn openssl_negotiates(endpoint: &str, flag: &str) -> Option<String> {
+    let output = std::process::Command::new("openssl")
+        .args(["s_client", "-connect", endpoint, flag])
+        .args(["-cipher", "DEFAULT:@SECLEVEL=0", "-servername", "localhost"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl runs (scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // On a refusal it still prints the version it asked for, with no cipher.
+    if text.contains("Cipher is (NONE)") {
+        return None;
+    }
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Protocol  : "))
+        .map(str::to_owned)
+}
+
+fn refusal(probe: &Value, version: &str) -> (bool, String) {
+    let check = check_of(probe, &format!("refuses {version}"));
+    (
+        check["passed"].as_bool().expect("passed"),
+        str_of(&check["actual"], "actual").to_owned(),
+    )
+}
+
+#[test]
+fn a_server_allowing_tls_1_0_and_1_1_is_caught_as_openssl_sees_it() {
+    let Some(nginx) = nginx() else { return };
+    let probe = tls(
+        &nginx,
+        "LEGACY",
+        "expect: { refuses: [SSLv3, TLSv1.0, TLSv1.1] }",
+    );
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    // Only `refuses` asked: no rustls handshake, one connection per version.
+    assert!(probe["evidence"].get("certificates").is_none(), "{probe:#}");
+    let (refused, actual) = refusal(&probe, "TLSv1.0");
+    assert!(!refused);
+    assert!(
+        actual.starts_with("accepted: ServerHello TLSv1.0, ECDHE-ECDSA-AES"),
+        "{actual}"
+    );
+    let (refused, actual) = refusal(&probe, "TLSv1.1");
+    assert!(!refused);
+    assert!(
+        actual.starts_with("accepted: ServerHello TLSv1.1, "),
+        "{actual}"
+    );
+    // Debian's OpenSSL 3 has no SSLv3 at all.
+    let (refused, actual) = refusal(&probe, "SSLv3");
+    assert!(refused, "{actual}");
+    assert!(actual.starts_with("refused: alert fatal "), "{actual}");
+    let tried = probe["evidence"]["refuses"].as_array().expect("refuses");
+    assert_eq!(tried.len(), 3);
+    assert_eq!(tried[1]["version"], "TLSv1.0");
+    assert_eq!(tried[1]["refused"], false);
+    assert_eq!(tried[1]["offered"]["sni"], true);
+
+    // The same server, asked by openssl: the same verdicts.
+    let endpoint = nginx.endpoint("LEGACY");
+    assert_eq!(
+        openssl_negotiates(&endpoint, "-tls1").as_deref(),
+        Some("TLSv1")
+    );
+    assert_eq!(
+        openssl_negotiates(&endpoint, "-tls1_1").as_deref(),
+        Some("TLSv1.1")
+    );
+}
+
+#[test]
+fn a_tls_1_2_and_1_3_server_refuses_the_old_versions_with_an_alert() {
+    let Some(nginx) = nginx() else { return };
+    let probe = tls(
+        &nginx,
+        "VALID",
+        &format!(
+            "{}, expect: {{ trusted: true, protocol: TLSv1.3, refuses: [SSLv3, TLSv1.0, TLSv1.1] }}",
+            ca(&nginx)
+        ),
+    );
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    for version in ["TLSv1.0", "TLSv1.1"] {
+        assert_eq!(
+            refusal(&probe, version),
+            (
+                true,
+                "refused: alert fatal protocol_version (70)".to_owned()
+            ),
+            "{probe:#}"
+        );
+    }
+    // Beside the rustls handshake and its checks.
+    assert_eq!(check_of(&probe, "trusted")["passed"], true);
+    assert!(
+        summary(&probe).contains("TLSv1.0 refused: alert fatal protocol_version (70)"),
+        "{}",
+        summary(&probe)
+    );
+    let endpoint = nginx.endpoint("VALID");
+    assert_eq!(openssl_negotiates(&endpoint, "-tls1"), None);
+
+    // TLS 1.2 is on: a hand-made TLS 1.2 hello is accepted.
+    let probe = tls(&nginx, "VALID", "expect: { refuses: [TLSv1.2] }");
+    let (refused, actual) = refusal(&probe, "TLSv1.2");
+    assert!(!refused);
+    assert!(
+        actual.starts_with("accepted: ServerHello TLSv1.2, "),
+        "{actual}"
+    );
+}
+
+#[test]
+fn a_server_that_is_not_tls_leaves_the_refusal_unknown() {
+    let Some(nginx) = nginx() else { return };
+    let probe = tls(&nginx, "HTTP_REDIRECT", "expect: { refuses: [TLSv1.0] }");
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    assert_eq!(
+        refusal(&probe, "TLSv1.0"),
+        (
+            false,
+            "unknown: not a TLS answer: first bytes 48 54 54 50 2f (\"HTTP/\")".to_owned()
+        )
     );
 }

@@ -1,8 +1,9 @@
 //! `prometheus` probes end to end against the real Prometheus that
 //! `scripts/prometheus.sh` starts: it scrapes itself, a real node_exporter
 //! and one port where nothing listens, and evaluates one alerting rule that
-//! always fires and one that never does, one healthy recording rule and one
-//! whose query fails (`tests/prometheus/rules.yml`).
+//! always fires, one that never does and one with a threshold, `for`, labels
+//! and annotations, one healthy recording rule and one whose query fails
+//! (`tests/prometheus/rules.yml`).
 //! Without `VOUCH_TEST_PROMETHEUS` the tests print a note and pass, unless
 //! `VOUCH_REQUIRE_PEERS` is set.
 
@@ -166,7 +167,7 @@ fn rules_loaded_and_healthy_or_missing() {
     );
     assert!(!passed(probe, "rule HighErrorRate"));
     assert_eq!(actual(probe, "rule HighErrorRate"), "not loaded");
-    assert_eq!(probe["evidence"]["rules"]["alerting"], 2);
+    assert_eq!(probe["evidence"]["rules"]["alerting"], 3);
 }
 
 #[test]
@@ -177,12 +178,12 @@ fn all_rules_healthy_names_the_broken_recording_rule_with_its_error() {
     let probe = probe_of(&report, "Monitoring");
     let all = actual(probe, "rules all healthy");
     assert!(
-        all.starts_with("3/4 ok; unhealthy: vouch_test:broken (recording) health err (")
+        all.starts_with("4/5 ok; unhealthy: vouch_test:broken (recording) health err (")
             && all.contains("many-to-many matching not allowed"),
         "{all}"
     );
     let rules = &probe["evidence"]["rules"];
-    assert_eq!(rules["alerting"], 2, "{probe:#}");
+    assert_eq!(rules["alerting"], 3, "{probe:#}");
     assert_eq!(rules["recording"], 2, "{probe:#}");
     assert_eq!(rules["unhealthy"], 1, "{probe:#}");
     assert_eq!(rules["rules"][0]["name"], "vouch_test:broken");
@@ -208,6 +209,78 @@ fn all_rules_healthy_names_the_broken_recording_rule_with_its_error() {
     assert!(
         actual(probe, "rule vouch_test:broken").starts_with("loaded, health err ("),
         "{probe:#}"
+    );
+}
+
+#[test]
+fn a_rule_is_checked_against_its_threshold_for_labels_and_annotations() {
+    let Some(url) = prometheus() else { return };
+    let (out, report) = run(
+        &url,
+        "{rules: [VouchTestNeverFiring, {name: VouchTestHighErrorRate, expr: {contains: '> 0.05'}, for: {max: 5m}, labels: {severity: critical}, annotations: {runbook_url: {exists: true}}, health: ok, state: {ne: firing}}]}",
+    );
+    out.assert_code(0);
+    let probe = probe_of(&report, "Monitoring");
+    assert_eq!(actual(probe, "rule VouchTestHighErrorRate for"), "5m");
+    assert_eq!(
+        actual(probe, "rule VouchTestHighErrorRate label severity"),
+        "\"critical\""
+    );
+    let checked = &probe["evidence"]["rules"]["checked"][0];
+    assert_eq!(checked["name"], "VouchTestHighErrorRate", "{probe:#}");
+    assert_eq!(checked["group"], "vouch-test", "{probe:#}");
+    assert_eq!(
+        checked["annotations"]["runbook_url"], "https://runbooks.example/high-error-rate",
+        "{probe:#}"
+    );
+
+    // A stricter checklist: each difference is a failed check naming the rule.
+    let (out, report) = run(
+        &url,
+        "{rules: [{name: VouchTestHighErrorRate, expr: {contains: '> 0.01'}, for: {max: 2m}, labels: {severity: page}, annotations: {dashboard: {exists: true}}}]}",
+    );
+    out.assert_code(1);
+    let probe = probe_of(&report, "Monitoring");
+    assert!(passed(probe, "rule VouchTestHighErrorRate"), "{probe:#}");
+    let failed: Vec<(&str, &str, &str)> = probe["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| {
+            (
+                c["name"].as_str().expect("name"),
+                c["expected"].as_str().expect("expected"),
+                c["actual"].as_str().expect("actual"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                "rule VouchTestHighErrorRate expr",
+                "contains \"> 0.01\"",
+                "sum(rate(prometheus_http_requests_total{code=~\"5..\"}[5m])) / sum(rate(prometheus_http_requests_total[5m])) > 0.05"
+            ),
+            ("rule VouchTestHighErrorRate for", "<= 2m", "5m"),
+            (
+                "rule VouchTestHighErrorRate label severity",
+                "\"page\"",
+                "\"critical\""
+            ),
+            (
+                "rule VouchTestHighErrorRate annotation dashboard",
+                "present",
+                "absent"
+            ),
+        ],
+        "{probe:#}"
+    );
+    let summary = probe["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("rule VouchTestHighErrorRate expr: expected contains"),
+        "{summary}"
     );
 }
 

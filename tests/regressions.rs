@@ -98,3 +98,42 @@ async fn items_left_out_by_only_keep_their_boxes_in_the_write_back() {
     );
     assert!(!text.contains("was [x]"), "{text}");
 }
+
+/// Fuzzing (issue 15): these probe files took up to a minute each to load,
+/// because a long value in a credential position made the redactor build a
+/// DFA over every spelling of it. They load (and fail) with diagnostics
+/// that point into the file; the redactor's matcher choice is pinned in
+/// `redact::tests::long_secrets_get_a_matcher_built_in_linear_time`.
+#[test]
+fn slow_fuzz_inputs_load_with_diagnostics_inside_the_file() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/slow-units");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/slow-units") {
+        let path = entry.expect("entry").path();
+        let lines = std::fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .count();
+        let out = vouch(&dir, &["check", path.to_str().expect("utf-8 path")], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        let mut located = 0;
+        for line in stderr.lines().filter_map(|l| l.trim().strip_prefix("--> ")) {
+            let (_, pos) = line
+                .split_once(name)
+                .expect("the diagnostic names the file");
+            let row: usize = pos
+                .trim_start_matches(':')
+                .split(':')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("line number");
+            assert!(row >= 1 && row <= lines + 1, "{line}");
+            located += 1;
+        }
+        assert!(located > 0, "{}: {stderr}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 5, "the slow units are kept in fuzz/slow-units");
+}

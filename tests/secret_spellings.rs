@@ -319,7 +319,7 @@ fn no_spelling_of_the_password_reaches_any_output_format() {
     write_file(dir.path(), "hostile.md", &checklist);
     let items = yaml.matches("  - item: ").count();
 
-    for format in ["human", "json", "junit", "markdown"] {
+    for format in ["human", "json", "junit", "markdown", "html", "github"] {
         let file = dir.path().join(format!("report.{format}"));
         let file_arg = file.display().to_string();
         let base = ["run", "--format", format, "--checklist", "hostile.md"];

@@ -208,3 +208,66 @@ fn shared_checklists_have_unique_ids_and_exact_boxes() {
         }
     }
 }
+
+/// The share of probeable items `vouch init` must propose a kind for.
+const MIN_PROPOSED: f64 = 75.0;
+
+/// For each shared checklist: of the items judged probeable by hand
+/// (`tests/fixtures/init-probeable/NAME.txt`, by stable id), how many `init`
+/// proposes a kind for (active or commented out with a TODO), printed per
+/// checklist with the ones it misses; at least 75% each.
+#[test]
+fn init_proposes_a_kind_for_the_probeable_items() {
+    let Some(dir) = shared_dir() else {
+        skipped("init_proposes_a_kind_for_the_probeable_items");
+        return;
+    };
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/init-probeable");
+    let mut report = String::from("\n");
+    let mut low = Vec::new();
+    for name in ["conexus", "parallax", "acai", "axon"] {
+        let checklist =
+            Checklist::read(&dir.join(format!("{name}.md"))).expect("read the checklist");
+        let judged = std::fs::read_to_string(fixtures.join(format!("{name}.txt")))
+            .expect("read the judgment");
+        let probeable: Vec<&str> = judged
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let proposed = vouch::checklist::init::proposals(&checklist);
+        let mut hit = 0;
+        let mut active = 0;
+        let mut missed = Vec::new();
+        for id in &probeable {
+            let item = proposed
+                .iter()
+                .find(|p| p.item.id == *id)
+                .unwrap_or_else(|| panic!("{name}: no item `{id}` (ids are stable: was the judgment list edited by hand?)"));
+            if item.probes.is_empty() {
+                missed.push(*id);
+            } else {
+                hit += 1;
+                active += usize::from(item.probes.iter().any(|p| !p.is_commented()));
+            }
+        }
+        let percent = 100.0 * hit as f64 / probeable.len() as f64;
+        let total = checklist.items.len();
+        let any = proposed.iter().filter(|p| !p.probes.is_empty()).count();
+        report.push_str(&format!(
+            "init on {name}.md: a kind for {hit}/{} probeable items ({percent:.0}%), {active} of them active; {any}/{total} items proposed in all\n",
+            probeable.len()
+        ));
+        for id in &missed {
+            report.push_str(&format!("  no proposal: {id}\n"));
+        }
+        if percent < MIN_PROPOSED {
+            low.push(name);
+        }
+    }
+    {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{report}");
+    }
+    assert!(low.is_empty(), "below {MIN_PROPOSED}% on {low:?}{report}");
+}

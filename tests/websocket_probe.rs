@@ -2,7 +2,10 @@
 //! WebSocket servers (tokio-tungstenite) — an echo that negotiates a
 //! subprotocol, one that speaks first, one that answers wrongly, one that
 //! drops the connection without a close frame, one over TLS — an HTTP server
-//! that refuses the upgrade, a closed port, and the demo's `/ws`.
+//! that refuses the upgrade, a closed port, and the demo's `/ws`; and a real
+//! feed that greets first, on PyPI `websockets` (`tests/peers/ws_greeter.py`,
+//! started by `scripts/ws-greeter.sh`; its `http://` URL in
+//! `VOUCH_TEST_WS_GREETER`).
 
 #[path = "support/server.rs"]
 mod server;
@@ -479,4 +482,79 @@ async fn the_demo_deployment_echoes_on_ws() {
     let probe = probe_of(&report, "WebSocket /ws accepts connections");
     assert_eq!(probe["evidence"]["close"]["code"], 1000);
     deployment.stop().await;
+}
+
+/// The real greeting feed of `scripts/ws-greeter.sh` (PyPI `websockets`),
+/// or `None` with a note when it was not started (a failure under
+/// `VOUCH_REQUIRE_PEERS`).
+fn greeter() -> Option<String> {
+    match std::env::var("VOUCH_TEST_WS_GREETER") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("VOUCH_REQUIRE_PEERS").is_some() => panic!(
+            "VOUCH_TEST_WS_GREETER is not set, and VOUCH_REQUIRE_PEERS is: scripts/test.sh starts the greeter"
+        ),
+        _ => {
+            eprintln!(
+                "note: VOUCH_TEST_WS_GREETER is not set; skipping (scripts/ws-greeter.sh starts it)"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn a_real_websockets_feed_that_greets_first_is_verified() {
+    let Some(url) = greeter() else { return };
+    let items = r#"  - item: Feed greets
+    probes:
+      - websocket: { url: /, expect: { receive: { contains: welcome } } }
+  - item: Feed answers a subscription
+    probes:
+      - websocket:
+          url: /
+          subprotocols: [feed.v1]
+          conversation:
+            - receive: { contains: '"welcome"' }
+            - send: '{"op": "subscribe", "channel": "prices"}'
+            - receive: { contains: '"snapshot"' }
+              skip: any
+              within: 2s
+          expect: { subprotocol: feed.v1 }
+  - item: A greeting is not an answer
+    probes:
+      - websocket:
+          url: /
+          conversation:
+            - send: ping
+            - receive: pong
+"#;
+    let (out, report) = run(&url, items);
+    out.assert_code(1);
+    let probe = probe_of(&report, "Feed greets");
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    assert_eq!(
+        probe["evidence"]["messages"][0]["data"],
+        r#"{"type": "welcome", "server": "vouch-test-feed"}"#,
+        "{probe:#}"
+    );
+    let probe = probe_of(&report, "Feed answers a subscription");
+    assert_eq!(probe["verdict"], "pass", "{probe:#}");
+    assert_eq!(check(probe, "subprotocol")["actual"], "\"feed.v1\"");
+    assert_eq!(
+        check(probe, "receive #2")["actual"],
+        r#""{\"type\": \"snapshot\", \"channel\": \"prices\"}" after 2 skipped messages"#
+    );
+    assert_eq!(check(probe, "close")["passed"], true, "{probe:#}");
+    // The server speaks first: the message after `ping` is its greeting, and
+    // no skip was allowed (one send and one receive read as `send`/`receive`).
+    let probe = probe_of(&report, "A greeting is not an answer");
+    assert_eq!(probe["verdict"], "fail", "{probe:#}");
+    let step = check(probe, "receive");
+    assert_eq!(step["passed"], false);
+    assert!(
+        step["actual"]
+            .as_str()
+            .is_some_and(|a| a.contains("welcome")),
+        "{step:#}"
+    );
 }

@@ -371,6 +371,10 @@ fn shown_list(header: &str, value: Option<&str>) -> String {
 }
 
 impl Probe for Cors {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     /// A preflight and a simple request per allowed origin and for the foreign one.
     fn budget(&self) -> Budget {
         Budget {

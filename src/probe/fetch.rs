@@ -158,19 +158,7 @@ pub fn client_tls_config(
     tls: &TlsSettings,
     base_dir: &Path,
 ) -> Result<rustls::ClientConfig, String> {
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(system_roots().iter().cloned());
-    if let Some(ca) = &tls.ca {
-        let path = resolve(base_dir, ca);
-        let certs = read_certs(&path)?;
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(format!(
-                "`{}` holds no usable CA certificate",
-                path.display()
-            ));
-        }
-    }
+    let roots = trust_roots(tls, base_dir)?;
     let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
@@ -196,6 +184,24 @@ pub fn client_tls_config(
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The system roots plus `ca:` (when given), for verifiers built by hand.
+pub fn trust_roots(tls: &TlsSettings, base_dir: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(system_roots().iter().cloned());
+    if let Some(ca) = &tls.ca {
+        let path = resolve(base_dir, ca);
+        let certs = read_certs(&path)?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!(
+                "`{}` holds no usable CA certificate",
+                path.display()
+            ));
+        }
+    }
+    Ok(roots)
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -353,6 +359,32 @@ pub fn body_excerpt(bytes: &[u8], max: usize) -> String {
     crate::expect::excerpt(&String::from_utf8_lossy(prefix), max).into_owned()
 }
 
+/// The first response of a probe's attempt, kept when a later probe of the
+/// item captures values from it (`capture:`).
+#[derive(Debug, Default)]
+pub struct Recorder(Mutex<Option<Response>>);
+
+impl Recorder {
+    /// Keeps `response` unless one is kept already.
+    fn keep(&self, response: &Response) {
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.is_none() {
+            *kept = Some(response.clone());
+        }
+    }
+
+    /// The response kept, if any.
+    pub fn take(&self) -> Option<Response> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
 /// Why no response could be had: the deployment's side (a `fail`).
 #[derive(Debug, Clone)]
 pub struct Unreachable {
@@ -365,6 +397,34 @@ pub struct Unreachable {
 /// Sends a request and reads the response, body capped at `cx.body_limit`.
 /// `Ok(Err(_))` is a deployment-side failure, `Err(_)` a setup error.
 pub async fn send(
+    cx: &Context,
+    request: &Request,
+) -> Result<Result<Response, Unreachable>, ProbeError> {
+    // The `oauth2:` token, for a request that brings no credentials of its own.
+    let authorized;
+    let request = match &cx.authorization {
+        Some(value)
+            if !request
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization")) =>
+        {
+            let mut with = request.clone();
+            with.headers
+                .push(("authorization".to_owned(), value.to_string()));
+            authorized = with;
+            &authorized
+        }
+        _ => request,
+    };
+    let answer = send_authorized(cx, request).await;
+    if let (Some(recorder), Ok(Ok(response))) = (&cx.recorder, &answer) {
+        recorder.keep(response);
+    }
+    answer
+}
+
+async fn send_authorized(
     cx: &Context,
     request: &Request,
 ) -> Result<Result<Response, Unreachable>, ProbeError> {

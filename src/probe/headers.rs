@@ -356,6 +356,10 @@ impl Headers {
 }
 
 impl Probe for Headers {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         if let [one] = self.paths.as_slice() {
             return self.run_path(cx, one).await;

@@ -327,6 +327,14 @@ impl Health {
 }
 
 impl Probe for Health {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
+    fn records_response(&self) -> bool {
+        true
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let request = fetch::Request {
             method: reqwest::Method::GET,

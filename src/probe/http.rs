@@ -345,6 +345,14 @@ impl Http {
 }
 
 impl Probe for Http {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
+    fn records_response(&self) -> bool {
+        true
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let request = self.request(cx)?;
         let response = fetch::send(cx, &request).await?;

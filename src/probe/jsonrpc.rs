@@ -592,6 +592,14 @@ impl Jsonrpc {
 const COMPLIANCE_REQUESTS: u64 = 6;
 
 impl Probe for Jsonrpc {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
+    fn records_response(&self) -> bool {
+        true
+    }
+
     fn budget(&self) -> Budget {
         let compliance = if self.compliance {
             COMPLIANCE_REQUESTS

@@ -654,6 +654,10 @@ impl Drop for CancelOnDrop {
 }
 
 impl Probe for Load {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     fn budget(&self) -> Budget {
         Budget {
             phase: Phase::Isolated,

@@ -264,6 +264,10 @@ impl Run {
 }
 
 impl Probe for Mcp {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     /// At most: `initialize`, `notifications/initialized`, `ping`, every page
     /// of the three lists, one `resources/read`, the calls and the `DELETE`.
     fn budget(&self) -> Budget {

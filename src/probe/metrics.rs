@@ -338,6 +338,14 @@ impl Metrics {
 }
 
 impl Probe for Metrics {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
+    fn records_response(&self) -> bool {
+        true
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         // reqwest decompresses gzip before the cap counts, so a small
         // compressed bomb still stops at `limit` bytes of exposition.

@@ -17,11 +17,16 @@ use super::metrics::{LabelMatcher, Labels};
 use super::{Budget, Check, Context, Findings, Probe, ProbeError, append_failures};
 use crate::expect::{self, Matcher, Size};
 
+mod rules;
+
+pub use rules::{RuleExpect, RulesExpect};
+use rules::{RulesSchema, check_rules};
+
 /// The default cap on each API answer: large setups list thousands of targets.
 pub const DEFAULT_BODY_LIMIT: u64 = 32 << 20;
 
 /// Rows of each kind kept as evidence.
-const SHOWN: usize = 20;
+pub(crate) const SHOWN: usize = 20;
 
 super::with_tls! {
     /// Settings of a `prometheus` probe.
@@ -53,8 +58,9 @@ pub struct PrometheusExpect {
     #[schemars(with = "TargetsSchema")]
     pub targets: Option<TargetsExpect>,
     /// `[name, …]`: rules (alerting or recording) that must be loaded, with
-    /// `health: ok`; or `{all_healthy: true, names: [...]}`.
-    #[serde(default, deserialize_with = "rules")]
+    /// `health: ok`, each a name or `{name, expr, for, labels, annotations}`;
+    /// or `{all_healthy: true, names: [...]}`.
+    #[serde(default, deserialize_with = "rules::rules")]
     #[schemars(with = "RulesSchema")]
     pub rules: Option<RulesExpect>,
     /// Firing alerts: label matchers and how many may fire (default none).
@@ -113,58 +119,6 @@ fn targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<TargetsE
         }
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
             TargetsExpect::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-        }
-    }
-    deserializer.deserialize_any(V)
-}
-
-/// Which rules must be loaded and healthy.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RulesExpect {
-    /// Every loaded rule, alerting and recording, has `health: ok`.
-    #[serde(default)]
-    pub all_healthy: bool,
-    /// Rules by name (an alert's name or a recording rule's `record`), each
-    /// loaded with `health: ok`.
-    #[serde(default)]
-    pub names: Vec<String>,
-}
-
-/// The schema of `rules:`.
-#[derive(JsonSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-enum RulesSchema {
-    /// Rule names.
-    Names(Vec<String>),
-    /// `{all_healthy, names}`.
-    Rules(RulesExpect),
-}
-
-/// Reads a list of names or a map.
-fn rules<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RulesExpect>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<RulesExpect>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list of rule names or `{all_healthy: true, names: [...]}`")
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            let names = Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-            Ok((!names.is_empty()).then_some(RulesExpect {
-                all_healthy: false,
-                names,
-            }))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            let rules = RulesExpect::deserialize(de::value::MapAccessDeserializer::new(map))?;
-            if !rules.all_healthy && rules.names.is_empty() {
-                return Err(de::Error::custom(
-                    "`rules` asks for nothing: give `all_healthy: true` or `names: [...]`",
-                ));
-            }
-            Ok(Some(rules))
         }
     }
     deserializer.deserialize_any(V)
@@ -278,6 +232,10 @@ async fn call(
 }
 
 impl Probe for Prometheus {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     /// One API call per expectation (targets, rules, alerts, each query), or
     /// `buildinfo` when none is asked.
     fn budget(&self) -> Budget {
@@ -490,104 +448,6 @@ fn check_targets(want: &TargetsExpect, data: &Json) -> (Vec<Check>, Json) {
     )
 }
 
-/// A rule's health as people read it: `health ok, firing`, or the error.
-fn rule_state(rule: &Json) -> String {
-    let health = rule["health"].as_str().unwrap_or("unknown");
-    let mut text = format!("health {health}");
-    if let Some(state) = rule["state"].as_str() {
-        text.push_str(&format!(", {state}"));
-    }
-    let error = rule["lastError"].as_str().unwrap_or("");
-    if !error.is_empty() {
-        text.push_str(&format!(" ({})", expect::excerpt(error, 200)));
-    }
-    text
-}
-
-fn check_rules(want: &RulesExpect, data: &Json) -> (Vec<Check>, Json) {
-    // (name, kind, rule), alerting and recording, in the server's order.
-    let mut loaded: Vec<(&str, &str, &Json)> = Vec::new();
-    for group in data["groups"].as_array().map_or(&[][..], Vec::as_slice) {
-        for rule in group["rules"].as_array().map_or(&[][..], Vec::as_slice) {
-            let kind = match rule["type"].as_str() {
-                Some("alerting") => "alerting",
-                Some("recording") => "recording",
-                _ => continue,
-            };
-            loaded.push((rule["name"].as_str().unwrap_or(""), kind, rule));
-        }
-    }
-    let healthy = |rule: &Json| rule["health"] == "ok";
-    let mut checks = Vec::new();
-    if want.all_healthy {
-        let unhealthy: Vec<String> = loaded
-            .iter()
-            .filter(|(_, _, rule)| !healthy(rule))
-            .map(|(name, kind, rule)| format!("{name} ({kind}) {}", rule_state(rule)))
-            .collect();
-        let actual = if loaded.is_empty() {
-            "no rules loaded".to_owned()
-        } else if unhealthy.is_empty() {
-            format!("{}/{} ok", loaded.len(), loaded.len())
-        } else {
-            format!(
-                "{}/{} ok; unhealthy: {}",
-                loaded.len() - unhealthy.len(),
-                loaded.len(),
-                unhealthy.join("; ")
-            )
-        };
-        checks.push(Check::new(
-            "rules all healthy",
-            "every alerting and recording rule health ok",
-            actual,
-            !loaded.is_empty() && unhealthy.is_empty(),
-        ));
-    }
-    for name in &want.names {
-        let check = match loaded.iter().find(|(n, _, _)| n == name) {
-            Some((_, _, rule)) => Check::new(
-                format!("rule {name}"),
-                "loaded, health ok",
-                format!("loaded, {}", rule_state(rule)),
-                healthy(rule),
-            ),
-            None => Check::new(
-                format!("rule {name}"),
-                "loaded, health ok",
-                "not loaded",
-                false,
-            ),
-        };
-        checks.push(check);
-    }
-    // Unhealthy rules first: they are what the evidence is read for.
-    let mut shown: Vec<&(&str, &str, &Json)> = loaded.iter().collect();
-    shown.sort_by_key(|(_, _, rule)| healthy(rule));
-    let rows: Vec<Json> = shown
-        .iter()
-        .take(SHOWN * 5)
-        .map(|(name, kind, rule)| {
-            let mut row = json!({"name": name, "type": kind, "health": rule["health"]});
-            if rule["state"].is_string() {
-                row["state"] = rule["state"].clone();
-            }
-            if rule["lastError"].as_str().is_some_and(|e| !e.is_empty()) {
-                row["last_error"] = rule["lastError"].clone();
-            }
-            row
-        })
-        .collect();
-    let count = |kind: &str| loaded.iter().filter(|(_, k, _)| *k == kind).count();
-    let fact = json!({
-        "alerting": count("alerting"),
-        "recording": count("recording"),
-        "unhealthy": loaded.iter().filter(|(_, _, rule)| !healthy(rule)).count(),
-        "rules": rows,
-    });
-    (checks, fact)
-}
-
 fn labels_match(labels: &Labels, alert_labels: &Json) -> bool {
     labels
         .iter()
@@ -742,53 +602,6 @@ mod tests {
         );
         let err = prometheus("expect: {targets: some_up}").expect_err("invalid");
         assert!(err.contains("all_up"), "{err}");
-    }
-
-    #[test]
-    fn rules_by_name_or_all_healthy() {
-        let p = prometheus("expect: {rules: [A, b:rate5m]}").expect("valid");
-        let r = p.expect.rules.expect("rules");
-        assert!(!r.all_healthy);
-        assert_eq!(r.names, ["A", "b:rate5m"]);
-        let p = prometheus("expect: {rules: {all_healthy: true}}").expect("valid");
-        assert!(
-            p.expect
-                .rules
-                .is_some_and(|r| r.all_healthy && r.names.is_empty())
-        );
-        let err = prometheus("expect: {rules: {}}").expect_err("asks nothing");
-        assert!(err.contains("asks for nothing"), "{err}");
-        let err = prometheus("expect: {rules: {all_healty: true}}").expect_err("typo");
-        assert!(err.contains("unknown field `all_healty`"), "{err}");
-    }
-
-    #[test]
-    fn every_unhealthy_rule_is_named_with_its_error() {
-        let data = serde_json::json!({"groups": [{"rules": [
-            {"type": "alerting", "name": "Up", "health": "ok", "state": "inactive", "lastError": ""},
-            {"type": "recording", "name": "job:up:sum", "health": "ok", "lastError": ""},
-            {"type": "recording", "name": "job:bad", "health": "err", "lastError": "many-to-many matching not allowed"}
-        ]}]});
-        let want = RulesExpect {
-            all_healthy: true,
-            names: vec!["job:up:sum".to_owned(), "Missing".to_owned()],
-        };
-        let (checks, fact) = check_rules(&want, &data);
-        assert!(!checks[0].passed);
-        assert_eq!(
-            checks[0].actual,
-            "2/3 ok; unhealthy: job:bad (recording) health err (many-to-many matching not allowed)"
-        );
-        assert!(checks[1].passed, "{:?}", checks[1]);
-        assert_eq!(checks[1].actual, "loaded, health ok");
-        assert_eq!(checks[2].actual, "not loaded");
-        assert_eq!(fact["recording"], 2);
-        assert_eq!(fact["unhealthy"], 1);
-        assert_eq!(fact["rules"][0]["name"], "job:bad", "unhealthy first");
-        let none = serde_json::json!({"groups": []});
-        let (checks, _) = check_rules(&want, &none);
-        assert_eq!(checks[0].actual, "no rules loaded");
-        assert!(!checks[0].passed);
     }
 
     #[test]

@@ -236,6 +236,10 @@ struct Record {
 }
 
 impl Probe for RateLimit {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     fn budget(&self) -> Budget {
         Budget {
             phase: Phase::Isolated,

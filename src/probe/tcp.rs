@@ -1162,6 +1162,8 @@ mod tests {
             timeout: crate::probe::DEFAULT_TIMEOUT,
             progress: Default::default(),
             redactor: Arc::default(),
+            authorization: None,
+            recorder: None,
         }
     }
 

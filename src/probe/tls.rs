@@ -25,7 +25,10 @@ use crate::expect::Matcher;
 
 mod cert;
 mod expiry;
+mod legacy;
 mod path;
+
+pub use legacy::Legacy;
 
 use cert::CertInfo;
 
@@ -110,6 +113,12 @@ pub struct TlsExpect {
     /// Whether the server staples an OCSP response.
     #[serde(default)]
     pub ocsp_stapled: Option<bool>,
+    /// Versions the server must refuse (`[TLSv1.0, TLSv1.1]`, `SSLv3`,
+    /// `TLSv1.2`): each offered alone in a hand-made ClientHello, refused
+    /// when an alert or a close comes back instead of a ServerHello.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub refuses: Vec<Legacy>,
 }
 
 impl TlsExpect {
@@ -124,6 +133,18 @@ impl TlsExpect {
             && self.subject.is_none()
             && self.san.is_none()
             && self.ocsp_stapled.is_none()
+            && self.refuses.is_empty()
+    }
+
+    /// Whether `refuses` is all that is asked: then no rustls handshake runs
+    /// (a legacy-only server could not complete one).
+    fn only_refuses(&self) -> bool {
+        !self.refuses.is_empty()
+            && TlsExpect {
+                refuses: Vec::new(),
+                ..self.clone()
+            }
+            .is_empty()
     }
 
     /// The expectations of an empty `expect`: trusted, valid for the name, not expired.
@@ -352,6 +373,14 @@ impl TryFrom<TlsProbeSettings> for Tls {
         if s.client_cert.is_some() != s.client_key.is_some() {
             return Err("`client_cert` and `client_key` must be given together".to_owned());
         }
+        // `[TLSv1, TLSv1.0]` is one version: one connection, one check.
+        let mut expect = s.expect;
+        let mut seen = Vec::new();
+        expect.refuses.retain(|v| {
+            let first = !seen.contains(v);
+            seen.push(*v);
+            first
+        });
         Ok(Tls {
             written: s.endpoint,
             host,
@@ -363,7 +392,7 @@ impl TryFrom<TlsProbeSettings> for Tls {
                 client_key: s.client_key,
                 insecure: false,
             },
-            expect: s.expect,
+            expect,
         })
     }
 }
@@ -665,8 +694,63 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 impl Probe for Tls {
+    /// One connection for the handshake, and one per version in `refuses`.
+    fn budget(&self) -> super::Budget {
+        let main = u64::from(!self.expect.only_refuses());
+        super::Budget {
+            max_requests: main + self.expect.refuses.len() as u64,
+            ..super::Budget::SINGLE
+        }
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let (host, port) = self.endpoint(cx)?;
+        if self.expect.refuses.is_empty() {
+            return self.inspect(cx, &host, port).await;
+        }
+        // The versions are tried beside the handshake, each bounded a little
+        // under the timeout so it can say it heard nothing.
+        let sni = self.sni.clone().unwrap_or_else(|| host.clone());
+        let limit = cx.timeout.mul_f64(0.9);
+        let tries = futures_util::future::join_all(
+            self.expect
+                .refuses
+                .iter()
+                .map(|v| legacy::attempt(&host, port, Some(&sni), *v, limit)),
+        );
+        let (attempts, findings) = if self.expect.only_refuses() {
+            let address = tcp::join_host_port(&host, port);
+            let findings = Findings {
+                checks: Vec::new(),
+                summary: format!("tls {address} → "),
+                evidence: json!({"address": address, "sni": sni}),
+            };
+            (tries.await, Ok(findings))
+        } else {
+            tokio::join!(tries, self.inspect(cx, &host, port))
+        };
+        let mut findings = findings?;
+        let checks: Vec<Check> = attempts.iter().map(legacy::Attempt::check).collect();
+        let said: Vec<String> = attempts
+            .iter()
+            .zip(&checks)
+            .map(|(a, c)| format!("{} {}", a.version, c.actual))
+            .collect();
+        if findings.checks.is_empty() {
+            findings.summary.push_str(&said.join("; "));
+        } else {
+            findings.summary.push_str(&format!("; {}", said.join("; ")));
+        }
+        findings.evidence["refuses"] = attempts.iter().map(legacy::Attempt::record).collect();
+        findings.checks.extend(checks);
+        Ok(findings)
+    }
+}
+
+impl Tls {
+    /// The handshake with rustls and everything read from it.
+    async fn inspect(&self, cx: &Context, host: &str, port: u16) -> Result<Findings, ProbeError> {
+        let host = host.to_owned();
         let settings = self.tls.or(&cx.tls);
         // The verdict on the chain is this probe's to report: never skip it.
         let settings = TlsSettings {
@@ -1004,6 +1088,24 @@ mod tests {
         assert_eq!(Version::parse("1.3"), Ok(Version::Tls13));
         assert!(Version::parse("SSLv3").is_err());
         assert!(Version::Tls12 < Version::Tls13);
+    }
+
+    #[test]
+    fn refuses_takes_old_versions_and_counts_a_connection_each() {
+        let t = tls("{endpoint: 'h:443', expect: {refuses: [SSLv3, TLSv1.0, TLSv1.1, TLSv1]}}")
+            .expect("valid");
+        assert_eq!(
+            t.expect.refuses,
+            [Legacy::Ssl3, Legacy::Tls10, Legacy::Tls11]
+        );
+        assert!(t.expect.only_refuses());
+        assert_eq!(t.budget().max_requests, 3);
+        let t =
+            tls("{endpoint: 'h:443', expect: {trusted: true, refuses: [TLSv1.0]}}").expect("valid");
+        assert!(!t.expect.only_refuses());
+        assert_eq!(t.budget().max_requests, 2);
+        let err = tls("{expect: {refuses: [TLSv1.3]}}").expect_err("not refusable");
+        assert!(err.contains("use `protocol: TLSv1.3`"), "{err}");
     }
 
     #[test]

@@ -144,6 +144,15 @@ impl Endpoint {
                 .map_err(|_| ProbeError::Setup(format!("invalid value for header `{name}`")))?;
             map.insert(header, value);
         }
+        // The `oauth2:` token, unless the probe sends credentials of its own.
+        if let Some(authorization) = &cx.authorization
+            && !map.contains_key(hyper::header::AUTHORIZATION)
+        {
+            let value = HeaderValue::from_str(authorization).map_err(|_| {
+                ProbeError::Setup("the OAuth2 token is not a valid header value".to_owned())
+            })?;
+            map.insert(hyper::header::AUTHORIZATION, value);
+        }
         let tls = if https {
             let settings = tls.or(&cx.tls);
             let mut config =

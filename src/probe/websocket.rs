@@ -776,9 +776,22 @@ fn summarize(line: &str, status: u16, after: Duration, checks: &[Check], notes: 
 }
 
 impl Probe for Websocket {
+    fn sends_http(&self) -> bool {
+        true
+    }
+
     async fn run(&self, cx: &Context) -> Result<Findings, ProbeError> {
         let url = self.resolve(cx)?;
-        let request = self.request(&url)?;
+        let mut request = self.request(&url)?;
+        // The `oauth2:` token, unless the probe sends credentials of its own.
+        if let Some(authorization) = &cx.authorization
+            && !request.headers().contains_key("authorization")
+        {
+            let value = HeaderValue::from_str(authorization).map_err(|_| {
+                ProbeError::Setup("the OAuth2 token is not a valid header value".to_owned())
+            })?;
+            request.headers_mut().insert("authorization", value);
+        }
         let secure = url.scheme() == "wss";
         let tls = if secure {
             let mut config = fetch::client_tls_config(&self.tls().or(&cx.tls), &cx.base_dir)
@@ -847,6 +860,8 @@ mod tests {
             timeout: crate::probe::DEFAULT_TIMEOUT,
             progress: Default::default(),
             redactor: Arc::default(),
+            authorization: None,
+            recorder: None,
         }
     }
 

@@ -34,7 +34,13 @@ pub fn render(report: &Report) -> String {
                     let detail = evidence(&outcomes);
                     let mut case = TestCase::new(
                         field(&item.text),
-                        status(item.verdict, item.refuted, item.reason.as_deref(), &detail),
+                        status(
+                            item.verdict,
+                            item.refuted,
+                            item.claimed,
+                            item.reason.as_deref(),
+                            &detail,
+                        ),
                     );
                     case.set_classname(field(&format!("{}.{}", section.name, item.id)));
                     if let Some(severity) = outcomes.iter().map(|o| o.severity).max() {
@@ -63,7 +69,7 @@ pub fn render(report: &Report) -> String {
                     let detail = evidence(&[item]);
                     let mut case = TestCase::new(
                         field(&item.item),
-                        status(item.verdict, false, item.reason.as_deref(), &detail),
+                        status(item.verdict, false, false, item.reason.as_deref(), &detail),
                     );
                     case.set_classname(field(&item.location));
                     case.add_property(Property::new("severity", item.severity.as_str()));
@@ -122,9 +128,12 @@ fn field(text: &str) -> String {
     }
 }
 
+/// A case's status; `claimed` is whether the checklist ticks the item, so a
+/// ticked item with nothing behind it reads as such, not as plain manual.
 fn status(
     verdict: ItemVerdict,
     refuted: bool,
+    claimed: bool,
     reason: Option<&str>,
     detail: &str,
 ) -> TestCaseStatus {
@@ -150,7 +159,13 @@ fn status(
         }
         ItemVerdict::Manual | ItemVerdict::Partial | ItemVerdict::Skipped => {
             let mut status = TestCaseStatus::skipped();
-            status.set_message(verdict.as_str());
+            if claimed && verdict == ItemVerdict::Manual {
+                status.set_message("ticked but unverified");
+                status
+                    .set_description("ticked in the checklist, no probe or attestation behind it");
+            } else {
+                status.set_message(verdict.as_str());
+            }
             status
         }
     }

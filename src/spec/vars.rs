@@ -1,6 +1,7 @@
 //! Variable interpolation: `${env:NAME}`, `${env:NAME:-default}`,
 //! `${secret:NAME}`, `${secret:NAME:-default}`, `${var:NAME}` and
-//! `${target}`; `$${` writes a literal `${`.
+//! `${target}`; `$${` writes a literal `${`. `${capture:NAME}` is kept as
+//! written: the runner fills it in (see [`super::capture`]).
 //!
 //! The secrets policy: a `${secret:…}` value is a secret; an `${env:…}` value
 //! is a secret when the variable's name says credential (see
@@ -220,6 +221,12 @@ fn resolve(reference: &str, scope: &Scope<'_>, secrets: &mut Secrets) -> Result<
         }
         return Ok(value);
     }
+    // Filled in when the probe runs, from an earlier probe of its item
+    // (checked when the item is read).
+    if let Some(name) = reference.strip_prefix("capture:") {
+        check_name(name)?;
+        return Ok(format!("${{capture:{name}}}"));
+    }
     if let Some(name) = reference.strip_prefix("var:") {
         check_name(name)?;
         return scope.vars.get(name).cloned().ok_or_else(|| {
@@ -237,7 +244,7 @@ fn resolve(reference: &str, scope: &Scope<'_>, secrets: &mut Secrets) -> Result<
         });
     }
     Err(format!(
-        "unknown reference `${{{reference}}}`: expected `${{env:NAME}}`, `${{secret:NAME}}`, `${{var:NAME}}` or `${{target}}`"
+        "unknown reference `${{{reference}}}`: expected `${{env:NAME}}`, `${{secret:NAME}}`, `${{var:NAME}}`, `${{capture:NAME}}` or `${{target}}`"
     ))
 }
 

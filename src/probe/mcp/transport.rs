@@ -58,6 +58,15 @@ impl<'a> Session<'a> {
         tls: &TlsSettings,
     ) -> Result<Session<'a>, ProbeError> {
         let client = cx.clients.get(&tls.or(&cx.tls), false, &cx.base_dir)?;
+        let mut headers = headers;
+        // The `oauth2:` token, unless the probe sends credentials of its own.
+        if let Some(authorization) = &cx.authorization
+            && !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        {
+            headers.push(("authorization".to_owned(), authorization.to_string()));
+        }
         for (name, value) in &headers {
             HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| ProbeError::Setup(format!("invalid header name `{name}`")))?;

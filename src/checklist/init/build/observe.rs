@@ -1,0 +1,347 @@
+//! Builders for observability: metrics expositions, alerting rules, scrape
+//! targets and Prometheus queries for monitored figures.
+
+use super::super::claims::Facts;
+use super::super::render::Node;
+use super::super::rules::Draft;
+use super::{prometheus_url, strip_parens};
+
+/// A series named in backticks (`` `http_requests_total` ``): a metrics exposition with it.
+pub fn metric_named(f: &Facts) -> Option<Draft> {
+    const SUFFIXES: &[&str] = &[
+        "_total", "_bytes", "_seconds", "_count", "_sum", "_bucket", "_info", "_ratio",
+    ];
+    let name = f.code.iter().find(|c| {
+        c.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':')
+            && SUFFIXES.iter().any(|s| c.ends_with(s))
+    })?;
+    let settings = Node::map()
+        .with(
+            "url",
+            Node::s(
+                f.paths
+                    .iter()
+                    .find(|p| p.contains("metrics"))
+                    .map_or("/metrics", String::as_str),
+            ),
+        )
+        .with(
+            "expect/series",
+            Node::List(vec![Node::map().with("name", Node::s(name.clone()))]),
+        );
+    Some(Draft::new("metrics", settings).why(format!("the exposition has the series `{name}`")))
+}
+
+/// Words dropped from an alert's text to name its rule.
+const ALERT_NOISE: &[&str] = &[
+    "alert",
+    "alerts",
+    "alerting",
+    "configured",
+    "configure",
+    "thresholds",
+    "threshold",
+    "defined",
+    "in",
+    "place",
+    "rule",
+    "rules",
+    "exists",
+    "exist",
+    "is",
+    "are",
+    "the",
+    "a",
+    "an",
+    "for",
+    "on",
+    "when",
+    "fires",
+    "fire",
+    "enabled",
+    "created",
+    "of",
+    "requests",
+    "with",
+    "to",
+    "and",
+    "or",
+    "if",
+];
+
+/// "High failure rate alert configured" → `HighFailureRate`.
+pub fn alert_name(text: &str) -> String {
+    let mut plain = String::new();
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    crate::checklist::normalize(&plain)
+        .replace("set up", "")
+        .replace(" set", "")
+        .split(' ')
+        .filter(|w| {
+            !w.is_empty() && !ALERT_NOISE.contains(w) && !w.chars().all(|c| c.is_ascii_digit())
+        })
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// An alerting rule loaded (named from the text), or no alert firing.
+pub fn alert_rule(f: &Facts) -> Option<Draft> {
+    let handed_down = f.context.iter().any(|c| {
+        super::super::rules::RULES
+            .iter()
+            .any(|r| r.kind == "prometheus" && super::super::rules::inherits(r, c))
+    });
+    if !f.has(&["alert", "alerts", "alerting"]) && !handed_down {
+        return None;
+    }
+    let mut d = Draft::new("prometheus", Node::map());
+    let url = prometheus_url(&mut d, f);
+    d.settings.set("url", Node::s(url));
+    if (f.negated && f.has(&["alert", "alerts", "notifications"])) || f.has(&["should be none"]) {
+        d.settings.set("expect/alerts_firing/count", Node::s("0"));
+        return Some(d.why("no alert may be firing: alerts_firing count 0"));
+    }
+    let name = alert_name(&f.text);
+    if name.is_empty() {
+        d.settings
+            .set("expect/rules", Node::list(["NameOfTheRule"]));
+        return Some(d.todo("name the alerting rules this item means (`rules: [HighErrorRate]`)"));
+    }
+    d.settings.set("expect/rules", Node::list([name.clone()]));
+    d = d
+        .why(format!(
+            "the alerting rule `{name}` loaded and healthy, named from the item's words"
+        ))
+        .guessed("the rule name");
+    if let Some(threshold) = &f.q.threshold {
+        d = d.why(format!(
+            "its threshold `{threshold}` is for the rule's expression"
+        ));
+    }
+    Some(d)
+}
+
+/// Every Prometheus target up.
+pub fn prometheus_targets(f: &Facts) -> Option<Draft> {
+    let mut d = Draft::new("prometheus", Node::map());
+    let url = prometheus_url(&mut d, f);
+    d.settings.set("url", Node::s(url));
+    d.settings.set("expect/targets", Node::s("all_up"));
+    Some(d.why("every active target up"))
+}
+
+/// Production figures asked of Prometheus: the error ratio and latency
+/// percentiles the text bounds ("Monitor error rates (< 1% acceptable)").
+pub fn prometheus_query(f: &Facts) -> Option<Draft> {
+    let q = &f.q;
+    let monitoring = f.has_around(&[
+        "monitor",
+        "monitored",
+        "monitoring",
+        "normal",
+        "acceptable",
+        "low",
+        "production deployment",
+        "watch",
+        "after deploy",
+        "stays",
+    ]);
+    if !monitoring || (q.error_rate.is_none() && q.percentiles.is_empty()) {
+        return None;
+    }
+    let mut d = Draft::new("prometheus", Node::map());
+    let url = prometheus_url(&mut d, f);
+    let mut queries = Vec::new();
+    if let Some(rate) = &q.error_rate {
+        let ratio = rate
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .map(|p| p / 100.0)
+            .unwrap_or(0.0);
+        queries.push(
+            Node::map()
+                .with("promql", Node::s(r#"sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))"#))
+                .with("value/max", Node::s(format!("{ratio}"))),
+        );
+        d = d.why(format!(
+            "the 5xx ratio over 5 minutes at most {ratio} ({rate})"
+        ));
+    }
+    for (p, max) in &q.percentiles {
+        let quantile = format!("0.{}", p.trim_start_matches('p'));
+        let seconds = humantime::parse_duration(max)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        queries.push(
+            Node::map()
+                .with(
+                    "promql",
+                    Node::s(format!("histogram_quantile({quantile}, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))")),
+                )
+                .with("value/max", Node::s(format!("{seconds}"))),
+        );
+        d = d.why(format!("{p} over 5 minutes at most {max} ({seconds} s)"));
+    }
+    d.settings = Node::map()
+        .with("url", Node::s(url))
+        .with("expect/query", Node::List(queries));
+    let metric = match (q.error_rate.is_some(), q.percentiles.is_empty()) {
+        (true, true) => "the metric name http_requests_total",
+        (false, _) => "the metric name http_request_duration_seconds",
+        (true, false) => "the metric names http_requests_total and http_request_duration_seconds",
+    };
+    Some(d.guessed(metric))
+}
+
+/// Series names for phrases that name a metric.
+const SERIES: &[(&[&str], &str)] = &[
+    (
+        &[
+            "request count",
+            "requests total",
+            "request rate",
+            "requests",
+        ],
+        "http_requests_total",
+    ),
+    (
+        &["latency", "duration", "response time"],
+        "http_request_duration_seconds",
+    ),
+    (&["cpu"], "process_cpu_seconds_total"),
+    (
+        &["memory", "resource", "resources"],
+        "process_resident_memory_bytes",
+    ),
+    (
+        &["error", "errors", "error rates", "5xx", "server errors"],
+        "http_requests_total",
+    ),
+];
+
+/// A metrics exposition with the series the text names (or guesses).
+pub fn metrics(f: &Facts) -> Option<Draft> {
+    let url = f
+        .paths
+        .iter()
+        .find(|p| p.contains("metrics"))
+        .map_or("/metrics", String::as_str);
+    let mut d = Draft::new("metrics", Node::map());
+    let mut settings = Node::map().with("url", Node::s(url));
+    let named: Vec<String> = f
+        .code
+        .iter()
+        .filter(|c| {
+            c.contains('_')
+                && c.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        })
+        .cloned()
+        .collect();
+    let mut series: Vec<Node> = named
+        .iter()
+        .map(|n| Node::map().with("name", Node::s(n.clone())))
+        .collect();
+    if series.is_empty() {
+        for (words, name) in SERIES {
+            if f.has(words)
+                && !series
+                    .iter()
+                    .any(|s| s.get("name").as_deref() == Some(*name))
+            {
+                let mut s = Node::map().with("name", Node::s(*name));
+                if words.contains(&"error") {
+                    s.set("labels/code", Node::s("=~5.."));
+                    if f.negated {
+                        s.set("count", Node::s("0"));
+                        d = d.why("no 5xx series at all: count 0");
+                    }
+                }
+                series.push(s);
+            }
+        }
+        if !series.is_empty() {
+            d = d.guessed("the series names");
+        }
+    }
+    if series.is_empty() && f.has(&["documented", "help"]) {
+        settings.set("expect/lint", Node::list(["help"]));
+        d = d.why("documented: every family has HELP text");
+    } else if series.is_empty() {
+        let noise = [
+            "metrics",
+            "metric",
+            "collected",
+            "tracked",
+            "working",
+            "exposed",
+            "custom",
+            "monitored",
+            "and",
+            "are",
+            "is",
+            "per",
+            "by",
+            "the",
+        ];
+        let name: Vec<String> = crate::checklist::normalize(&strip_parens(&f.text))
+            .split(' ')
+            .filter(|w| !w.is_empty() && !noise.contains(w))
+            .map(str::to_owned)
+            .collect();
+        if name.is_empty() || f.has(&["endpoint", "accessible", "exposed", "prometheus"]) {
+            settings.set("expect/lint", Node::list(["unique_series", "buckets"]));
+            d.settings = settings;
+            return Some(d.why(format!(
+                "`{url}` answers a valid exposition (parsed, no duplicate series, sane buckets)"
+            )));
+        }
+        let name = name.join("_");
+        series.push(Node::map().with("name", Node::s(name.clone())));
+        d = d.guessed(format!("the series `{name}`: rename it to the real one"));
+    }
+    if !series.is_empty() {
+        let names: Vec<String> = series.iter().filter_map(|s| s.get("name")).collect();
+        settings.set("expect/series", Node::List(series));
+        d = d.why(format!("`{url}` exposes {}", names.join(", ")));
+    }
+    d.settings = settings;
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_names_from_words() {
+        assert_eq!(
+            alert_name("High failure rate alert configured"),
+            "HighFailureRate"
+        );
+        assert_eq!(
+            alert_name("High error rate (> 5% of requests)"),
+            "HighErrorRate"
+        );
+        assert_eq!(
+            alert_name("Service down (health check fails)"),
+            "ServiceDown"
+        );
+        assert_eq!(alert_name("Alerts configured"), "");
+    }
+}
