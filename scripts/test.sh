@@ -2,17 +2,15 @@
 # The test command (CI's .ci/run runs exactly this): installs what is missing,
 # then formatting, lints, docs, and every test against a real nginx on a
 # loopback port (its base URL in VOUCH_TEST_NGINX), and the real peers of the
-# `tcp` and `health` tests: two Redis (VOUCH_TEST_REDIS, and
-# VOUCH_TEST_REDIS_AUTH with a password set), PostgreSQL with TLS and a
-# streaming replica (scripts/postgres.sh: VOUCH_TEST_POSTGRES,
-# VOUCH_TEST_POSTGRES_REPLICA, VOUCH_TEST_POSTGRES_CA,
+# `tcp`, `redis` and `health` tests: four Redis (VOUCH_TEST_REDIS;
+# VOUCH_TEST_REDIS_AUTH with a password set and a read-only ACL user,
+# VOUCH_TEST_REDIS_PASSWORD and VOUCH_TEST_REDIS_ACL=user:password;
+# VOUCH_TEST_REDIS_AOF with AOF on and CONFIG disabled, and its TLS port
+# VOUCH_TEST_REDIS_TLS; VOUCH_TEST_REDIS_REPLICA, a replica of the first),
+# PostgreSQL with TLS and a streaming replica (scripts/postgres.sh:
+# VOUCH_TEST_POSTGRES, VOUCH_TEST_POSTGRES_REPLICA, VOUCH_TEST_POSTGRES_CA,
 # VOUCH_TEST_POSTGRES_PASSWORD; also the `postgres` tests' peer) and etcd
 # (VOUCH_TEST_ETCD), each on a free port.
-# `tcp`, `redis` and `health` tests: four Redis (VOUCH_TEST_REDIS; VOUCH_TEST_REDIS_AUTH
-# with a password set and a read-only ACL user, VOUCH_TEST_REDIS_PASSWORD and
-# VOUCH_TEST_REDIS_ACL=user:password; VOUCH_TEST_REDIS_AOF with AOF on and
-# CONFIG disabled, and its TLS port VOUCH_TEST_REDIS_TLS; VOUCH_TEST_REDIS_REPLICA, a replica of the first), PostgreSQL with TLS
-# (VOUCH_TEST_POSTGRES) and etcd (VOUCH_TEST_ETCD), each on a free port.
 # The `tls` tests get a second nginx with one HTTPS port per test certificate
 # (scripts/nginx-tls.sh: VOUCH_TEST_NGINX_TLS_*, VOUCH_TEST_TLS_CA,
 # VOUCH_TEST_NGINX_HTTP_REDIRECT) and a real blackbox_exporter to compare
@@ -169,10 +167,6 @@ while IFS= read -r line; do
     [[ $line =~ ^VOUCH_TEST_[A-Z_]+=.+$ ]] || fail "postgres.sh printed '$line'"
     export "${line?}"
 done <<<"$postgres_env"
-port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
-export VOUCH_TEST_ETCD=http://127.0.0.1:$port
-printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_POSTGRES_REPLICA=%s VOUCH_TEST_ETCD=%s\n' \
-    "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_POSTGRES_REPLICA" "$VOUCH_TEST_ETCD" >&2
 # Its TLS port serves the `tls` tests' valid certificate (signed by VOUCH_TEST_TLS_CA).
 tls_certs=$(dirname "$VOUCH_TEST_TLS_CA")
 ports=$(scripts/redis.sh start "$run_dir" redis-aof --aof --no-config-command \
@@ -183,13 +177,11 @@ export VOUCH_TEST_REDIS_AOF=127.0.0.1:$port VOUCH_TEST_REDIS_TLS=127.0.0.1:$tls_
 port=$(scripts/redis.sh start "$run_dir" redis-replica --replica-of "${VOUCH_TEST_REDIS##*:}") ||
     fail "start a redis replica (see above)"
 export VOUCH_TEST_REDIS_REPLICA=127.0.0.1:$port
-port=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
-export VOUCH_TEST_POSTGRES=127.0.0.1:$port
 port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
 export VOUCH_TEST_ETCD=http://127.0.0.1:$port
-printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_REDIS_AOF=%s VOUCH_TEST_REDIS_REPLICA=%s VOUCH_TEST_REDIS_TLS=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
+printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_REDIS_AOF=%s VOUCH_TEST_REDIS_REPLICA=%s VOUCH_TEST_REDIS_TLS=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_POSTGRES_REPLICA=%s VOUCH_TEST_ETCD=%s\n' \
     "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_REDIS_AOF" "$VOUCH_TEST_REDIS_REPLICA" "$VOUCH_TEST_REDIS_TLS" \
-    "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
+    "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_POSTGRES_REPLICA" "$VOUCH_TEST_ETCD" >&2
 
 say "start the MCP peers"
 for peer in everything python python-json; do
