@@ -218,6 +218,11 @@ pub const RULES: &[Rule] = &[
             "silence",
             "silences",
             "alertmanager",
+            "channel",
+            "go to",
+            "goes to",
+            "sent to",
+            "delivered to",
         ],
         unless: &[
             "reviewed",

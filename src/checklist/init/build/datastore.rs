@@ -109,7 +109,7 @@ pub(super) fn redis(f: &Facts, service: &Service, bare: bool) -> Option<Draft> {
         expect.set("info/replication.role", Node::s("master"));
         expect.set(
             "info/replication.connected_slaves/min",
-            Node::s(f.q.count_of("replicas").unwrap_or(1).to_string()),
+            Node::s(replicas(f).to_string()),
         );
         d = d.why("INFO replication: a master with its replicas connected");
         session = true;
@@ -208,7 +208,9 @@ pub(super) fn postgres(f: &Facts, service: &Service, bare: bool) -> Option<Draft
             extensions.push(name.to_owned());
         }
     }
-    if f.has(&["extension", "extensions"]) || !extensions.is_empty() && f.has(&["installed"]) {
+    if f.has(&["extension", "extensions"])
+        || !extensions.is_empty() && f.has(&["installed", "enabled", "loaded", "available"])
+    {
         if extensions.is_empty() {
             extensions.push("NAME".to_owned());
             d = d.todo("name the extensions this item means (`WHERE extname IN ('vector')`)");
@@ -233,10 +235,7 @@ pub(super) fn postgres(f: &Facts, service: &Service, bare: bool) -> Option<Draft
         "standbys",
     ]) {
         expect.set("replication/role", Node::s("primary"));
-        expect.set(
-            "replication/replicas/min",
-            Node::s(f.q.count_of("replicas").unwrap_or(1).to_string()),
-        );
+        expect.set("replication/replicas/min", Node::s(replicas(f).to_string()));
         d = d.why("the primary streams to its replicas (pg_stat_replication)");
         if f.has(&["lag"])
             && let Some(max) = numbers::any_duration(&f.text)
@@ -280,6 +279,28 @@ pub(super) fn postgres(f: &Facts, service: &Service, bare: bool) -> Option<Draft
     }
     d.settings = settings;
     Some(d)
+}
+
+/// How many replicas the text asks for: `2 replicas`, `two standbys`; 1 when it says none.
+fn replicas(f: &Facts) -> u64 {
+    if let Some(n) = f.q.count_of("replicas") {
+        return n;
+    }
+    let words: Vec<&str> = f.words.split_whitespace().collect();
+    words
+        .windows(2)
+        .chain(words.windows(3))
+        .find_map(|w| {
+            let last = w[w.len() - 1];
+            if !["replicas", "standbys", "slaves"].contains(&last) {
+                return None;
+            }
+            ["one", "two", "three", "four", "five"]
+                .iter()
+                .position(|n| *n == w[0])
+                .map(|i| i as u64 + 1)
+        })
+        .unwrap_or(1)
 }
 
 /// The least version a text asks for: `7.0 or later` → `7.0`, `15+` → `15`.

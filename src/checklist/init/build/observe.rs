@@ -145,7 +145,8 @@ pub fn alert_rule(f: &Facts) -> Option<Draft> {
             "the alerting rule `{name}` loaded and healthy, named from the item's words"
         ))
         .guessed("the rule name");
-    if let Some(threshold) = f.q.threshold.as_deref().and_then(promql_threshold) {
+    let threshold = f.q.threshold.clone().or_else(|| worded_threshold(&f.text));
+    if let Some(threshold) = threshold.as_deref().and_then(promql_threshold) {
         d = d.why(format!(
             "its expression compares `{threshold}`, from the item's figure"
         ));
@@ -170,6 +171,20 @@ pub fn alert_rule(f: &Facts) -> Option<Draft> {
     }
     d.settings.set("expect/rules", Node::List(vec![rule]));
     Some(d)
+}
+
+/// "above 85%", "below 10 GB": a threshold in words, as `> 85%`.
+fn worded_threshold(text: &str) -> Option<String> {
+    static WORDED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b(above|over|exceeds|exceeding|more than|greater than|below|under|less than)\s+(\d+(?:\.\d+)?\s*%?)")
+            .expect("a valid pattern")
+    });
+    let c = WORDED.captures(text)?;
+    let op = match c[1].to_lowercase().as_str() {
+        "below" | "under" | "less than" => "<",
+        _ => ">",
+    };
+    Some(format!("{op} {}", &c[2]))
 }
 
 /// A threshold as a rule's PromQL writes it: `> 5%` → `> 0.05` (a ratio),
@@ -496,5 +511,13 @@ mod tests {
         assert_eq!(promql_threshold("< 14 days").as_deref(), Some("< 14"));
         assert_eq!(promql_threshold("≤ 1.5").as_deref(), Some("<= 1.5"));
         assert_eq!(promql_threshold("> much"), None);
+        assert_eq!(
+            worded_threshold("Disk usage above 85% for 15 minutes").as_deref(),
+            Some("> 85%")
+        );
+        assert_eq!(
+            worded_threshold("free memory under 10").as_deref(),
+            Some("< 10")
+        );
     }
 }

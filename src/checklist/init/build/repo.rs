@@ -163,6 +163,10 @@ pub fn file_named(f: &Facts) -> Option<Draft> {
 
 /// Dockerfile facts, each from the words that claim it.
 pub fn dockerfile(f: &Facts) -> Option<Draft> {
+    // "Container image stays below 1GB": the image in its registry.
+    if super::super::numbers::size(&f.text).is_some() {
+        return None;
+    }
     let about_health = f.has(&["health check", "health checks", "healthcheck"]);
     if about_health && !f.has_around(&["docker", "dockerfile", "container", "containerization"]) {
         return None;

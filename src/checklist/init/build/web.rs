@@ -56,7 +56,13 @@ pub fn headers(f: &Facts) -> Option<Draft> {
 pub fn tls(f: &Facts) -> Option<Draft> {
     let old_named = f.has(&[
         "tls 1 0", "tls 1 1", "tlsv1 0", "tlsv1 1", "sslv3", "ssl 3", "ssl v3",
-    ]);
+    ]) || f.has(&["old", "legacy", "outdated", "deprecated", "insecure"])
+        && f.has(&[
+            "tls versions",
+            "ssl versions",
+            "protocols",
+            "protocol versions",
+        ]);
     if old_named && (f.negated || f.has(&["refused", "refuses", "rejected", "disallowed"])) {
         let mut versions = Vec::new();
         if f.has(&["sslv3", "ssl 3", "ssl v3", "ssl"]) {
