@@ -339,7 +339,10 @@ fn init_explains_each_item_and_marks_guesses_and_addresses() {
         "{explained}"
     );
     assert!(explained.contains("guessed: the rule name"), "{explained}");
-    assert!(explained.contains("tcp: from its own words"), "{explained}");
+    assert!(
+        explained.contains("postgres: from its own words"),
+        "{explained}"
+    );
     assert!(explained.contains("no probe: no rule"), "{explained}");
     let file = std::fs::read_to_string(&out).expect("the file is written too");
     assert!(
@@ -347,13 +350,12 @@ fn init_explains_each_item_and_marks_guesses_and_addresses() {
         "{file}"
     );
     assert!(
-        file.contains("  postgres_address: \"${env:POSTGRES_ADDRESS:-:5432}\""),
+        file.contains(
+            "  postgres_url: \"${env:DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}\""
+        ),
         "{file}"
     );
-    assert!(
-        file.contains("address: \"${var:postgres_address}\""),
-        "{file}"
-    );
+    assert!(file.contains("url: \"${var:postgres_url}\""), "{file}");
     assert!(
         !file.contains("localhost"),
         "addresses come from variables:\n{file}"

@@ -104,12 +104,15 @@ pub fn context_of(checklist: &Checklist, item: &ChecklistItem) -> Context {
 pub fn propose_for(text: &str, context: &Context) -> Vec<Proposal> {
     let parts = claims::split(text);
     let whole = classify(&Facts::new(text, context));
-    // "Health endpoint lists Redis and Postgres": one claim about a list.
+    // "Health endpoint lists Redis and Postgres", "TLS 1.0 and 1.1
+    // refused": one claim about a list.
     let is_list = whole.as_ref().is_some_and(|p| {
-        p.draft
-            .settings
-            .value("expect/dependencies")
-            .is_some_and(|d| d.contains(", "))
+        ["expect/dependencies", "expect/refuses"].iter().any(|key| {
+            p.draft
+                .settings
+                .value(key)
+                .is_some_and(|d| d.contains(", "))
+        })
     });
     // "running and accessible": a part of one word is no claim of its own.
     let each_a_claim = parts.iter().all(|p| p.split_whitespace().count() > 1);
@@ -232,7 +235,18 @@ mod tests {
     fn kinds_from_own_words_parents_and_headings() {
         assert_eq!(
             kinds("PostgreSQL running and accessible", &["Database"]),
-            ["tcp"]
+            ["postgres"]
+        );
+        assert_eq!(kinds("Redis not exposed to the internet", &[]), ["tcp"]);
+        assert_eq!(
+            kinds("TLS 1.0 and 1.1 disabled", &[]),
+            ["tls"],
+            "one claim: the versions refused"
+        );
+        assert_eq!(
+            kinds("No silences older than 7 days", &["Alerting"]),
+            ["alertmanager"],
+            "a heading that hands alert rules down does not take silences"
         );
         assert_eq!(
             kinds(

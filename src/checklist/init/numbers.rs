@@ -196,6 +196,34 @@ fn push_percentile(q: &mut Quantities, name: &str, number: &str, unit: &str) {
     }
 }
 
+static ANY_DURATION: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(\d+)\s*(ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|hr|h|days?|d)\b")
+});
+static SIZE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(\d+(?:\.\d+)?)\s*(kb|mb|gb|tb|kib|mib|gib|tib)\b"));
+
+/// The first duration anywhere in `text` (`TTL of 24 hours` → `24h`, `lag
+/// under 30s` → `30s`, `7 days` → `7d`), for settings that are durations.
+pub fn any_duration(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let c = ANY_DURATION.captures(&lower)?;
+    let unit = &c[2];
+    Some(if unit.starts_with('d') {
+        format!("{}d", &c[1])
+    } else {
+        duration(&c[1], unit)
+    })
+}
+
+/// The first size in `text` as written, its unit in vouch's spelling
+/// (`250mb` → `(250, "MB")`, `2 GiB` → `(2, "GiB")`).
+pub fn size(text: &str) -> Option<(String, String)> {
+    let lower = text.to_lowercase();
+    let c = SIZE.captures(&lower)?;
+    let unit = c[2].to_uppercase().replace("IB", "iB");
+    Some((c[1].to_owned(), unit))
+}
+
 /// `2` + `ms` → `2ms`; `3` + `seconds` → `3s`.
 fn duration(number: &str, unit_word: &str) -> String {
     format!("{number}{}", unit(unit_word))
@@ -278,6 +306,17 @@ mod tests {
             Some(100)
         );
         assert_eq!(read("300 VUs").concurrency, Some(300));
+    }
+
+    #[test]
+    fn durations_and_sizes_anywhere() {
+        assert_eq!(any_duration("a TTL of 24 hours").as_deref(), Some("24h"));
+        assert_eq!(any_duration("lag under 30s").as_deref(), Some("30s"));
+        assert_eq!(any_duration("older than 7 days").as_deref(), Some("7d"));
+        assert_eq!(any_duration("Redis on 7.0 or later"), None);
+        assert_eq!(size("under 250MB"), Some(("250".into(), "MB".into())));
+        assert_eq!(size("capped at 2 gib"), Some(("2".into(), "GiB".into())));
+        assert_eq!(size("p95 < 2ms"), None);
     }
 
     #[test]

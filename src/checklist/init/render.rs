@@ -73,16 +73,28 @@ impl Node {
     }
 
     /// The value at a `/`-separated key path as plain text: scalars
-    /// unquoted, lists `[a, b]`, maps in flow style.
+    /// unquoted, lists `[a, b]`, maps in flow style. A number picks a list
+    /// item (`expect/rules/0/name`).
     pub fn value(&self, path: &str) -> Option<String> {
         let mut node = self;
         for key in path.split('/') {
-            let Node::Map(entries) = node else {
-                return None;
+            node = match node {
+                Node::Map(entries) => &entries.iter().find(|(k, _)| k == key)?.1,
+                Node::List(items) => items.get(key.parse::<usize>().ok()?)?,
+                Node::Scalar(_) => return None,
             };
-            node = &entries.iter().find(|(k, _)| k == key)?.1;
         }
         Some(node.plain())
+    }
+
+    /// The value as plain text (`2ms`, `[a, b]`, `{ max: 2ms }`), for `why`.
+    pub fn shown(&self) -> String {
+        self.plain()
+    }
+
+    /// Whether this is a map with nothing in it.
+    pub fn is_empty_map(&self) -> bool {
+        matches!(self, Node::Map(entries) if entries.is_empty())
     }
 
     fn plain(&self) -> String {

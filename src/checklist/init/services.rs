@@ -5,8 +5,12 @@
 /// How a service is reached by the probe `init` proposes for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
-    /// A TCP connection, with vouch's greeting when it has one (`redis`, `postgres`).
+    /// A TCP connection, with vouch's greeting when it has one.
     Tcp(Option<&'static str>),
+    /// The `redis` kind: a session that reads INFO, CONFIG and keys.
+    Redis,
+    /// The `postgres` kind: a read-only login, by a libpq URL.
+    Postgres,
     /// Its health endpoint (understood by `health`), at this path.
     Health(&'static str),
     /// Its web UI or API, with `http` at this path.
@@ -27,26 +31,32 @@ pub struct Service {
 }
 
 impl Service {
-    /// The variable a proposal declares for its address: `postgres_address`
-    /// for TCP services, `grafana_url` for HTTP ones.
+    /// The variable a proposal declares for its address: `redis_address`
+    /// for TCP services, `postgres_url` and `grafana_url` for URLs.
     pub fn var(&self) -> String {
         match self.reach {
-            Reach::Tcp(_) => format!("{}_address", self.name),
-            Reach::Health(_) | Reach::Http(_) => format!("{}_url", self.name),
+            Reach::Tcp(_) | Reach::Redis => format!("{}_address", self.name),
+            Reach::Postgres | Reach::Health(_) | Reach::Http(_) => format!("{}_url", self.name),
         }
     }
 
-    /// The variable's environment name: `POSTGRES_ADDRESS`.
+    /// The variable's environment name: the one its clients read
+    /// (`REDIS_ADDR`, `DATABASE_URL`), else the variable's in capitals.
     pub fn env(&self) -> String {
-        self.var().to_uppercase()
+        match self.reach {
+            Reach::Redis => "REDIS_ADDR".to_owned(),
+            Reach::Postgres => "DATABASE_URL".to_owned(),
+            _ => self.var().to_uppercase(),
+        }
     }
 
     /// The variable's default: the target's host on the default port for
-    /// TCP (`:5432`), else `port` on the loopback host as a URL, or the URL
-    /// the text gave.
+    /// TCP (`:6379`), a libpq URL on the loopback host for PostgreSQL, else
+    /// `port` on the loopback host as a URL, or the URL the text gave.
     pub fn default_address(&self, url_in_text: Option<&str>) -> String {
         match (self.reach, url_in_text) {
-            (Reach::Tcp(_), _) => format!(":{}", self.port),
+            (Reach::Tcp(_) | Reach::Redis, _) => format!(":{}", self.port),
+            (Reach::Postgres, _) => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
             (_, Some(url)) => base_of(url),
             _ => format!("http://127.0.0.1:{}", self.port),
         }
@@ -66,15 +76,22 @@ pub fn base_of(url: &str) -> String {
 pub const SERVICES: &[Service] = &[
     Service {
         name: "postgres",
-        words: &["postgres", "postgresql", "timescaledb", "pgbouncer"],
+        words: &[
+            "postgres",
+            "postgresql",
+            "timescaledb",
+            "pgbouncer",
+            "pgvector",
+            "postgis",
+        ],
         port: 5432,
-        reach: Reach::Tcp(Some("postgres")),
+        reach: Reach::Postgres,
     },
     Service {
         name: "redis",
         words: &["redis", "valkey"],
         port: 6379,
-        reach: Reach::Tcp(Some("redis")),
+        reach: Reach::Redis,
     },
     Service {
         name: "mongodb",
@@ -192,10 +209,22 @@ mod tests {
         let named = named_in(" postgresql running and accessible ");
         assert_eq!(named.len(), 1);
         assert_eq!(
-            (named[0].port, named[0].var()),
-            (5432, "postgres_address".into())
+            (named[0].port, named[0].var(), named[0].env()),
+            (5432, "postgres_url".into(), "DATABASE_URL".into())
         );
-        assert_eq!(named[0].default_address(None), ":5432");
+        assert_eq!(
+            named[0].default_address(None),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        let redis = named_in(" redis up ");
+        assert_eq!(
+            (
+                redis[0].var(),
+                redis[0].env(),
+                redis[0].default_address(None)
+            ),
+            ("redis_address".into(), "REDIS_ADDR".into(), ":6379".into())
+        );
         assert_eq!(
             by_port("http://localhost:16686").map(|s| s.name),
             Some("jaeger")

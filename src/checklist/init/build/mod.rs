@@ -3,6 +3,7 @@
 //! guessed. A builder returns `None` when its rule does not fit the claim.
 //! Grouped by what they verify; the helpers they share are here.
 
+mod datastore;
 mod observe;
 mod protocol;
 mod reach;
@@ -10,10 +11,13 @@ mod repo;
 mod traffic;
 mod web;
 
-pub use observe::{alert_rule, metric_named, metrics, prometheus_query, prometheus_targets};
+pub use datastore::datastore;
+pub use observe::{
+    alert_routing, alert_rule, metric_named, metrics, prometheus_query, prometheus_targets,
+};
 pub use protocol::{jsonrpc, mcp, websocket};
 pub use reach::{dependency, ports, service};
-pub use repo::{dockerfile, exec_command, exec_named, file_fact, file_named};
+pub use repo::{dockerfile, exec_command, exec_named, file_fact, file_named, image};
 pub use traffic::{load, rate_limit};
 pub use web::{auth, cors, headers, health, http, http_explicit, https_redirect, tls};
 

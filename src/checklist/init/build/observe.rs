@@ -4,6 +4,7 @@
 use super::super::claims::Facts;
 use super::super::render::Node;
 use super::super::rules::Draft;
+use super::super::{numbers, services};
 use super::{prometheus_url, strip_parens};
 
 /// A series named in backticks (`` `http_requests_total` ``): a metrics exposition with it.
@@ -68,7 +69,21 @@ const ALERT_NOISE: &[&str] = &[
     "and",
     "or",
     "if",
+    "above",
+    "exceeds",
+    "exceeding",
+    "than",
+    "minutes",
+    "minute",
+    "seconds",
+    "hours",
 ];
+
+/// `2s`, `5m`, `90`: a figure with its unit, not a word of a rule's name.
+fn is_figure(word: &str) -> bool {
+    let unit = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    unit.len() < word.len() && ["", "s", "ms", "m", "h", "d", "gb", "mb"].contains(&unit)
+}
 
 /// "High failure rate alert configured" → `HighFailureRate`.
 pub fn alert_name(text: &str) -> String {
@@ -86,9 +101,7 @@ pub fn alert_name(text: &str) -> String {
         .replace("set up", "")
         .replace(" set", "")
         .split(' ')
-        .filter(|w| {
-            !w.is_empty() && !ALERT_NOISE.contains(w) && !w.chars().all(|c| c.is_ascii_digit())
-        })
+        .filter(|w| !w.is_empty() && !ALERT_NOISE.contains(w) && !is_figure(w))
         .map(|w| {
             let mut chars = w.chars();
             chars
@@ -118,22 +131,165 @@ pub fn alert_rule(f: &Facts) -> Option<Draft> {
     }
     let name = alert_name(&f.text);
     if name.is_empty() {
-        d.settings
-            .set("expect/rules", Node::list(["NameOfTheRule"]));
-        return Some(d.todo("name the alerting rules this item means (`rules: [HighErrorRate]`)"));
+        d.settings.set(
+            "expect/rules",
+            Node::List(vec![Node::map().with("name", Node::s("NameOfTheRule"))]),
+        );
+        return Some(
+            d.todo("name the alerting rules this item means (`rules: [{ name: HighErrorRate }]`)"),
+        );
     }
-    d.settings.set("expect/rules", Node::list([name.clone()]));
+    let mut rule = Node::map().with("name", Node::s(name.clone()));
     d = d
         .why(format!(
             "the alerting rule `{name}` loaded and healthy, named from the item's words"
         ))
         .guessed("the rule name");
-    if let Some(threshold) = &f.q.threshold {
+    let threshold = f.q.threshold.clone().or_else(|| worded_threshold(&f.text));
+    if let Some(threshold) = threshold.as_deref().and_then(promql_threshold) {
         d = d.why(format!(
-            "its threshold `{threshold}` is for the rule's expression"
+            "its expression compares `{threshold}`, from the item's figure"
         ));
+        rule.set("expr/contains", Node::s(threshold));
     }
+    if let Some(wait) = &f.q.duration {
+        d = d.why(format!("it fires after at most {wait} (`for`)"));
+        rule.set("for/max", Node::s(wait.clone()));
+    }
+    let severity = if f.has_around(&["critical", "paging", "page", "pages", "sev1", "p1"]) {
+        Some("critical")
+    } else if f.has_around(&["warning", "warnings", "warn"]) {
+        Some("warning")
+    } else {
+        None
+    };
+    if let Some(severity) = severity {
+        d = d.why(format!(
+            "labelled severity {severity}, from the words around it"
+        ));
+        rule.set("labels/severity", Node::s(severity));
+    }
+    d.settings.set("expect/rules", Node::List(vec![rule]));
     Some(d)
+}
+
+/// "above 85%", "below 10 GB": a threshold in words, as `> 85%`.
+fn worded_threshold(text: &str) -> Option<String> {
+    static WORDED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b(above|over|exceeds|exceeding|more than|greater than|below|under|less than)\s+(\d+(?:\.\d+)?\s*%?)")
+            .expect("a valid pattern")
+    });
+    let c = WORDED.captures(text)?;
+    let op = match c[1].to_lowercase().as_str() {
+        "below" | "under" | "less than" => "<",
+        _ => ">",
+    };
+    Some(format!("{op} {}", &c[2]))
+}
+
+/// A threshold as a rule's PromQL writes it: `> 5%` → `> 0.05` (a ratio),
+/// `> 3s` → `> 3` (seconds), `< 14 days` → `< 14`.
+fn promql_threshold(written: &str) -> Option<String> {
+    let op_end = written.find(|c: char| c.is_ascii_digit())?;
+    let op = match written[..op_end].trim() {
+        "≥" => ">=",
+        "≤" => "<=",
+        other => other,
+    };
+    let rest = &written[op_end..];
+    let number_end = rest
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(rest.len());
+    let number: f64 = rest[..number_end].parse().ok()?;
+    let value = if rest[number_end..].trim_start().starts_with('%') {
+        number / 100.0
+    } else {
+        number
+    };
+    Some(format!("{op} {value}"))
+}
+
+/// Where alerts go, in the words checklists use for it: a `#channel`, then
+/// the services by name.
+const RECEIVERS: &[&str] = &[
+    "pagerduty",
+    "opsgenie",
+    "slack",
+    "email",
+    "webhook",
+    "teams",
+];
+
+/// Alert routing, receivers and silences: `alertmanager` at `${var:alertmanager_url}`.
+pub fn alert_routing(f: &Facts) -> Option<Draft> {
+    let silences = f.has(&["silence", "silences"]);
+    if !silences && !f.has_around(&["alert", "alerts", "alerting", "alertmanager"]) {
+        return None;
+    }
+    let mut d = Draft::new("alertmanager", Node::map());
+    let default = f
+        .urls
+        .iter()
+        .find(|u| services::by_port(u).is_some_and(|s| s.name == "alertmanager"))
+        .map_or_else(
+            || "http://127.0.0.1:9093".to_owned(),
+            |u| services::base_of(u),
+        );
+    let url = d.var("alertmanager_url", "ALERTMANAGER_URL", &default);
+    let mut settings = Node::map().with("url", Node::s(url));
+    if silences {
+        let age = numbers::any_duration(&f.text).unwrap_or_else(|| {
+            d = d.clone().guessed("7 days");
+            "7d".to_owned()
+        });
+        settings.set("expect/silences/max_age", Node::s(age.clone()));
+        d.settings = settings;
+        return Some(d.why(format!("no active silence older than {age}")));
+    }
+    let channel = f
+        .text
+        .split(|c: char| c.is_whitespace() || "`(),".contains(c))
+        .find_map(|w| w.strip_prefix('#'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase);
+    let named: Vec<&str> = RECEIVERS.iter().copied().filter(|r| f.has(&[r])).collect();
+    if f.has(&["receiver", "receivers"]) {
+        let names: Vec<String> = channel
+            .into_iter()
+            .chain(named.iter().map(|s| (*s).to_owned()))
+            .collect();
+        if names.is_empty() {
+            settings.set("expect/receivers", Node::list(["NAME"]));
+            d.settings = settings;
+            return Some(d.todo("name the receivers this item means (`receivers: [pager]`)"));
+        }
+        d = d
+            .why(format!(
+                "receivers {} configured, each with an integration",
+                names.join(", ")
+            ))
+            .guessed("the receiver names");
+        settings.set("expect/receivers", Node::list(names));
+        d.settings = settings;
+        return Some(d);
+    }
+    let receiver = channel.or_else(|| named.first().map(|s| (*s).to_owned()))?;
+    let severity = if f.has_around(&["warning", "warnings"]) {
+        "warning"
+    } else {
+        "critical"
+    };
+    let route = Node::map()
+        .with("labels/severity", Node::s(severity))
+        .with("receiver", Node::s(receiver.clone()));
+    settings.set("expect/routes", Node::List(vec![route]));
+    d.settings = settings;
+    Some(
+        d.why(format!(
+            "an alert labelled severity {severity} is routed to `{receiver}` (the route tree, read-only)"
+        ))
+        .guessed("the receiver name"),
+    )
 }
 
 /// Every Prometheus target up.
@@ -343,5 +499,25 @@ mod tests {
             "ServiceDown"
         );
         assert_eq!(alert_name("Alerts configured"), "");
+        assert_eq!(alert_name("p99 latency > 2s for 10 minutes"), "P99Latency");
+        assert_eq!(alert_name("High 5xx ratio"), "High5xxRatio");
+    }
+
+    #[test]
+    fn thresholds_as_promql_writes_them() {
+        assert_eq!(promql_threshold("> 5%").as_deref(), Some("> 0.05"));
+        assert_eq!(promql_threshold("> 90%").as_deref(), Some("> 0.9"));
+        assert_eq!(promql_threshold(">= 3s").as_deref(), Some(">= 3"));
+        assert_eq!(promql_threshold("< 14 days").as_deref(), Some("< 14"));
+        assert_eq!(promql_threshold("≤ 1.5").as_deref(), Some("<= 1.5"));
+        assert_eq!(promql_threshold("> much"), None);
+        assert_eq!(
+            worded_threshold("Disk usage above 85% for 15 minutes").as_deref(),
+            Some("> 85%")
+        );
+        assert_eq!(
+            worded_threshold("free memory under 10").as_deref(),
+            Some("< 10")
+        );
     }
 }

@@ -33,8 +33,10 @@ const REACHABLE: &[&str] = &[
     "status",
 ];
 
-/// A named service: PostgreSQL → `tcp` with `hello: postgres` on 5432, etcd →
-/// its `/health`, Grafana → `http` on 3000; "Redis password set" → `auth_required`.
+/// A named service: PostgreSQL → `postgres` at `${var:postgres_url}`, Redis →
+/// `redis` (what the text states, see `datastore`), MongoDB → `tcp` on 27017,
+/// etcd → its `/health`, Grafana → `http` on 3000; one that must not be
+/// reachable → `tcp` with `open: false`.
 pub fn service(f: &Facts) -> Option<Draft> {
     let named_here = services::named_in(&f.words);
     let service = match (named_here.as_slice(), f.services.as_slice()) {
@@ -79,6 +81,24 @@ pub fn service(f: &Facts) -> Option<Draft> {
         .urls
         .iter()
         .find(|u| services::by_port(u).is_some_and(|s| s.name == service.name));
+    let closed = f.negated && f.has(&["exposed", "public", "reachable", "open"]);
+    match service.reach {
+        Reach::Redis if !closed => return super::datastore::redis(f, service, true),
+        Reach::Postgres if !closed => return super::datastore::postgres(f, service, true),
+        Reach::Redis | Reach::Postgres => {
+            // Must not answer at all: the port closed, whatever speaks on it.
+            let mut d = Draft::new("tcp", Node::map());
+            let name = format!("{}_address", service.name);
+            let var = d.var(&name, &name.to_uppercase(), &format!(":{}", service.port));
+            d.settings.set("address", Node::s(var));
+            d.settings.set("expect/open", Node::s("false"));
+            return Some(d.why(format!(
+                "{} (port {}) must not be reachable: open false",
+                service.name, service.port
+            )));
+        }
+        _ => {}
+    }
     let mut d = Draft::new("tcp", Node::map());
     let var = d.var(
         &service.var(),
@@ -86,9 +106,10 @@ pub fn service(f: &Facts) -> Option<Draft> {
         &service.default_address(url_in_text.map(String::as_str)),
     );
     match service.reach {
+        Reach::Redis | Reach::Postgres => None,
         Reach::Tcp(hello) => {
             d.settings.set("address", Node::s(var));
-            if f.negated && f.has(&["exposed", "public", "reachable", "open"]) {
+            if closed {
                 d.settings.set("expect/open", Node::s("false"));
                 return Some(d.why(format!(
                     "{} (port {}) must not be reachable: open false",
@@ -97,12 +118,6 @@ pub fn service(f: &Facts) -> Option<Draft> {
             }
             if let Some(hello) = hello {
                 d.settings.set("hello", Node::s(hello));
-            }
-            if service.name == "redis"
-                && f.has(&["password", "auth", "authentication", "requirepass"])
-            {
-                d.settings.set("expect/auth_required", Node::s("true"));
-                return Some(d.why("Redis answers PING with NOAUTH: a password is required"));
             }
             d.settings.set("expect/open", Node::s("true"));
             Some(d.why(format!(

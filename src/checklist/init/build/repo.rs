@@ -163,6 +163,10 @@ pub fn file_named(f: &Facts) -> Option<Draft> {
 
 /// Dockerfile facts, each from the words that claim it.
 pub fn dockerfile(f: &Facts) -> Option<Draft> {
+    // "Container image stays below 1GB": the image in its registry.
+    if super::super::numbers::size(&f.text).is_some() {
+        return None;
+    }
     let about_health = f.has(&["health check", "health checks", "healthcheck"]);
     if about_health && !f.has_around(&["docker", "dockerfile", "container", "containerization"]) {
         return None;
@@ -203,6 +207,65 @@ pub fn dockerfile(f: &Facts) -> Option<Draft> {
         settings.set("expect/dockerfile/stages/min", Node::s("2"));
         settings.set("expect/dockerfile/user/ne", Node::s("root"));
         d = d.why("a production Dockerfile: multi-stage, non-root");
+    }
+    d.settings = settings;
+    Some(d)
+}
+
+/// An image in its registry: size, user, tags kept for rollback, age,
+/// platforms, at `${var:image_ref}`.
+pub fn image(f: &Facts) -> Option<Draft> {
+    if !f.has_around(&[
+        "image",
+        "images",
+        "container",
+        "containers",
+        "docker",
+        "registry",
+    ]) {
+        return None;
+    }
+    let mut d = Draft::new("image", Node::map());
+    let reference = d.var("image_ref", "IMAGE_REF", "registry.example/app:latest");
+    let mut settings = Node::map().with("ref", Node::s(reference));
+    d = d.guessed("the image reference");
+    if let Some((n, unit)) = super::super::numbers::size(&f.text) {
+        settings.set("expect/size/max", Node::s(format!("{n}{unit}")));
+        d = d.why(format!("compressed layers at most {n}{unit}"));
+    }
+    if f.has(&["non root", "not root", "root user", "as root", "rootless"]) {
+        settings.set("expect/user/ne", Node::s("root"));
+        d = d.why("the config's User is not root");
+    }
+    if f.has(&["previous", "rollback", "roll back", "kept"]) {
+        settings.set("expect/tags/count/min", Node::s("2"));
+        d = d.why("at least 2 tags: the previous version is still there");
+    }
+    if let Some(days) = f.q.days {
+        settings.set("expect/created/max", Node::s(format!("{days}d")));
+        d = d.why(format!("built at most {days} days ago"));
+    }
+    if f.has(&["healthcheck", "health check"]) {
+        settings.set("expect/healthcheck", Node::s("true"));
+        d = d.why("the config has a health check");
+    }
+    if f.has(&["arm64", "multi arch", "multi platform", "multiarch"]) {
+        settings.set(
+            "expect/platforms",
+            Node::list(["linux/amd64", "linux/arm64"]),
+        );
+        d = d.why("the index lists linux/amd64 and linux/arm64");
+    }
+    if f.has(&["oci labels", "labels", "labelled", "source label"]) {
+        settings.set(
+            "expect/labels/org.opencontainers.image.source/exists",
+            Node::s("true"),
+        );
+        d = d.why("the source label is set");
+    }
+    if settings.get("expect").is_none() {
+        settings.set("expect/exists", Node::s("true"));
+        d = d.why("the registry has the image");
     }
     d.settings = settings;
     Some(d)

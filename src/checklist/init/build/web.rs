@@ -54,13 +54,26 @@ pub fn headers(f: &Facts) -> Option<Draft> {
 
 /// A TLS endpoint: trusted, hostname, days left, protocol.
 pub fn tls(f: &Facts) -> Option<Draft> {
-    if f.negated && f.has(&["tls 1 0", "tls 1 1", "tlsv1 0", "tlsv1 1", "sslv3", "ssl"]) {
-        let settings = Node::map().with("expect/protocol/min", Node::s("TLSv1.2"));
-        return Some(
-            Draft::new("tls", settings)
-                .why("old protocols refused: needs `refuses:`, not in this build")
-                .todo("old protocol versions refused: vouch negotiates TLS 1.2+ only here; check the server's configuration"),
-        );
+    let old_named = f.has(&[
+        "tls 1 0", "tls 1 1", "tlsv1 0", "tlsv1 1", "sslv3", "ssl 3", "ssl v3",
+    ]) || f.has(&["old", "legacy", "outdated", "deprecated", "insecure"])
+        && f.has(&[
+            "tls versions",
+            "ssl versions",
+            "protocols",
+            "protocol versions",
+        ]);
+    if old_named && (f.negated || f.has(&["refused", "refuses", "rejected", "disallowed"])) {
+        let mut versions = Vec::new();
+        if f.has(&["sslv3", "ssl 3", "ssl v3", "ssl"]) {
+            versions.push("SSLv3");
+        }
+        versions.extend(["TLSv1.0", "TLSv1.1"]);
+        let settings = Node::map().with("expect/refuses", Node::list(versions.iter().copied()));
+        return Some(Draft::new("tls", settings).why(format!(
+            "each of {} offered alone is refused",
+            versions.join(", ")
+        )));
     }
     let mut settings = Node::map()
         .with("expect/trusted", Node::s("true"))
