@@ -103,25 +103,7 @@ impl Alertmanager {
     }
 
     fn request(&self, base: &Url, api: &str) -> fetch::Request {
-        let mut url = base.clone();
-        let path = format!("{}{api}", base.path().trim_end_matches('/'));
-        url.set_path(&path);
-        fetch::Request {
-            method: reqwest::Method::GET,
-            url,
-            headers: self
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(std::iter::once((
-                    "accept".to_owned(),
-                    "application/json".to_owned(),
-                )))
-                .collect(),
-            body: None,
-            follow_redirects: true,
-            tls: self.tls(),
-        }
+        fetch::Request::api_get(base, api, &[], &self.headers, self.tls())
     }
 
     fn wants_status(&self) -> bool {

@@ -282,6 +282,39 @@ pub struct Request {
 }
 
 impl Request {
+    /// A `GET` of a JSON API path under `base` (`/api/v1/rules` under
+    /// `https://h/prom/` is `https://h/prom/api/v1/rules`), with the
+    /// probe's own headers, `Accept: application/json` and `query`.
+    pub fn api_get(
+        base: &Url,
+        api: &str,
+        query: &[(&str, &str)],
+        headers: &std::collections::BTreeMap<String, String>,
+        tls: TlsSettings,
+    ) -> Request {
+        let mut url = base.clone();
+        let path = format!("{}{api}", base.path().trim_end_matches('/'));
+        url.set_path(&path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Request {
+            method: reqwest::Method::GET,
+            url,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(std::iter::once((
+                    "accept".to_owned(),
+                    "application/json".to_owned(),
+                )))
+                .collect(),
+            body: None,
+            follow_redirects: true,
+            tls,
+        }
+    }
+
     /// The request's headers as a header map; an invalid name or value is a
     /// setup error.
     fn header_map(&self) -> Result<HeaderMap, ProbeError> {

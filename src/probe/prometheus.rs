@@ -161,28 +161,7 @@ impl Prometheus {
     }
 
     fn request(&self, base: &Url, api: &str, query: &[(&str, &str)]) -> fetch::Request {
-        let mut url = base.clone();
-        let path = format!("{}{api}", base.path().trim_end_matches('/'));
-        url.set_path(&path);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        fetch::Request {
-            method: reqwest::Method::GET,
-            url,
-            headers: self
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(std::iter::once((
-                    "accept".to_owned(),
-                    "application/json".to_owned(),
-                )))
-                .collect(),
-            body: None,
-            follow_redirects: true,
-            tls: self.tls(),
-        }
+        fetch::Request::api_get(base, api, query, &self.headers, self.tls())
     }
 }
 
