@@ -123,6 +123,27 @@ groups:
         labels: { severity: warning }
 ";
 
+/// Axon's Alertmanager: critical alerts page PagerDuty and reach Slack,
+/// the rest reach Slack. Broken on purpose: the `email` receiver is
+/// configured but no route leads to it, so warnings are not emailed.
+const AXON_ALERTMANAGER: &str = "\
+route:
+  receiver: slack
+  group_by: [alertname]
+  routes:
+    - matchers: ['severity=\"critical\"']
+      receiver: pagerduty
+      continue: true
+    - receiver: slack
+receivers:
+  - name: slack
+    webhook_configs: [{ url: 'http://127.0.0.1:9/slack' }]
+  - name: pagerduty
+    webhook_configs: [{ url: 'http://127.0.0.1:9/pagerduty' }]
+  - name: email
+    webhook_configs: [{ url: 'http://127.0.0.1:9/email' }]
+";
+
 /// The Axon API (Express with helmet): the health endpoints from a real
 /// connection to each dependency (MongoDB, Qdrant and the LLM API are closed
 /// ports here), the API behind `X-API-Key`, Zod-style validation, the
@@ -934,6 +955,24 @@ const AXON_EXPECTED: &[(&str, &str)] = &[
         "monitoring-observability/metrics-monitoring/infrastructure-metrics-monitored",
         "verified",
     ),
+    // Its child, email for warnings, is broken on purpose.
+    (
+        "monitoring-observability/alerting/alert-channels-configured",
+        "failed",
+    ),
+    (
+        "monitoring-observability/alerting/on-call-engineer-notified-pagerduty-etc",
+        "verified",
+    ),
+    (
+        "monitoring-observability/alerting/team-slack-discord-channel",
+        "verified",
+    ),
+    // Broken on purpose: no route leads to the email receiver.
+    (
+        "monitoring-observability/alerting/email-notifications-for-non-critical",
+        "failed|route",
+    ),
     // Its child, the contexts' TTL, is broken on purpose.
     (
         "performance-checklist/caching-strategy/redis-caching-implemented",
@@ -1128,6 +1167,9 @@ fn axon_pack_against_its_stand_in_stack() {
     ) else {
         return;
     };
+    let Some(alertmanager) = stack::Alertmanager::start(AXON_ALERTMANAGER) else {
+        return;
+    };
     let host = tempfile::tempdir().expect("temp dir");
     let repo = host.path().join("axon");
     axon_repository(&repo);
@@ -1166,6 +1208,7 @@ fn axon_pack_against_its_stand_in_stack() {
         ("AXON_API_KEY", AXON_API_KEY.to_owned()),
         ("AXON_METRICS_URL", format!("{}/metrics", api.url())),
         ("AXON_PROMETHEUS_URL", prometheus.url()),
+        ("AXON_ALERTMANAGER_URL", alertmanager.url()),
         ("AXON_QDRANT_URL", format!("http://{qdrant}")),
         ("AXON_APP_ORIGIN", AXON_ORIGIN.to_owned()),
         ("AXON_TLS_ENDPOINT", tls),

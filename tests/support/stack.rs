@@ -321,6 +321,65 @@ impl Prometheus {
     }
 }
 
+/// A real Alertmanager on a free loopback port with a test's configuration
+/// (receivers and the route tree), gossip off, stopped when dropped.
+pub struct Alertmanager {
+    pub port: u16,
+    process: Process,
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager with `config` (an alertmanager.yml). `None` (with
+    /// a note) when it is not installed (Debian names it
+    /// `prometheus-alertmanager`).
+    pub fn start(config: &str) -> Option<Alertmanager> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let found = ["alertmanager", "prometheus-alertmanager"]
+            .into_iter()
+            .flat_map(|name| {
+                std::env::split_paths(&path)
+                    .chain([PathBuf::from("/usr/bin")])
+                    .map(move |dir| dir.join(name))
+            })
+            .find(|candidate| candidate.is_file());
+        let alertmanager = found.or_else(|| program("alertmanager"))?;
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let root = dir.path().display().to_string();
+            std::fs::write(dir.path().join("alertmanager.yml"), config)
+                .expect("write alertmanager.yml");
+            let mut command = Command::new(&alertmanager);
+            command
+                .arg(format!("--config.file={root}/alertmanager.yml"))
+                .arg(format!("--storage.path={root}/data"))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--cluster.listen-address=");
+            let mut process = Process::spawn("alertmanager", command, dir);
+            let ready = wait_until(Duration::from_secs(30), || {
+                http_get(&format!("http://127.0.0.1:{port}/-/ready"))
+                    .is_some_and(|(status, _)| status == 200)
+            });
+            if ready {
+                return Some(Alertmanager { port, process });
+            }
+            let log = process.log();
+            let stopped = !process.running();
+            drop(process);
+            if stopped && log.contains("address already in use") {
+                continue;
+            }
+            panic!("alertmanager did not start on port {port}:\n{log}");
+        }
+        panic!("alertmanager: no free port after 5 attempts");
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// What a JSON-RPC method answers: a result, or an error code and message.
 pub type Answer = Result<Value, (i64, &'static str)>;
 
