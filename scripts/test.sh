@@ -183,10 +183,6 @@ export VOUCH_TEST_REDIS_AOF=127.0.0.1:$port VOUCH_TEST_REDIS_TLS=127.0.0.1:$tls_
 port=$(scripts/redis.sh start "$run_dir" redis-replica --replica-of "${VOUCH_TEST_REDIS##*:}") ||
     fail "start a redis replica (see above)"
 export VOUCH_TEST_REDIS_REPLICA=127.0.0.1:$port
-port=$(scripts/postgres.sh start "$run_dir") || fail "start postgres (see above)"
-export VOUCH_TEST_POSTGRES=127.0.0.1:$port
-port=$(scripts/etcd.sh start "$run_dir") || fail "start etcd (see above)"
-export VOUCH_TEST_ETCD=http://127.0.0.1:$port
 printf '==> VOUCH_TEST_REDIS=%s VOUCH_TEST_REDIS_AUTH=%s VOUCH_TEST_REDIS_AOF=%s VOUCH_TEST_REDIS_REPLICA=%s VOUCH_TEST_REDIS_TLS=%s VOUCH_TEST_POSTGRES=%s VOUCH_TEST_ETCD=%s\n' \
     "$VOUCH_TEST_REDIS" "$VOUCH_TEST_REDIS_AUTH" "$VOUCH_TEST_REDIS_AOF" "$VOUCH_TEST_REDIS_REPLICA" "$VOUCH_TEST_REDIS_TLS" \
     "$VOUCH_TEST_POSTGRES" "$VOUCH_TEST_ETCD" >&2
