@@ -354,6 +354,7 @@ fn read_str(
         defaults_identity: preflight::Identity::default(),
         checked: HashMap::new(),
         unresolved: BTreeSet::new(),
+        emptied: BTreeSet::new(),
     };
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let markdown = path
@@ -454,6 +455,9 @@ struct Loader<'a> {
     /// Where a value holds a reference that could not be resolved (an unset
     /// variable): reported once, and the text left behind is not validated.
     unresolved: BTreeSet<Pos>,
+    /// Where a value made only of references came out empty
+    /// (`ca: ${env:CA:-}`): a TLS file left empty that way is unset.
+    emptied: BTreeSet<Pos>,
 }
 
 /// For "unknown field `timout`, expected one of …" inside a kind's settings
@@ -690,7 +694,8 @@ impl<'a> Loader<'a> {
         let mut items_seen = false;
         // Defaults before items: probes inherit their TLS files.
         if let Some(i) = find(entries, "defaults") {
-            let node = &entries[i].1;
+            let stripped = self.without_unset_tls_files(&entries[i].1);
+            let node = stripped.as_ref().unwrap_or(&entries[i].1);
             file.defaults = self.parse(node).unwrap_or_default();
             self.defaults_identity = self.tls_files(node);
         }
@@ -837,6 +842,9 @@ impl<'a> Loader<'a> {
             Value::Str(text) => match vars::interpolate(text, scope, &mut self.secrets) {
                 Ok(out) => {
                     crate::redact::add_url_credentials(&out, &mut self.secrets);
+                    if out.is_empty() {
+                        self.emptied.insert(node.pos);
+                    }
                     *text = out.into();
                 }
                 Err(errors) => {
@@ -1158,6 +1166,9 @@ impl<'a> Loader<'a> {
                         continue;
                     }
                     kind = Some((key, value));
+                    // A TLS file left empty by a variable is unset.
+                    let stripped = self.without_unset_tls_files(value);
+                    let value = stripped.as_ref().unwrap_or(value);
                     // Files are checked even when other settings are wrong.
                     let identity = self.tls_files(value);
                     match self.settings(node.pos, key, value) {
@@ -1791,6 +1802,49 @@ items:
         assert_eq!(
             errs[3],
             "9:38: `client_cert` is given without `client_key`: mTLS needs both"
+        );
+    }
+
+    /// `ca: ""` read the probe file's directory as the CA at run time: written
+    /// empty it is a load error; left empty by a variable it is unset.
+    #[test]
+    fn an_empty_tls_file_is_an_error_written_and_unset_from_a_variable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.yaml");
+        let options = LoadOptions {
+            target: None,
+            sets: &[],
+            env: &|_: &str| None,
+        };
+        let written = "version: 1\ntarget: https://x\nitems:\n  - item: A\n    probes:\n      - http: {get: /a, ca: \"\"}\n      - tls: {client_key: '', client_cert: ''}\n";
+        let errs: Vec<String> = load_str(&path, written, &options)
+            .expect_err("empty files")
+            .iter()
+            .map(|d| format!("{}: {}", d.pos, d.message))
+            .collect();
+        assert_eq!(
+            errs,
+            [
+                "6:29: `ca` is empty: give a PEM file or remove the setting",
+                "7:27: `client_key` is empty: give a PEM file or remove the setting",
+                "7:44: `client_cert` is empty: give a PEM file or remove the setting",
+            ],
+        );
+        let from_env = "version: 1\ntarget: https://x\nvars:\n  ca: ${env:CA:-}\ndefaults:\n  ca: ${env:CA:-}\nitems:\n  - item: A\n    probes:\n      - http: {get: /a, ca: \"${var:ca}\"}\n";
+        let file = load_str(&path, from_env, &options).expect("unset, not empty");
+        assert_eq!(file.defaults.ca, None);
+        // Set, the variable names the file, which is read at load.
+        let set = |name: &str| (name == "CA").then(|| "missing.pem".to_owned());
+        let options = LoadOptions {
+            env: &set,
+            ..options
+        };
+        let errs = load_str(&path, from_env, &options).expect_err("a missing file");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs.iter()
+                .all(|d| d.message.contains("cannot read the CA file `missing.pem`")),
+            "{errs:?}"
         );
     }
 

@@ -493,6 +493,11 @@ fn key_ttls_are_read_from_a_bounded_scan() {
       - redis:
           address: "{redis}"
           expect: {{ keys: {{ "{p}:persistent:*": {{ ttl: {{ max: 24h }} }}, "{p}:long:*": {{ ttl: {{ max: 24h }} }} }} }}
+  - item: Sessions expire within half an hour
+    probes:
+      - redis:
+          address: "{redis}"
+          expect: {{ keys: {{ "{p}:session:*": {{ ttl: {{ max: 30m }} }} }} }}
 "#
     );
     let (out, report) = run(&items, &[]);
@@ -552,6 +557,11 @@ fn key_ttls_are_read_from_a_bounded_scan() {
     );
     let ttl = actual(persistent, &format!("keys {p}:long:* ttl"));
     assert_eq!(ttl, format!("1 of 1 sampled keys do not: {p}:long:0 2days"));
+    // `30m` is thirty minutes here, not the size 30 MB.
+    let half_hour = probe_of(&report, "Sessions expire within half an hour");
+    assert_eq!(half_hour["verdict"], "fail", "{half_hour:#}");
+    let ttl = actual(half_hour, &format!("keys {p}:session:* ttl"));
+    assert!(ttl.starts_with("5 of 5 sampled keys do not: "), "{ttl}");
 
     bounded_out.assert_code(1);
     let nothing = probe_of(&bounded, "No such keys");

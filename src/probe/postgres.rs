@@ -242,7 +242,11 @@ impl TryFrom<PostgresSettings> for Postgres {
         if user.is_empty() {
             return Err("`url` names no user: write `postgres://user@host/db`".to_owned());
         }
-        let password = match (url.password().map(decode), s.password) {
+        // An empty `password:` (`${secret:PG_PASSWORD:-}` unset) is none.
+        let password = match (
+            url.password().map(decode),
+            s.password.filter(|p| !p.is_empty()),
+        ) {
             (Some(_), Some(_)) => {
                 return Err(
                     "a password is in the `url` and in `password:`: give it in one place"

@@ -136,7 +136,9 @@ impl JsonSchema for Address {
 impl TryFrom<RedisSettings> for Redis {
     type Error = String;
 
-    fn try_from(s: RedisSettings) -> Result<Redis, String> {
+    fn try_from(mut s: RedisSettings) -> Result<Redis, String> {
+        // An empty `password:` (`${secret:REDIS_PASSWORD:-}` unset) is none.
+        s.password = s.password.filter(|p| !p.is_empty());
         if s.user.is_some() && s.password.is_none() {
             return Err("`user` needs `password`: AUTH sends both".to_owned());
         }

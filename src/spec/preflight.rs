@@ -42,9 +42,21 @@ impl Loader<'_> {
                 continue;
             };
             // Anything but a string is a type error the settings report.
-            let Some(text) = value.as_str().filter(|t| !t.is_empty()) else {
+            let Some(text) = value.as_str() else {
                 continue;
             };
+            // Left empty by a variable, it was unset (`without_unset_tls_files`);
+            // written empty, it is a mistake: the directory would be read.
+            if text.is_empty() {
+                self.error(
+                    value.pos,
+                    format!(
+                        "`{}` is empty: give a PEM file or remove the setting",
+                        key.name
+                    ),
+                );
+                continue;
+            }
             let written = PathBuf::from(text);
             let base_dir = self.base_dir.clone();
             let result = self.remember(Checked::File(role, written.clone()), || {
@@ -60,6 +72,30 @@ impl Loader<'_> {
             }
         }
         identity
+    }
+
+    /// `settings` without the TLS file fields (`ca`, `client_cert`,
+    /// `client_key`) that variables left empty — `ca: ${env:CA:-}` means
+    /// "no private CA" — or `None` when there is none to drop.
+    pub(super) fn without_unset_tls_files<'s>(&self, settings: &Node<'s>) -> Option<Node<'s>> {
+        let unset = |key: &Key<'_>, value: &Node<'_>| {
+            Role::ALL.iter().any(|(field, _)| *field == key.name)
+                && value.as_str() == Some("")
+                && self.emptied.contains(&value.pos)
+        };
+        let entries = settings.as_map()?;
+        if !entries.iter().any(|(key, value)| unset(key, value)) {
+            return None;
+        }
+        let kept = entries
+            .iter()
+            .filter(|(key, value)| !unset(key, value))
+            .cloned()
+            .collect();
+        Some(Node {
+            pos: settings.pos,
+            value: Value::Map(kept),
+        })
     }
 
     /// Checks a probe's client identity: its own `client_cert` and

@@ -1,5 +1,5 @@
 //! Acai's stand-in stack: nginx in front of an in-process Go-like service
-//! that checks its real Redis and its absent MongoDB, limits `/health` to 10
+//! that checks its real Redis (its own, holding cached answers that were hit) and its absent MongoDB, limits `/health` to 10
 //! requests/s and guards `/metrics` with an API key; a repository and a log.
 
 use super::*;
@@ -166,6 +166,10 @@ const ACAI_EXPECTED: &[(&str, &str)] = &[
         "verified",
     ),
     (
+        "reliability/redis-caching-reduced-external-api-calls",
+        "verified",
+    ),
+    (
         "infrastructure/docker-compose-container-orchestration",
         "verified",
     ),
@@ -303,9 +307,21 @@ fn acai_pack_against_its_stand_in_stack() {
         return;
     }
     let _stack = one_stack_at_a_time();
-    let Some(redis) = stack::peer("VOUCH_TEST_REDIS") else {
+    // Acai's cache: a weather answer cached for 10 minutes, read three
+    // times (hits) and one lookup of an uncached city (a miss).
+    let Some(redis_server) = stack::Redis::start(
+        "save \"\"\nappendonly no\n",
+        &[
+            &["SET", "cache:weather:paris", r#"{"temp":21}"#, "EX", "600"],
+            &["GET", "cache:weather:paris"],
+            &["GET", "cache:weather:paris"],
+            &["GET", "cache:weather:paris"],
+            &["GET", "cache:weather:lima"],
+        ],
+    ) else {
         return;
     };
+    let redis = redis_server.address();
     // Not here: MongoDB.
     let mongodb = closed_port_url().trim_start_matches("http://").to_owned();
     let api = Server::http(acai_api(redis.clone(), mongodb.clone()));

@@ -321,6 +321,65 @@ impl Prometheus {
     }
 }
 
+/// A real Alertmanager on a free loopback port with a test's configuration
+/// (receivers and the route tree), gossip off, stopped when dropped.
+pub struct Alertmanager {
+    pub port: u16,
+    process: Process,
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager with `config` (an alertmanager.yml). `None` (with
+    /// a note) when it is not installed (Debian names it
+    /// `prometheus-alertmanager`).
+    pub fn start(config: &str) -> Option<Alertmanager> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let found = ["alertmanager", "prometheus-alertmanager"]
+            .into_iter()
+            .flat_map(|name| {
+                std::env::split_paths(&path)
+                    .chain([PathBuf::from("/usr/bin")])
+                    .map(move |dir| dir.join(name))
+            })
+            .find(|candidate| candidate.is_file());
+        let alertmanager = found.or_else(|| program("alertmanager"))?;
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let root = dir.path().display().to_string();
+            std::fs::write(dir.path().join("alertmanager.yml"), config)
+                .expect("write alertmanager.yml");
+            let mut command = Command::new(&alertmanager);
+            command
+                .arg(format!("--config.file={root}/alertmanager.yml"))
+                .arg(format!("--storage.path={root}/data"))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--cluster.listen-address=");
+            let mut process = Process::spawn("alertmanager", command, dir);
+            let ready = wait_until(Duration::from_secs(30), || {
+                http_get(&format!("http://127.0.0.1:{port}/-/ready"))
+                    .is_some_and(|(status, _)| status == 200)
+            });
+            if ready {
+                return Some(Alertmanager { port, process });
+            }
+            let log = process.log();
+            let stopped = !process.running();
+            drop(process);
+            if stopped && log.contains("address already in use") {
+                continue;
+            }
+            panic!("alertmanager did not start on port {port}:\n{log}");
+        }
+        panic!("alertmanager: no free port after 5 attempts");
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// What a JSON-RPC method answers: a result, or an error code and message.
 pub type Answer = Result<Value, (i64, &'static str)>;
 
@@ -429,4 +488,97 @@ pub fn age_file(path: &Path, age: Duration) {
         .expect("open file");
     let then = std::time::SystemTime::now() - age;
     file.set_modified(then).expect("set modification time");
+}
+
+/// A real Redis (`redis-server`) on a free loopback port with the directives
+/// of a test (`maxmemory`, `appendonly`, `requirepass`…), its files in a
+/// temporary directory, stopped when dropped.
+pub struct Redis {
+    pub port: u16,
+    process: Process,
+}
+
+impl Redis {
+    /// Starts Redis with `conf` (redis.conf lines), then sends `commands` on
+    /// one connection (`AUTH` first when `conf` sets a password): keys with
+    /// TTLs, lookups that count as hits. `None` (with a note) when Redis is
+    /// not installed.
+    pub fn start(conf: &str, commands: &[&[&str]]) -> Option<Redis> {
+        let redis = program("redis-server")?;
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let root = dir.path().display().to_string();
+            let conf_path = dir.path().join("redis.conf");
+            std::fs::write(
+                &conf_path,
+                format!("port {port}\nbind 127.0.0.1\ndir \"{root}\"\nlogfile \"\"\n{conf}\n"),
+            )
+            .expect("write redis.conf");
+            let mut command = Command::new(&redis);
+            command.arg(&conf_path);
+            let mut process = Process::spawn("redis", command, dir);
+            let ready = wait_until(Duration::from_secs(10), || {
+                redis_session(port, &[&["PING"]]).is_some()
+            });
+            if ready {
+                let replies = redis_session(port, commands);
+                assert!(
+                    replies
+                        .as_ref()
+                        .is_some_and(|r| r.iter().all(|line| !line.starts_with('-'))),
+                    "redis on port {port}: {commands:?} → {replies:?}\n{}",
+                    process.log()
+                );
+                return Some(Redis { port, process });
+            }
+            let log = process.log();
+            let stopped = !process.running();
+            drop(process);
+            if stopped && log.contains("Address already in use") {
+                continue;
+            }
+            panic!("redis did not start on port {port}:\n{log}");
+        }
+        panic!("redis: no free port after 5 attempts");
+    }
+
+    /// Its directory (`dir`): where `SAVE` writes `dump.rdb`.
+    pub fn dir(&self) -> &Path {
+        self.process.dir.path()
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// Sends `commands` to the Redis on `port` on one connection (RESP arrays)
+/// and returns each reply's first line (a bulk string's line is its text).
+pub fn redis_session(port: u16, commands: &[&[&str]]) -> Option<Vec<String>> {
+    use std::io::BufRead;
+    let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut writer = stream.try_clone().ok()?;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut replies = Vec::new();
+    for command in commands {
+        let mut raw = format!("*{}\r\n", command.len());
+        for part in *command {
+            raw.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+        }
+        writer.write_all(raw.as_bytes()).ok()?;
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line.is_empty() {
+            return None;
+        }
+        if line.starts_with('$') && !line.starts_with("$-1") {
+            line.clear();
+            reader.read_line(&mut line).ok()?;
+        }
+        replies.push(line.trim_end().to_owned());
+    }
+    Some(replies)
 }

@@ -156,8 +156,11 @@ pub async fn ttl_check(
         };
         read += 1;
         samples.push(json!({"key": name, "ttl": ttl.to_string(), "ttl_s": ttl.seconds()}));
-        let value = ttl.seconds().map(Json::from);
-        if matcher.check(value.as_ref()).is_err() {
+        // As a duration: `{max: 30m}` is thirty minutes, not 30 MB.
+        if matcher
+            .check_duration(ttl.seconds().map(Duration::from_secs))
+            .is_err()
+        {
             failures.push(format!("{name} {ttl}"));
         }
         if longest.is_none_or(|l| ttl > l) {
