@@ -114,10 +114,13 @@ pub fn add_url_credentials(text: &str, secrets: &mut Secrets) {
         return;
     }
     for word in text.split_whitespace() {
+        // The scheme starts after the last character that cannot be in one
+        // (which may be several bytes long: `Ӟttp://…`).
         let scheme_start = word.find("://").map(|end| {
             word[..end]
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
-                .map_or(0, |i| i + 1)
+                .char_indices()
+                .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+                .map_or(0, |(i, c)| i + c.len_utf8())
         });
         if let Some(start) = scheme_start
             && let Ok(url) = url::Url::parse(&word[start..])
@@ -900,6 +903,16 @@ mod tests {
         }
         assert!(!s.contains("page"));
         assert!(!s.contains("bob"));
+    }
+
+    /// Fuzzing (probe_file): a non-ASCII character right before `ttp://`
+    /// made the scheme start inside it, and slicing there panicked.
+    #[test]
+    fn a_url_after_a_multibyte_character_is_read_without_panicking() {
+        let mut secrets = Secrets::default();
+        add_url_credentials("x:\u{4de}ttp://127.0.0.1:8080}", &mut secrets);
+        add_url_credentials("\u{4de}https://user:s3cr3t-pw@h/", &mut secrets);
+        assert!(secrets.contains("s3cr3t-pw"));
     }
 
     #[test]
