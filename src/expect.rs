@@ -477,6 +477,8 @@ impl<'de> Visitor<'de> for MatcherVisitor {
                 MATCHER_NAMES.join("`, `")
             )));
         }
+        // A vector grows four at a time: a matcher has one or two rules.
+        rules.shrink_to_fit();
         Ok(Matcher { rules })
     }
 }

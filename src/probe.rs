@@ -188,7 +188,7 @@ pub enum ProbeSpec {
     /// An HTTP request and expectations on its response.
     Http(Box<http::Http>),
     /// A health endpoint in any common shape, with its dependencies.
-    Health(health::Health),
+    Health(Box<health::Health>),
     /// Security headers: the `baseline` policy and per-header matchers.
     Headers(Box<headers::Headers>),
     /// CORS preflights and simple requests from allowed and foreign origins.

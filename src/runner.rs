@@ -12,6 +12,7 @@
 //! stops the run and keeps what finished.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -33,7 +34,6 @@ use crate::probe::progress::{Progress, Reached};
 use crate::probe::{Budget, Check, Context, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Findings, Phase};
 use crate::redact::{REDACTED, Redactor, RunSecrets, Secrets};
 use crate::spec::capture::Capture;
-use crate::spec::node::Node;
 use crate::spec::{Item, ProbeEntry, ProbeFile};
 
 /// The default `--concurrency`.
@@ -166,6 +166,7 @@ pub fn plan(files: &[ProbeFile], options: &RunOptions) -> Vec<Planned> {
 
 fn timeout_of(entry: &ProbeEntry, file: &ProbeFile, options: &RunOptions) -> Duration {
     entry
+        .settings()
         .timeout
         .or(options.timeout)
         .or(file.defaults.timeout.map(|d| d.0))
@@ -186,6 +187,7 @@ fn deadline_of(budget: Budget, timeout: Duration) -> Duration {
 fn attempts_of(budget: Budget, entry: &ProbeEntry, file: &ProbeFile) -> u32 {
     match budget.phase {
         Phase::Concurrent => entry
+            .settings()
             .retries
             .or(file.defaults.retries)
             .unwrap_or(0)
@@ -202,25 +204,43 @@ struct Job {
     entry: ProbeEntry,
     /// The probe file's name, for the outcome's `file:line:column`.
     file_name: Arc<str>,
+    /// Its context, with its timeout.
     cx: Arc<Context>,
-    timeout: Duration,
-    budget: Budget,
-    /// Why the probe is not run (over the caps without `--allow-heavy`).
-    refused: Option<String>,
-    /// Why the probe is skipped (it runs a program, without `--allow-exec`).
-    unallowed: Option<&'static str>,
+    /// `--allow-heavy`: probes over the caps run.
+    allow_heavy: bool,
+    /// `--allow-exec`: probes that run programs run.
+    allow_exec: bool,
     retries: u32,
     retry_delay: Duration,
-    /// `capture:` of the probe.
-    captures: Vec<Capture>,
-    /// Its settings with `${capture:…}` in them, filled in before it runs.
-    template: Option<Arc<Node<'static>>>,
     /// The token to obtain first: the probe's own `oauth2:`, else the
     /// defaults', for kinds that send HTTP.
     oauth2: Option<Arc<OAuth2>>,
 }
 
+// A run holds one job per probe: keep it small.
+const _: () = assert!(std::mem::size_of::<Job>() <= 128);
+
 impl Job {
+    /// Its declared traffic.
+    fn budget(&self) -> Budget {
+        self.entry.spec.budget()
+    }
+
+    /// Why the probe is not run (over the caps without `--allow-heavy`).
+    fn refused(&self) -> Option<String> {
+        (!self.allow_heavy).then(|| self.budget().heavy()).flatten()
+    }
+
+    /// Why the probe is skipped (it runs a program, without `--allow-exec`).
+    fn unallowed(&self) -> Option<&'static str> {
+        (self.entry.spec.runs_programs() && !self.allow_exec).then_some(NOT_ALLOWED_EXEC)
+    }
+
+    /// `capture:` of the probe.
+    fn captures(&self) -> &[Capture] {
+        &self.entry.settings().capture
+    }
+
     fn location(&self) -> String {
         format!("{}:{}", self.file_name, self.entry.pos)
     }
@@ -228,7 +248,7 @@ impl Job {
     /// Whether running it may add a secret to the run's [`RunSecrets`]: a
     /// `capture:` of a credential, or an OAuth2 token it obtains first.
     fn learns_secrets(&self) -> bool {
-        self.oauth2.is_some() || self.captures.iter().any(|c| c.secret)
+        self.oauth2.is_some() || self.captures().iter().any(|c| c.secret)
     }
 }
 
@@ -311,11 +331,18 @@ pub async fn run_each(
     // with a report rather than with the default action.
     let mut stop_signals = options.handle_ctrl_c.then(StopSignals::install);
     // The selected items in order: where each is in `files`.
-    let mut selected: Vec<(usize, usize)> = Vec::new();
-    let mut jobs: Vec<Job> = Vec::new();
+    // Sized once: a run of a million probes would otherwise hold up to
+    // twice what it needs while the vectors grow.
+    let (items, probes) = files
+        .iter()
+        .flat_map(|f| &f.items)
+        .filter(|item| is_selected(item, options.only.as_deref()))
+        .fold((0, 0), |(i, p), item| (i + 1, p + item.probes.len()));
+    let mut selected: Vec<(usize, usize)> = Vec::with_capacity(items);
+    let mut jobs: Vec<Job> = Vec::with_capacity(probes);
     // Jobs run by one worker in order: one probe, or an item's chain of
     // probes that capture and use values; with the phase each runs in.
-    let mut units: Vec<(Phase, Vec<usize>)> = Vec::new();
+    let mut units: Vec<(Phase, Range<usize>)> = Vec::with_capacity(probes);
     for (f, file) in files.iter().enumerate() {
         let base_dir = file.base_dir();
         let mut tls = file.defaults.tls();
@@ -363,12 +390,6 @@ pub async fn run_each(
                         ..Context::clone(&cx)
                     })
                 };
-                let refused = match budget.heavy() {
-                    Some(why) if !options.allow_heavy => Some(why),
-                    _ => None,
-                };
-                let unallowed =
-                    (entry.spec.runs_programs() && !options.allow_exec).then_some(NOT_ALLOWED_EXEC);
                 jobs.push(Job {
                     item: index,
                     probe: p,
@@ -376,18 +397,16 @@ pub async fn run_each(
                     entry: entry.clone(),
                     file_name: Arc::clone(&file_name),
                     cx,
-                    timeout,
-                    budget,
-                    refused,
-                    unallowed,
+                    allow_heavy: options.allow_heavy,
+                    allow_exec: options.allow_exec,
                     retries: attempts_of(budget, entry, file) - 1,
                     retry_delay: entry
+                        .settings()
                         .retry_delay
                         .or(file.defaults.retry_delay.map(|d| d.0))
                         .unwrap_or(DEFAULT_RETRY_DELAY),
-                    captures: entry.capture.clone(),
-                    template: entry.template.clone(),
                     oauth2: entry
+                        .settings()
                         .oauth2
                         .clone()
                         .or_else(|| file_oauth2.clone().filter(|_| entry.spec.sends_http())),
@@ -399,15 +418,15 @@ pub async fn run_each(
                 // its probes asks for it.
                 let isolated = members
                     .clone()
-                    .any(|i| jobs[i].budget.phase == Phase::Isolated);
+                    .any(|i| jobs[i].budget().phase == Phase::Isolated);
                 let phase = if isolated {
                     Phase::Isolated
                 } else {
                     Phase::Concurrent
                 };
-                units.push((phase, members.collect()));
+                units.push((phase, members));
             } else {
-                units.extend(members.map(|i| (jobs[i].budget.phase, vec![i])));
+                units.extend(members.map(|i| (jobs[i].budget().phase, i..i + 1)));
             }
         }
     }
@@ -460,10 +479,17 @@ pub async fn run_each(
         }
     }
 
-    let (concurrent, isolated): (Vec<_>, Vec<_>) = units
+    let isolated: Vec<Range<usize>> = units
+        .iter()
+        .filter(|(phase, _)| *phase == Phase::Isolated)
+        .map(|(_, unit)| unit.clone())
+        .collect();
+    // In place: no second vector of a million units.
+    let concurrent: Vec<Range<usize>> = units
         .into_iter()
-        .partition(|(phase, _)| *phase == Phase::Concurrent);
-    let concurrent: Vec<Vec<usize>> = concurrent.into_iter().map(|(_, unit)| unit).collect();
+        .filter(|(phase, _)| *phase == Phase::Concurrent)
+        .map(|(_, unit)| unit)
+        .collect();
     let jobs = Arc::new(jobs);
     let collector = Arc::new(Collector::new(
         jobs.len(),
@@ -482,14 +508,14 @@ pub async fn run_each(
             // The isolated phase: one at a time, after everything else, a
             // cool-down before each so no burst meets the previous one's limiter.
             let mut ran_before = !concurrent.is_empty();
-            for (_, unit) in isolated {
+            for unit in isolated {
                 let mut captured = Captured::new();
                 for index in unit {
                     let job = &jobs[index];
                     if collector.is_stopped() {
                         break;
                     }
-                    let runs = job.refused.is_none() && job.unallowed.is_none();
+                    let runs = job.refused().is_none() && job.unallowed().is_none();
                     if ran_before && runs {
                         tokio::time::sleep(cool_down).await;
                     }
@@ -568,12 +594,12 @@ pub async fn run_each(
 /// threads; each thread has its own HTTP clients ([`Clients`] is per thread).
 async fn run_concurrent(
     jobs: &Arc<Vec<Job>>,
-    indices: &[Vec<usize>],
+    indices: &[Range<usize>],
     concurrency: usize,
     run_secrets: &Arc<RunSecrets>,
     collector: &Arc<Collector>,
 ) {
-    let indices: Arc<[Vec<usize>]> = Arc::from(indices);
+    let indices: Arc<[Range<usize>]> = Arc::from(indices);
     let next = Arc::new(AtomicUsize::new(0));
     let workers = concurrency.clamp(1, indices.len().max(1));
     let threads = std::thread::available_parallelism()
@@ -608,7 +634,7 @@ async fn run_concurrent(
                             && let Some(unit) = indices.get(next.fetch_add(1, Ordering::Relaxed))
                         {
                             let mut captured = Captured::new();
-                            for &index in unit {
+                            for index in unit.clone() {
                                 if collector.is_stopped() {
                                     break;
                                 }
@@ -913,7 +939,11 @@ fn refused(job: &Job, why: &str, redactor: &Redactor) -> ProbeOutcome {
 }
 
 fn probe_name(entry: &ProbeEntry) -> String {
-    entry.name.clone().unwrap_or_else(|| entry.spec.describe())
+    entry
+        .settings()
+        .name
+        .clone()
+        .unwrap_or_else(|| entry.spec.describe())
 }
 
 /// A probe that could not start: a capture it uses is missing, its
@@ -948,7 +978,7 @@ fn filled_spec(
     captured: &Captured,
     redactor: &Redactor,
 ) -> Result<Arc<ProbeSpec>, Box<ProbeOutcome>> {
-    let Some(template) = &job.template else {
+    let Some(template) = &job.entry.settings().template else {
         return Ok(Arc::clone(&job.entry.spec));
     };
     let node = match crate::spec::capture::fill(template, captured) {
@@ -991,7 +1021,7 @@ fn take_captures(
 ) -> Captured {
     let mut values = Captured::new();
     let mut record = serde_json::Map::new();
-    for capture in &job.captures {
+    for capture in job.captures() {
         let from = capture.source.describe();
         let name = format!("capture {}", capture.name);
         let expected = format!("a value at {from}");
@@ -1042,10 +1072,10 @@ fn take_captures(
 /// The probes of a chain share `captured`: what one captures, the next use.
 async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured) -> ProbeOutcome {
     let redactor = run_secrets.redactor();
-    if let Some(why) = &job.refused {
-        return refused(job, why, &redactor);
+    if let Some(why) = job.refused() {
+        return refused(job, &why, &redactor);
     }
-    if let Some(why) = job.unallowed {
+    if let Some(why) = job.unallowed() {
         let mut outcome = skipped(job, &redactor);
         outcome.summary = redactor
             .text(&format!("{}: {why}", job.entry.spec.describe()))
@@ -1103,7 +1133,7 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
         }
         let attempt_start = SystemTime::now();
         let t = Instant::now();
-        let recorder = (!job.captures.is_empty()).then(|| Arc::new(Recorder::default()));
+        let recorder = (!job.captures().is_empty()).then(|| Arc::new(Recorder::default()));
         let (mut verdict, mut findings) = attempt(
             job,
             &spec,
@@ -1174,7 +1204,7 @@ async fn attempt(
     redactor: Arc<Redactor>,
 ) -> (Verdict, Findings) {
     let describe = || spec.describe();
-    let deadline = deadline_of(job.budget, job.timeout);
+    let deadline = deadline_of(job.budget(), job.cx.timeout);
     // A fresh progress record per attempt: what the probe reached is all
     // that is left of it when the timeout drops it.
     let cx = Context {

@@ -138,8 +138,9 @@ pub struct Item {
     pub pos: Pos,
     /// Its probes.
     pub probes: Vec<ProbeEntry>,
-    /// A human attestation, for items no probe can verify.
-    pub attested: Option<Attestation>,
+    /// A human attestation, for items no probe can verify (boxed: few
+    /// items have one, and a large file holds many items).
+    pub attested: Option<Box<Attestation>>,
     /// `severity:`, for the gate (`--fail-on critical:failed`).
     pub severity: Severity,
 }
@@ -182,9 +183,22 @@ impl Severity {
     }
 }
 
-/// One probe with its generic settings.
+/// One probe with its generic settings. Small, because a large probe file
+/// holds one per probe and the runner one more per job: the settings most
+/// probes leave out live in [`EntrySettings`], shared and absent when empty.
 #[derive(Debug, Clone)]
 pub struct ProbeEntry {
+    /// The kind and its settings (shared with the runner's jobs).
+    pub spec: Arc<ProbeSpec>,
+    /// Where the probe was written.
+    pub pos: Pos,
+    /// `name:`, `timeout:`, `retries:`, `capture:`… when any is given.
+    settings: Option<Arc<EntrySettings>>,
+}
+
+/// The settings of a probe entry besides its kind, all optional.
+#[derive(Debug, Clone, Default)]
+pub struct EntrySettings {
     /// `name:`, shown in reports.
     pub name: Option<String>,
     /// `timeout:`, overriding the defaults.
@@ -194,10 +208,6 @@ pub struct ProbeEntry {
     /// `retry_delay:`, overriding the defaults: the first pause between
     /// attempts, doubled each time.
     pub retry_delay: Option<Duration>,
-    /// The kind and its settings (shared with the runner's jobs).
-    pub spec: Arc<ProbeSpec>,
-    /// Where the probe was written.
-    pub pos: Pos,
     /// `capture:`: values taken from the probe's response for the later
     /// probes of its item.
     pub capture: Vec<capture::Capture>,
@@ -210,11 +220,66 @@ pub struct ProbeEntry {
     pub uses: Vec<capture::Use>,
 }
 
+/// The settings of an entry that gives none.
+static NO_SETTINGS: EntrySettings = EntrySettings {
+    name: None,
+    timeout: None,
+    retries: None,
+    retry_delay: None,
+    capture: Vec::new(),
+    oauth2: None,
+    template: None,
+    uses: Vec::new(),
+};
+
+impl EntrySettings {
+    fn is_empty(&self) -> bool {
+        let EntrySettings {
+            name,
+            timeout,
+            retries,
+            retry_delay,
+            capture,
+            oauth2,
+            template,
+            uses,
+        } = self;
+        name.is_none()
+            && timeout.is_none()
+            && retries.is_none()
+            && retry_delay.is_none()
+            && capture.is_empty()
+            && oauth2.is_none()
+            && template.is_none()
+            && uses.is_empty()
+    }
+}
+
 impl ProbeEntry {
+    /// An entry of `spec` written at `pos` with `settings`.
+    pub fn new(spec: ProbeSpec, pos: Pos, settings: EntrySettings) -> ProbeEntry {
+        ProbeEntry {
+            spec: Arc::new(spec),
+            pos,
+            settings: (!settings.is_empty()).then(|| Arc::new(settings)),
+        }
+    }
+
+    /// Its settings besides the kind.
+    pub fn settings(&self) -> &EntrySettings {
+        self.settings.as_deref().unwrap_or(&NO_SETTINGS)
+    }
+
+    /// Its settings, to change while the file loads.
+    fn settings_mut(&mut self) -> &mut EntrySettings {
+        Arc::make_mut(self.settings.get_or_insert_with(Default::default))
+    }
+
     /// Whether the probe takes part in a chain of its item (it captures, or
     /// uses a capture): the item's probes then run one after another.
     pub fn is_chained(&self) -> bool {
-        !self.capture.is_empty() || !self.uses.is_empty()
+        let settings = self.settings();
+        !settings.capture.is_empty() || !settings.uses.is_empty()
     }
 }
 
@@ -1057,7 +1122,7 @@ impl<'a> Loader<'a> {
             name,
             pos,
             probes,
-            attested,
+            attested: attested.map(Box::new),
             severity,
         })
     }
@@ -1069,14 +1134,14 @@ impl<'a> Loader<'a> {
         let mut captured: Vec<String> = Vec::new();
         let mut credential: BTreeSet<String> = BTreeSet::new();
         for probe in probes.iter() {
-            for used in &probe.uses {
+            for used in &probe.settings().uses {
                 if used.credential {
                     credential.insert(used.name.clone());
                 }
                 if captured.contains(&used.name) {
                     continue;
                 }
-                let own = probe.capture.iter().any(|c| c.name == used.name);
+                let own = probe.settings().capture.iter().any(|c| c.name == used.name);
                 let known: Vec<&str> = captured.iter().map(String::as_str).collect();
                 let message = match diag::closest(&used.name, &known) {
                     _ if own => format!(
@@ -1094,10 +1159,16 @@ impl<'a> Loader<'a> {
                 };
                 self.error(used.pos, message);
             }
-            captured.extend(probe.capture.iter().map(|c| c.name.clone()));
+            captured.extend(probe.settings().capture.iter().map(|c| c.name.clone()));
         }
-        for probe in probes.iter_mut() {
-            for c in &mut probe.capture {
+        if credential.is_empty() {
+            return;
+        }
+        for probe in probes
+            .iter_mut()
+            .filter(|p| !p.settings().capture.is_empty())
+        {
+            for c in &mut probe.settings_mut().capture {
                 c.secret |= credential.contains(&c.name);
             }
         }
@@ -1237,18 +1308,17 @@ impl<'a> Loader<'a> {
             }
         }
         let spec = spec.filter(|_| ok)?;
-        Some(ProbeEntry {
+        let settings = EntrySettings {
             name,
             timeout,
             retries,
             retry_delay,
-            spec: Arc::new(spec),
-            pos: node.pos,
             capture: captures,
             oauth2: oauth2.map(|(settings, _)| Arc::new(settings)),
             template,
             uses,
-        })
+        };
+        Some(ProbeEntry::new(spec, node.pos, settings))
     }
 }
 
@@ -1518,7 +1588,7 @@ mod tests {
             Some("http://127.0.0.1:9/")
         );
         assert_eq!(
-            file.items[0].probes[0].timeout,
+            file.items[0].probes[0].settings().timeout,
             Some(Duration::from_secs(1))
         );
         assert!(file.secrets.contains("tok-123456"));

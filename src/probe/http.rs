@@ -23,13 +23,33 @@ use crate::expect::{self, Dur, Matcher};
 pub struct Http {
     method: reqwest::Method,
     url: String,
+    follow_redirects: bool,
+    expect: HttpExpect,
+    /// Headers, query, body and TLS files, when any is given: most probes
+    /// give none, and a large probe file holds many probes.
+    extras: Option<Box<RequestExtras>>,
+}
+
+/// The parts of a request most probes leave out.
+#[derive(Debug, Clone, Default)]
+struct RequestExtras {
     headers: BTreeMap<String, String>,
     query: BTreeMap<String, String>,
     body: Option<BodySpec>,
-    follow_redirects: bool,
     tls: TlsSettings,
-    expect: HttpExpect,
 }
+
+static NO_EXTRAS: RequestExtras = RequestExtras {
+    headers: BTreeMap::new(),
+    query: BTreeMap::new(),
+    body: None,
+    tls: TlsSettings {
+        ca: None,
+        client_cert: None,
+        client_key: None,
+        insecure: false,
+    },
+};
 
 #[derive(Debug, Clone)]
 enum BodySpec {
@@ -103,9 +123,9 @@ pub struct HttpExpect {
     /// JSONPath (RFC 9535) → matcher, for every node the path selects.
     #[serde(default)]
     pub json: JsonExpect,
-    /// Expectations on the body text.
+    /// Expectations on the body text (boxed: few probes have them).
     #[serde(default)]
-    pub body: Option<BodyExpect>,
+    pub body: Option<Box<BodyExpect>>,
     /// Bounds on the time to the full response.
     #[serde(default)]
     pub latency: Option<LatencyExpect>,
@@ -209,6 +229,8 @@ impl<'de> Deserialize<'de> for JsonExpect {
                 while let Some(key) = map.next_key::<PathKey>()? {
                     entries.push((key, map.next_value()?));
                 }
+                // A vector grows four at a time: most probes check one path.
+                entries.shrink_to_fit();
                 Ok(JsonExpect(entries))
             }
         }
@@ -290,15 +312,22 @@ impl TryFrom<HttpSettings> for Http {
             (None, Some(t)) => Some(BodySpec::Text(t)),
             (None, None) => None,
         };
-        Ok(Http {
-            method,
-            url,
+        let extras = RequestExtras {
             headers: s.headers,
             query: s.query,
             body,
-            follow_redirects: s.follow_redirects.unwrap_or(true),
             tls,
+        };
+        let given = !extras.headers.is_empty()
+            || !extras.query.is_empty()
+            || extras.body.is_some()
+            || extras.tls != TlsSettings::default();
+        Ok(Http {
+            method,
+            url,
+            follow_redirects: s.follow_redirects.unwrap_or(true),
             expect: s.expect,
+            extras: given.then(|| Box::new(extras)),
         })
     }
 }
@@ -309,19 +338,24 @@ impl Http {
         format!("{} {}", self.method, self.url)
     }
 
+    fn extras(&self) -> &RequestExtras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+
     fn request(&self, cx: &Context) -> Result<fetch::Request, ProbeError> {
+        let extras = self.extras();
         let mut url = cx.resolve(&self.url)?;
-        if !self.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&self.query);
+        if !extras.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&extras.query);
         }
-        let mut headers: Vec<(String, String)> = self
+        let mut headers: Vec<(String, String)> = extras
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let body = match &self.body {
+        let body = match &extras.body {
             Some(BodySpec::Json(j)) => {
-                if !self
+                if !extras
                     .headers
                     .keys()
                     .any(|k| k.eq_ignore_ascii_case("content-type"))
@@ -339,7 +373,7 @@ impl Http {
             headers,
             body,
             follow_redirects: self.follow_redirects,
-            tls: self.tls.clone(),
+            tls: extras.tls.clone(),
         })
     }
 }
@@ -708,7 +742,7 @@ mod tests {
         let h = http("post: /items\njson: {a: 1}\n").expect("valid");
         assert_eq!(h.method, reqwest::Method::POST);
         assert_eq!(h.describe(), "POST /items");
-        assert!(matches!(h.body, Some(BodySpec::Json(_))));
+        assert!(matches!(h.extras().body, Some(BodySpec::Json(_))));
     }
 
     #[test]

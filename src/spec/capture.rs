@@ -184,10 +184,17 @@ fn collect(
 ) {
     match &node.value {
         Value::Str(text) => {
+            let references = references(text);
+            if references.is_empty() {
+                // The source line is looked up only for the rare value that
+                // refers to a capture: a lookup per value made loading a
+                // large file quadratic.
+                return;
+            }
             let quoted = source_line(node.pos.line)
                 .and_then(|l| l.chars().nth(node.pos.column.saturating_sub(1)))
                 .is_some_and(|c| c == '"' || c == '\'');
-            for (offset, name) in references(text) {
+            for (offset, name) in references {
                 found.push(Use {
                     name: name.to_owned(),
                     pos: Pos {
@@ -353,6 +360,28 @@ mod tests {
             vec![(7, "token"), (28, "id")]
         );
         assert!(references("${capture:unterminated").is_empty());
+    }
+
+    /// Looking up a value's source line costs a scan of the file: done for
+    /// every string value, loading a file of 20,000 probes took 40 s.
+    #[test]
+    fn source_lines_are_looked_up_only_for_values_that_use_a_capture() {
+        let source = "http:\n  get: /items\n  headers: {Accept: text/plain}\n  expect: {status: 200, body: {contains: ok}}\n";
+        let root = node::parse(source).expect("yaml");
+        let asked = std::cell::Cell::new(0);
+        let line = |n: usize| {
+            asked.set(asked.get() + 1);
+            source.lines().nth(n - 1).map(str::to_owned)
+        };
+        assert!(uses(&root, &line).is_empty());
+        assert_eq!(asked.get(), 0);
+
+        let source = "http:\n  get: /items/${capture:id}\n  headers: {Accept: text/plain}\n";
+        let root = node::parse(source).expect("yaml");
+        let found = uses(&root, &line);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].pos.line, found[0].pos.column), (2, 15));
+        assert_eq!(asked.get(), 1);
     }
 
     #[test]

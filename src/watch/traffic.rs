@@ -130,7 +130,11 @@ fn aged(kept: &ProbeOutcome, now: SystemTime) -> ProbeOutcome {
 
 /// A traffic probe that has not run yet under this watch.
 fn not_yet(entry: &ProbeEntry, location: &str, redactor: &Redactor) -> ProbeOutcome {
-    let name = entry.name.clone().unwrap_or_else(|| entry.spec.describe());
+    let name = entry
+        .settings()
+        .name
+        .clone()
+        .unwrap_or_else(|| entry.spec.describe());
     ProbeOutcome {
         kind: entry.spec.kind().to_owned(),
         name: redactor.text(&name).into_owned(),
