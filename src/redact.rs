@@ -10,7 +10,8 @@ pub mod spellings;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
@@ -231,8 +232,27 @@ impl Secrets {
 pub struct Redactor {
     /// Every spelling of every secret, longest first (for cut excerpts).
     spellings: Vec<String>,
-    /// Finds any spelling, the longest at a position winning.
-    matcher: Option<AhoCorasick>,
+    /// Finds any spelling, the longest at a position winning. Built when
+    /// first needed: a redactor that sees a few short texts (the
+    /// diagnostics of a probe file that did not load) scans them instead.
+    matcher: OnceLock<Option<AhoCorasick>>,
+    /// Short inputs scanned without the matcher so far.
+    scans: Scans,
+}
+
+/// Inputs up to this many bytes may be scanned spelling by spelling.
+const SCANNED_BYTES: usize = 512;
+/// After this many scans the matcher is built (a run redacts much more).
+const SCANS_BEFORE_MATCHER: usize = 32;
+
+/// A count that a clone of its redactor starts from.
+#[derive(Debug, Default)]
+struct Scans(AtomicUsize);
+
+impl Clone for Scans {
+    fn clone(&self) -> Scans {
+        Scans(AtomicUsize::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
@@ -266,24 +286,81 @@ impl Redactor {
         for value in &secrets.values {
             all.extend(spellings::spellings(value));
         }
-        let mut spellings: Vec<String> = all.into_iter().collect();
+        let mut spellings: Vec<String> = all.into_iter().filter(|s| !s.is_empty()).collect();
         spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let matcher = if spellings.is_empty() {
-            None
-        } else {
-            // A DFA searches fastest but costs time and memory per state
-            // times byte class to build: past a few KiB of spellings (a
-            // long value in a credential position) the NFA is built in
-            // linear time and searches almost as fast.
-            let total: usize = spellings.iter().map(String::len).sum();
-            let kind = (total > DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(kind)
-                .build(&spellings)
-                .ok()
-        };
-        Redactor { spellings, matcher }
+        Redactor {
+            spellings,
+            matcher: OnceLock::new(),
+            scans: Scans::default(),
+        }
+    }
+
+    /// The matcher over every spelling, built on first use; `None` when
+    /// there is no spelling or it could not be built (then inputs are
+    /// scanned).
+    fn matcher(&self) -> Option<&AhoCorasick> {
+        self.matcher
+            .get_or_init(|| {
+                if self.spellings.is_empty() {
+                    return None;
+                }
+                // A DFA searches fastest but costs time and memory per state
+                // times byte class to build: past a few KiB of spellings (a
+                // long value in a credential position) the NFA is built in
+                // linear time and searches almost as fast.
+                let total: usize = self.spellings.iter().map(String::len).sum();
+                let kind =
+                    (total > DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(kind)
+                    .build(&self.spellings)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Every spelling in `input`, leftmost first and the longest at a
+    /// position winning (as the matcher's leftmost-longest search).
+    fn matches(&self, input: &[u8]) -> Vec<(usize, usize)> {
+        if self.spellings.is_empty() {
+            return Vec::new();
+        }
+        let scan = self.matcher.get().is_none()
+            && input.len() <= SCANNED_BYTES
+            && self.scans.0.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_MATCHER;
+        if scan {
+            return self.scan(input);
+        }
+        match self.matcher() {
+            Some(matcher) => matcher
+                .find_iter(input)
+                .map(|m| (m.start(), m.end()))
+                .collect(),
+            None => self.scan(input),
+        }
+    }
+
+    /// [`Redactor::matches`] without the matcher: at each position the
+    /// first (so longest) spelling that starts there.
+    fn scan(&self, input: &[u8]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let mut at = 0;
+        while at < input.len() {
+            let rest = &input[at..];
+            match self
+                .spellings
+                .iter()
+                .find(|s| rest.starts_with(s.as_bytes()))
+            {
+                Some(s) => {
+                    found.push((at, at + s.len()));
+                    at += s.len();
+                }
+                None => at += 1,
+            }
+        }
+        found
     }
 
     /// Redacts secrets and URL credentials in free text.
@@ -358,20 +435,17 @@ impl Redactor {
     /// decoded view (two levels deep: JSON inside JSON, `\\x41` from a
     /// debug-printed escape); the ranges may overlap.
     fn find_spans(&self, input: &[u8]) -> Vec<(usize, usize)> {
-        let Some(matcher) = self.matcher.as_ref() else {
+        if self.spellings.is_empty() {
             return Vec::new();
-        };
-        let mut spans: Vec<(usize, usize)> = matcher
-            .find_iter(input)
-            .map(|m| (m.start(), m.end()))
-            .collect();
+        }
+        let mut spans = self.matches(input);
         if let Some(first) = Decoded::new(input) {
-            for m in matcher.find_iter(&first.bytes) {
-                spans.push(first.source(m.start(), m.end()));
+            for (start, end) in self.matches(&first.bytes) {
+                spans.push(first.source(start, end));
             }
             if let Some(second) = Decoded::new(&first.bytes) {
-                for m in matcher.find_iter(&second.bytes) {
-                    let (a, b) = second.source(m.start(), m.end());
+                for (start, end) in self.matches(&second.bytes) {
+                    let (a, b) = second.source(start, end);
                     spans.push(first.source(a, b));
                 }
             }
@@ -513,7 +587,7 @@ impl Redactor {
                     }
                 }
                 // A target may echo a secret as a header or field name too.
-                if self.matcher.is_some()
+                if !self.spellings.is_empty()
                     && map.keys().any(|k| matches!(self.text(k), Cow::Owned(_)))
                 {
                     let entries = std::mem::take(map);
@@ -843,7 +917,7 @@ mod tests {
             .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
             .collect();
         let r = redactor(&[&long]);
-        let kind = r.matcher.as_ref().map(AhoCorasick::kind);
+        let kind = r.matcher().map(AhoCorasick::kind);
         assert_eq!(kind, Some(AhoCorasickKind::ContiguousNFA));
         let hex = spellings::spellings(&long)
             .into_iter()
@@ -852,8 +926,49 @@ mod tests {
         let text = format!("echo {long} and {hex}.");
         assert_eq!(r.text(&text), format!("echo {REDACTED} and {REDACTED}."));
         let short = redactor(&["s3cr3t-pw"]);
-        let kind = short.matcher.as_ref().map(AhoCorasick::kind);
+        let kind = short.matcher().map(AhoCorasick::kind);
         assert_eq!(kind, Some(AhoCorasickKind::DFA));
+    }
+
+    /// Short inputs are scanned spelling by spelling until the matcher is
+    /// built: the scan finds exactly what the matcher finds.
+    #[test]
+    fn a_scan_finds_what_the_matcher_finds() {
+        let secrets = [PASSWORD, "s3cr3t", "s3cr3t-longer", "user:pa55"];
+        let r = redactor(&secrets);
+        let pieces: Vec<&str> = r
+            .spellings
+            .iter()
+            .map(String::as_str)
+            .chain(["x", "%", "\\u00", "==", " ", "s3c", "r3t", "é"])
+            .collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n
+        };
+        let matcher = r.matcher().expect("a matcher");
+        for _ in 0..2_000 {
+            let input: String = (0..next(12)).map(|_| pieces[next(pieces.len())]).collect();
+            let found: Vec<(usize, usize)> = matcher
+                .find_iter(input.as_bytes())
+                .map(|m| (m.start(), m.end()))
+                .collect();
+            assert_eq!(r.scan(input.as_bytes()), found, "in {input:?}");
+        }
+
+        let fresh = redactor(&[PASSWORD]);
+        let text = format!("invalid header `{PASSWORD}`");
+        assert_eq!(fresh.text(&text), format!("invalid header `{REDACTED}`"));
+        assert!(fresh.matcher.get().is_none(), "a short text is scanned");
+        let long = format!("{}{PASSWORD}", "x".repeat(SCANNED_BYTES));
+        assert!(fresh.text(&long).ends_with(REDACTED));
+        assert!(
+            fresh.matcher.get().is_some(),
+            "a long one builds the matcher"
+        );
     }
 
     #[test]

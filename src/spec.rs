@@ -1300,9 +1300,10 @@ impl<'a> Loader<'a> {
         }
         let (mut uses, mut template) = (Vec::new(), None);
         if let Some((key, value)) = kind {
-            let source = self.source;
-            let line = |n: usize| source.lines().nth(n.saturating_sub(1)).map(str::to_owned);
-            uses = capture::uses(value, &line);
+            // The file's line index, built once: a scan per reference made
+            // a file of many chained probes quadratic.
+            let mut line = |n: usize| self.line(n).map(str::to_owned);
+            uses = capture::uses(value, &mut line);
             if !uses.is_empty() {
                 template = Some(Arc::new(capture::template(key, value)));
             }

@@ -170,7 +170,7 @@ pub struct Use {
 }
 
 /// Every `${capture:NAME}` in `node` (the settings of a kind), in order.
-pub fn uses(node: &Node<'_>, source_line: &dyn Fn(usize) -> Option<String>) -> Vec<Use> {
+pub fn uses(node: &Node<'_>, source_line: &mut dyn FnMut(usize) -> Option<String>) -> Vec<Use> {
     let mut found = Vec::new();
     collect(node, false, source_line, &mut found);
     found
@@ -179,7 +179,7 @@ pub fn uses(node: &Node<'_>, source_line: &dyn Fn(usize) -> Option<String>) -> V
 fn collect(
     node: &Node<'_>,
     credential: bool,
-    source_line: &dyn Fn(usize) -> Option<String>,
+    source_line: &mut dyn FnMut(usize) -> Option<String>,
     found: &mut Vec<Use>,
 ) {
     match &node.value {
@@ -369,16 +369,16 @@ mod tests {
         let source = "http:\n  get: /items\n  headers: {Accept: text/plain}\n  expect: {status: 200, body: {contains: ok}}\n";
         let root = node::parse(source).expect("yaml");
         let asked = std::cell::Cell::new(0);
-        let line = |n: usize| {
+        let mut line = |n: usize| {
             asked.set(asked.get() + 1);
             source.lines().nth(n - 1).map(str::to_owned)
         };
-        assert!(uses(&root, &line).is_empty());
+        assert!(uses(&root, &mut line).is_empty());
         assert_eq!(asked.get(), 0);
 
         let source = "http:\n  get: /items/${capture:id}\n  headers: {Accept: text/plain}\n";
         let root = node::parse(source).expect("yaml");
-        let found = uses(&root, &line);
+        let found = uses(&root, &mut line);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].pos.line, found[0].pos.column), (2, 15));
         assert_eq!(asked.get(), 1);
@@ -411,7 +411,7 @@ mod tests {
             "get: /x?token=${capture:a}&page=${capture:b}\nheaders:\n  Cookie: sid=${capture:c}\n  X-Trace: ${capture:d}\n",
         )
         .expect("yaml");
-        let found: Vec<(String, bool)> = uses(&root, &|_| None)
+        let found: Vec<(String, bool)> = uses(&root, &mut |_| None)
             .into_iter()
             .map(|u| (u.name, u.credential))
             .collect();
