@@ -369,6 +369,7 @@ pub async fn run_each(
             authorization: None,
             recorder: None,
         });
+        let mut by_timeout: HashMap<Duration, Arc<Context>> = HashMap::new();
         let file_oauth2 = file.defaults.oauth2.clone().map(Arc::new);
         let file_name: Arc<str> = Arc::from(file.path.display().to_string());
         for (i, item) in file.items.iter().enumerate() {
@@ -381,14 +382,17 @@ pub async fn run_each(
             for (p, entry) in item.probes.iter().enumerate() {
                 let timeout = timeout_of(entry, file, options);
                 let budget = entry.spec.budget();
-                // The probe's own timeout reaches it through its context.
+                // The probe's own timeout reaches it through its context,
+                // one per timeout written in the file.
                 let cx = if timeout == file_timeout {
                     Arc::clone(&cx)
                 } else {
-                    Arc::new(Context {
-                        timeout,
-                        ..Context::clone(&cx)
-                    })
+                    Arc::clone(by_timeout.entry(timeout).or_insert_with(|| {
+                        Arc::new(Context {
+                            timeout,
+                            ..Context::clone(&cx)
+                        })
+                    }))
                 };
                 jobs.push(Job {
                     item: index,
