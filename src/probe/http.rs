@@ -123,7 +123,8 @@ pub struct HttpExpect {
     /// JSONPath (RFC 9535) → matcher, for every node the path selects.
     #[serde(default)]
     pub json: JsonExpect,
-    /// Expectations on the body text (boxed: few probes have them).
+    /// Expectations on the body text.
+    // Boxed: few probes have them, and a large file holds many probes.
     #[serde(default)]
     pub body: Option<Box<BodyExpect>>,
     /// Bounds on the time to the full response.
