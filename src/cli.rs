@@ -1028,14 +1028,7 @@ async fn run_streamed(
             return Ok(None);
         }
     };
-    let mut outputs = Vec::with_capacity(flags.output.len());
-    for output in &flags.output {
-        let file = ReportFile::create(&output.path).map_err(|error| CliError::Output {
-            path: output.path.display().to_string(),
-            error,
-        })?;
-        outputs.push((output.resolve(flags.format), &output.path, file));
-    }
+    let outputs = open_outputs(flags)?;
     let hashes = crate::merge::SourceHashes::of(files, bound.map(|(c, _)| c));
     let started = std::time::Instant::now();
     let info = runner::run_each(files, &options, &mut |index, item| {
@@ -1064,6 +1057,22 @@ async fn run_streamed(
     Ok(Some(exit))
 }
 
+/// Opens every `-o [FORMAT=]FILE`, each as a temporary file beside FILE
+/// until its report is complete.
+fn open_outputs(flags: &RunFlags) -> Result<Vec<(Format, &PathBuf, ReportFile)>, CliError> {
+    flags
+        .output
+        .iter()
+        .map(|output| {
+            let file = ReportFile::create(&output.path).map_err(|error| CliError::Output {
+                path: output.path.display().to_string(),
+                error,
+            })?;
+            Ok((output.resolve(flags.format), &output.path, file))
+        })
+        .collect()
+}
+
 async fn run_and_report(
     files: &[ProbeFile],
     checklist: Option<&BoundChecklist>,
@@ -1072,14 +1081,7 @@ async fn run_and_report(
 ) -> Result<Report, CliError> {
     // Open the report file first: an unwritable path should not cost a run.
     // It is a temporary file beside FILE until the report is complete.
-    let mut outputs = Vec::with_capacity(flags.output.len());
-    for output in &flags.output {
-        let file = ReportFile::create(&output.path).map_err(|error| CliError::Output {
-            path: output.path.display().to_string(),
-            error,
-        })?;
-        outputs.push((output.resolve(flags.format), &output.path, file));
-    }
+    let outputs = open_outputs(flags)?;
     let options = run_options(flags);
     let started = std::time::Instant::now();
     let bound = checklist.map(|(c, b)| (&**c, b));
