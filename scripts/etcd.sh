@@ -36,8 +36,7 @@ start() {
         die "etcd already running (pid $(<"$dir/etcd.pid"))"
     fi
     for attempt in 1 2 3 4 5; do
-        port=$(free_port)
-        peer=$(free_port)
+        read -r port peer < <(free_ports 2)
         check_port "$port"
         check_port "$peer"
         rm -rf "$dir/etcd"

@@ -154,9 +154,11 @@ start() {
     "$(dirname "$0")/tls-certs.sh" "$dir/certs" || die "could not make the test certificates"
     out=$dir/nginx.out
     for attempt in 1 2 3 4 5; do
-        for name in redirect legacy "${certs[@]}"; do
-            ports[$name]=$(free_port)
-            check_port "${ports[$name]}"
+        local names=(redirect legacy "${certs[@]}") got i
+        read -ra got < <(free_ports "${#names[@]}")
+        for i in "${!names[@]}"; do
+            check_port "${got[i]:-}"
+            ports[${names[i]}]=${got[i]}
         done
         write_config >"$dir/nginx.conf"
         : >"$out"

@@ -9,19 +9,36 @@ die() {
     exit 1
 }
 
-# A free loopback port. Without python3, a random high port: callers retry
-# when it turns out to be taken.
-free_port() {
+# N distinct free loopback ports on one line (default 1), all bound at once so
+# that none repeats: ports bound and released one by one can come back the
+# same, and two servers on one port would answer for each other. Without
+# python3, distinct random high ports: callers retry when one is taken.
+free_ports() {
+    local n=${1:-1}
     if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+        python3 -c 'import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+for s in held:
+    s.close()' "$n"
     else
-        echo $((20000 + RANDOM % 40000))
+        local -A seen=()
+        local ports=() port
+        while ((${#ports[@]} < n)); do
+            port=$((20000 + RANDOM % 40000))
+            [[ -n ${seen[$port]:-} ]] && continue
+            seen[$port]=1
+            ports+=("$port")
+        done
+        echo "${ports[*]}"
     fi
 }
+
+free_port() { free_ports 1; }
 
 # Process checks read /proc: a fresh Debian image has no ps/pgrep (procps).
 # State is the field after ")" in /proc/PID/stat; a zombie is not running.

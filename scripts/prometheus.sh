@@ -65,10 +65,10 @@ start_prometheus() {
     local dir=$1 node_port=$2 port down_port pid attempt
     cp "$root/tests/prometheus/rules.yml" "$dir/rules.yml"
     for attempt in 1 2 3 4 5; do
-        port=$(free_port)
+        # down_port is bound and released: nothing listens there while the
+        # tests run.
+        read -r port down_port < <(free_ports 2)
         check_port "$port"
-        # Bound and released: nothing listens there while the tests run.
-        down_port=$(free_port)
         check_port "$down_port"
         sed -e "s|@RULES@|$dir/rules.yml|" -e "s|@PROMETHEUS_PORT@|$port|" \
             -e "s|@NODE_PORT@|$node_port|" -e "s|@DOWN_PORT@|$down_port|" \

@@ -92,12 +92,13 @@ start() {
         die "redis $name already running (pid $(<"$dir/$name.pid"))"
     fi
     for attempt in 1 2 3 4 5; do
-        port=$(free_port)
-        check_port "$port"
         if [[ -n $tls_cert ]]; then
-            tls_port=$(free_port)
+            read -r port tls_port < <(free_ports 2)
             check_port "$tls_port"
+        else
+            port=$(free_port)
         fi
+        check_port "$port"
         # The password goes into a config file, not onto a command line.
         # Each instance keeps its own files: several share DIR.
         {
