@@ -5,8 +5,10 @@
 # time and probes/s of the streamed run (items go to the reports as they
 # finish); the peak RSS of loading the probe file alone (`vouch check`), to
 # tell the file's share from the outcomes'; and, up to BENCH_COMPARE_MAX
-# probes, the same run with VOUCH_STREAM=0 (every outcome kept in memory
-# until the reports are written, as before streaming).
+# probes, the same run with every probe read and kept
+# (VOUCH_TEXT_AFTER=1000000000: none kept as text, to be read again when it
+# runs) and with VOUCH_STREAM=0 (every outcome kept in memory until the
+# reports are written, as before streaming).
 #
 #   BENCH_SIZES="100000 1000000"  BENCH_CONCURRENCY=64
 #   BENCH_COMPARE_MAX=100000      0: no in-memory comparison
@@ -107,11 +109,11 @@ peak_kb() {
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# run_vouch N STREAM: one run; prints "peak_kb wall_s probe_ms".
+# run_vouch N STREAM TEXT_AFTER: one run; prints "peak_kb wall_s probe_ms".
 run_vouch() {
-    local n=$1 stream=$2 rc=0 start_ns end_ns
+    local n=$1 stream=$2 text_after=$3 rc=0 start_ns end_ns
     start_ns=$(date +%s%N)
-    VOUCH_STREAM=$stream /usr/bin/time -v -o "$work/time" \
+    VOUCH_STREAM=$stream VOUCH_TEXT_AFTER=$text_after /usr/bin/time -v -o "$work/time" \
         "$vouch" run "$work/bench.yaml" --concurrency "$concurrency" --no-progress --quiet \
         -o "json=$work/report.json" -o "human=$work/report.txt" \
         >"$work/vouch.out" 2>"$work/vouch.err" || rc=$?
@@ -143,17 +145,22 @@ for n in $sizes; do
         die "vouch check failed: $(tail -n 5 "$work/check.err")"
     load_mib=$(mib "$(peak_kb "$work/time")")
     say "  loading the file alone: peak RSS $load_mib MiB"
-    for stream in 1 0; do
-        if ((stream == 0 && (compare_max == 0 || n > compare_max))); then
+    for mode in streamed "all read" "in memory"; do
+        if [[ $mode != streamed ]] && ((compare_max == 0 || n > compare_max)); then
             continue
         fi
-        read -r kb wall probe_ms < <(run_vouch "$n" "$stream")
+        stream=1 text_after=""
+        case $mode in
+        "all read") text_after=1000000000 ;;
+        "in memory") stream=0 ;;
+        esac
+        read -r kb wall probe_ms < <(run_vouch "$n" "$stream" "$text_after")
         rate=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
         phase_rate=$(awk -v n="$n" -v ms="$probe_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
         peak=$(mib "$kb")
         target=$(target_mib "$n")
         verdict=-
-        if ((stream)) && [[ -n $target ]]; then
+        if [[ $mode == streamed && -n $target ]]; then
             if awk -v p="$peak" -v t="$target" 'BEGIN { exit !(p < t) }'; then
                 verdict=ok
             else
@@ -161,8 +168,6 @@ for n in $sizes; do
                 missed=1
             fi
         fi
-        mode=streamed
-        ((stream)) || mode="in memory"
         say "  $mode: peak RSS $peak MiB, $wall s, $rate probes/s ($phase_rate probing alone)"
         rows+=("$(printf '%-10s %-10s %10s %10s %9s %10s %10s %9s  %s' \
             "$n" "$mode" "$peak MiB" "$load_mib MiB" "$wall s" "$rate" "$phase_rate" \

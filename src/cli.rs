@@ -749,10 +749,8 @@ fn print_programs(files: &[ProbeFile]) {
             f.items.iter().flat_map(move |i| {
                 i.probes
                     .iter()
-                    .filter(|p| p.spec.runs_programs())
-                    .map(move |p| {
-                        format!("  {}:{}  {}", f.path.display(), p.pos, p.spec.describe())
-                    })
+                    .filter(|p| p.runs_programs())
+                    .map(move |p| format!("  {}:{}  {}", f.path.display(), p.pos, p.describe()))
             })
         })
         .collect();
@@ -1175,13 +1173,13 @@ fn heavy_probes(files: &[ProbeFile], options: &RunOptions) -> Vec<Diagnostic> {
                 continue;
             }
             for entry in &item.probes {
-                if let Some(why) = entry.spec.budget().heavy() {
+                if let Some(why) = entry.budget().heavy() {
                     diagnostics.push(
                         Diagnostic::new(
                             &file.path,
                             &source,
                             entry.pos,
-                            format!("`{}` probe plans {why}", entry.spec.kind()),
+                            format!("`{}` probe plans {why}", entry.kind()),
                         )
                         .with_help(
                             "pass --allow-heavy to run it, or lower `burst`, `requests`, `max_requests`, `rate` or `duration`",

@@ -144,18 +144,18 @@ pub fn plan(files: &[ProbeFile], options: &RunOptions) -> Vec<Planned> {
                 continue;
             }
             for entry in &item.probes {
-                let budget = entry.spec.budget();
+                let budget = entry.budget();
                 let timeout = timeout_of(entry, file, options);
                 planned.push(Planned {
                     item: item.name.clone(),
                     location: format!("{file_name}:{}", entry.pos),
                     name: probe_name(entry),
-                    kind: entry.spec.kind(),
+                    kind: entry.kind(),
                     budget,
                     timeout,
                     deadline: deadline_of(budget, timeout),
-                    attempts: attempts_of(budget, entry, file),
-                    runs_programs: entry.spec.runs_programs(),
+                    attempts: attempts_of(budget, entry, file.defaults.retries),
+                    runs_programs: entry.runs_programs(),
                 });
             }
         }
@@ -184,12 +184,12 @@ fn deadline_of(budget: Budget, timeout: Duration) -> Duration {
 
 /// Isolated probes are never retried: a second burst right after the first
 /// would meet the limiter the first one tripped.
-fn attempts_of(budget: Budget, entry: &ProbeEntry, file: &ProbeFile) -> u32 {
+fn attempts_of(budget: Budget, entry: &ProbeEntry, file_retries: Option<u32>) -> u32 {
     match budget.phase {
         Phase::Concurrent => entry
             .settings()
             .retries
-            .or(file.defaults.retries)
+            .or(file_retries)
             .unwrap_or(0)
             .saturating_add(1),
         Phase::Isolated => 1,
@@ -197,43 +197,77 @@ fn attempts_of(budget: Budget, entry: &ProbeEntry, file: &ProbeFile) -> u32 {
 }
 
 struct Job {
-    item: usize,
-    probe: usize,
+    /// The item's index among the selected items.
+    item: u32,
+    probe: u32,
     /// How many probes the item has: its outcome is complete with the last.
-    of: usize,
+    of: u32,
     entry: ProbeEntry,
-    /// The probe file's name, for the outcome's `file:line:column`.
-    file_name: Arc<str>,
+    /// What the probes of its file share.
+    file: Arc<FileJobs>,
     /// Its context, with its timeout.
     cx: Arc<Context>,
+}
+
+// A run holds one job per probe: keep it small.
+const _: () = assert!(std::mem::size_of::<Job>() <= 80);
+
+/// What the jobs of one file share.
+struct FileJobs {
+    /// The probe file's name, for the outcome's `file:line:column`.
+    name: String,
     /// `--allow-heavy`: probes over the caps run.
     allow_heavy: bool,
     /// `--allow-exec`: probes that run programs run.
     allow_exec: bool,
-    retries: u32,
-    retry_delay: Duration,
-    /// The token to obtain first: the probe's own `oauth2:`, else the
-    /// defaults', for kinds that send HTTP.
+    /// `defaults:` `retries` and `retry_delay`.
+    retries: Option<u32>,
+    retry_delay: Option<Duration>,
+    /// `defaults:` `oauth2`, for the kinds that send HTTP.
     oauth2: Option<Arc<OAuth2>>,
 }
-
-// A run holds one job per probe: keep it small.
-const _: () = assert!(std::mem::size_of::<Job>() <= 128);
 
 impl Job {
     /// Its declared traffic.
     fn budget(&self) -> Budget {
-        self.entry.spec.budget()
+        self.entry.budget()
     }
 
     /// Why the probe is not run (over the caps without `--allow-heavy`).
     fn refused(&self) -> Option<String> {
-        (!self.allow_heavy).then(|| self.budget().heavy()).flatten()
+        (!self.file.allow_heavy)
+            .then(|| self.budget().heavy())
+            .flatten()
     }
 
     /// Why the probe is skipped (it runs a program, without `--allow-exec`).
     fn unallowed(&self) -> Option<&'static str> {
-        (self.entry.spec.runs_programs() && !self.allow_exec).then_some(NOT_ALLOWED_EXEC)
+        (self.entry.runs_programs() && !self.file.allow_exec).then_some(NOT_ALLOWED_EXEC)
+    }
+
+    /// Attempts after the first.
+    fn retries(&self) -> u32 {
+        attempts_of(self.budget(), &self.entry, self.file.retries) - 1
+    }
+
+    /// The first pause between attempts, doubled each time.
+    fn retry_delay(&self) -> Duration {
+        self.entry
+            .settings()
+            .retry_delay
+            .or(self.file.retry_delay)
+            .unwrap_or(DEFAULT_RETRY_DELAY)
+    }
+
+    /// The token to obtain first: the probe's own `oauth2:`, else the
+    /// defaults', for kinds that send HTTP.
+    fn oauth2(&self) -> Option<&Arc<OAuth2>> {
+        self.entry.settings().oauth2.as_ref().or_else(|| {
+            self.file
+                .oauth2
+                .as_ref()
+                .filter(|_| self.entry.sends_http())
+        })
     }
 
     /// `capture:` of the probe.
@@ -242,13 +276,13 @@ impl Job {
     }
 
     fn location(&self) -> String {
-        format!("{}:{}", self.file_name, self.entry.pos)
+        format!("{}:{}", self.file.name, self.entry.pos)
     }
 
     /// Whether running it may add a secret to the run's [`RunSecrets`]: a
     /// `capture:` of a credential, or an OAuth2 token it obtains first.
     fn learns_secrets(&self) -> bool {
-        self.oauth2.is_some() || self.captures().iter().any(|c| c.secret)
+        self.oauth2().is_some() || self.captures().iter().any(|c| c.secret)
     }
 }
 
@@ -342,7 +376,8 @@ pub async fn run_each(
     let mut jobs: Vec<Job> = Vec::with_capacity(probes);
     // Jobs run by one worker in order: one probe, or an item's chain of
     // probes that capture and use values; with the phase each runs in.
-    let mut units: Vec<(Phase, Range<usize>)> = Vec::with_capacity(probes);
+    let mut concurrent: Vec<Range<u32>> = Vec::with_capacity(probes);
+    let mut isolated: Vec<Range<u32>> = Vec::new();
     for (f, file) in files.iter().enumerate() {
         let base_dir = file.base_dir();
         let mut tls = file.defaults.tls();
@@ -370,8 +405,14 @@ pub async fn run_each(
             recorder: None,
         });
         let mut by_timeout: HashMap<Duration, Arc<Context>> = HashMap::new();
-        let file_oauth2 = file.defaults.oauth2.clone().map(Arc::new);
-        let file_name: Arc<str> = Arc::from(file.path.display().to_string());
+        let file_jobs = Arc::new(FileJobs {
+            name: file.path.display().to_string(),
+            allow_heavy: options.allow_heavy,
+            allow_exec: options.allow_exec,
+            retries: file.defaults.retries,
+            retry_delay: file.defaults.retry_delay.map(|d| d.0),
+            oauth2: file.defaults.oauth2.clone().map(Arc::new),
+        });
         for (i, item) in file.items.iter().enumerate() {
             if !is_selected(item, options.only.as_deref()) {
                 continue;
@@ -381,7 +422,6 @@ pub async fn run_each(
             let first = jobs.len();
             for (p, entry) in item.probes.iter().enumerate() {
                 let timeout = timeout_of(entry, file, options);
-                let budget = entry.spec.budget();
                 // The probe's own timeout reaches it through its context,
                 // one per timeout written in the file.
                 let cx = if timeout == file_timeout {
@@ -395,42 +435,31 @@ pub async fn run_each(
                     }))
                 };
                 jobs.push(Job {
-                    item: index,
-                    probe: p,
-                    of: item.probes.len(),
+                    item: index as u32,
+                    probe: p as u32,
+                    of: item.probes.len() as u32,
                     entry: entry.clone(),
-                    file_name: Arc::clone(&file_name),
+                    file: Arc::clone(&file_jobs),
                     cx,
-                    allow_heavy: options.allow_heavy,
-                    allow_exec: options.allow_exec,
-                    retries: attempts_of(budget, entry, file) - 1,
-                    retry_delay: entry
-                        .settings()
-                        .retry_delay
-                        .or(file.defaults.retry_delay.map(|d| d.0))
-                        .unwrap_or(DEFAULT_RETRY_DELAY),
-                    oauth2: entry
-                        .settings()
-                        .oauth2
-                        .clone()
-                        .or_else(|| file_oauth2.clone().filter(|_| entry.spec.sends_http())),
                 });
             }
-            let members = first..jobs.len();
+            let members = first as u32..jobs.len() as u32;
+            let phase_of = |i: u32| jobs[i as usize].budget().phase;
             if item.probes.iter().any(ProbeEntry::is_chained) {
                 // A chain runs in order, in the isolated phase when one of
                 // its probes asks for it.
-                let isolated = members
-                    .clone()
-                    .any(|i| jobs[i].budget().phase == Phase::Isolated);
-                let phase = if isolated {
-                    Phase::Isolated
+                if members.clone().any(|i| phase_of(i) == Phase::Isolated) {
+                    isolated.push(members);
                 } else {
-                    Phase::Concurrent
-                };
-                units.push((phase, members));
+                    concurrent.push(members);
+                }
             } else {
-                units.extend(members.map(|i| (jobs[i].budget().phase, i..i + 1)));
+                for i in members {
+                    match phase_of(i) {
+                        Phase::Isolated => isolated.push(i..i + 1),
+                        Phase::Concurrent => concurrent.push(i..i + 1),
+                    }
+                }
             }
         }
     }
@@ -483,17 +512,7 @@ pub async fn run_each(
         }
     }
 
-    let isolated: Vec<Range<usize>> = units
-        .iter()
-        .filter(|(phase, _)| *phase == Phase::Isolated)
-        .map(|(_, unit)| unit.clone())
-        .collect();
-    // In place: no second vector of a million units.
-    let concurrent: Vec<Range<usize>> = units
-        .into_iter()
-        .filter(|(phase, _)| *phase == Phase::Concurrent)
-        .map(|(_, unit)| unit)
-        .collect();
+    let concurrent = Arc::new(concurrent);
     let jobs = Arc::new(jobs);
     let collector = Arc::new(Collector::new(
         jobs.len(),
@@ -514,7 +533,7 @@ pub async fn run_each(
             let mut ran_before = !concurrent.is_empty();
             for unit in isolated {
                 let mut captured = Captured::new();
-                for index in unit {
+                for index in unit.start as usize..unit.end as usize {
                     let job = &jobs[index];
                     if collector.is_stopped() {
                         break;
@@ -598,12 +617,11 @@ pub async fn run_each(
 /// threads; each thread has its own HTTP clients ([`Clients`] is per thread).
 async fn run_concurrent(
     jobs: &Arc<Vec<Job>>,
-    indices: &[Range<usize>],
+    indices: &Arc<Vec<Range<u32>>>,
     concurrency: usize,
     run_secrets: &Arc<RunSecrets>,
     collector: &Arc<Collector>,
 ) {
-    let indices: Arc<[Range<usize>]> = Arc::from(indices);
     let next = Arc::new(AtomicUsize::new(0));
     let workers = concurrency.clamp(1, indices.len().max(1));
     let threads = std::thread::available_parallelism()
@@ -612,7 +630,7 @@ async fn run_concurrent(
     let (done, mut finished) = mpsc::unbounded_channel::<()>();
     for thread in 0..threads {
         let share = workers / threads + usize::from(thread < workers % threads);
-        let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(&indices), Arc::clone(&next));
+        let (jobs, indices, next) = (Arc::clone(jobs), Arc::clone(indices), Arc::clone(&next));
         let (run_secrets, collector, done) =
             (Arc::clone(run_secrets), Arc::clone(collector), done.clone());
         let work = move || {
@@ -638,7 +656,7 @@ async fn run_concurrent(
                             && let Some(unit) = indices.get(next.fetch_add(1, Ordering::Relaxed))
                         {
                             let mut captured = Captured::new();
-                            for index in unit.clone() {
+                            for index in unit.start as usize..unit.end as usize {
                                 if collector.is_stopped() {
                                     break;
                                 }
@@ -815,22 +833,23 @@ impl Collected {
             Some(done) if !*done => *done = true,
             _ => return,
         }
-        if job.of <= 1 {
-            self.ready.push((job.item, vec![outcome]));
+        let (item, probe, of) = (job.item as usize, job.probe as usize, job.of as usize);
+        if of <= 1 {
+            self.ready.push((item, vec![outcome]));
             return;
         }
         let slots = self
             .partial
-            .entry(job.item)
-            .or_insert_with(|| (0..job.of).map(|_| None).collect());
-        if let Some(slot) = slots.get_mut(job.probe) {
+            .entry(item)
+            .or_insert_with(|| (0..of).map(|_| None).collect());
+        if let Some(slot) = slots.get_mut(probe) {
             *slot = Some(outcome);
         }
         if slots.iter().all(Option::is_some)
-            && let Some(slots) = self.partial.remove(&job.item)
+            && let Some(slots) = self.partial.remove(&item)
         {
             self.ready
-                .push((job.item, slots.into_iter().flatten().collect()));
+                .push((item, slots.into_iter().flatten().collect()));
         }
     }
 }
@@ -899,16 +918,13 @@ pub const NOT_ALLOWED_EXEC: &str = "not run: it runs a program on this machine; 
 
 fn skipped(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     ProbeOutcome {
-        kind: job.entry.spec.kind().to_owned(),
+        kind: job.entry.kind().to_owned(),
         name: redactor.text(&probe_name(&job.entry)).into_owned(),
         location: job.location(),
         verdict: Verdict::Skip,
         flaky: false,
         summary: redactor
-            .text(&format!(
-                "{}: not run (interrupted)",
-                job.entry.spec.describe()
-            ))
+            .text(&format!("{}: not run (interrupted)", job.entry.describe()))
             .into_owned(),
         checks: Vec::new(),
         evidence: raw(&serde_json::Value::Null),
@@ -924,7 +940,7 @@ fn crashed(job: &Job, redactor: &Redactor) -> ProbeOutcome {
     outcome.summary = redactor
         .text(&format!(
             "{}: vouch failed while running this probe (a bug: please report it)",
-            job.entry.spec.describe()
+            job.entry.describe()
         ))
         .into_owned();
     outcome
@@ -936,7 +952,7 @@ fn refused(job: &Job, why: &str, redactor: &Redactor) -> ProbeOutcome {
     outcome.summary = redactor
         .text(&format!(
             "{}: not run: it plans {why}; pass --allow-heavy to run it",
-            job.entry.spec.describe()
+            job.entry.describe()
         ))
         .into_owned();
     outcome
@@ -947,7 +963,7 @@ fn probe_name(entry: &ProbeEntry) -> String {
         .settings()
         .name
         .clone()
-        .unwrap_or_else(|| entry.spec.describe())
+        .unwrap_or_else(|| entry.describe())
 }
 
 /// A probe that could not start: a capture it uses is missing, its
@@ -962,7 +978,7 @@ fn not_run(
 ) -> ProbeOutcome {
     let mut findings = Findings {
         checks: check.into_iter().collect(),
-        summary: format!("{}: {why}", job.entry.spec.describe()),
+        summary: format!("{}: {why}", job.entry.describe()),
         evidence,
     };
     redact_findings(&mut findings, redactor);
@@ -983,7 +999,10 @@ fn filled_spec(
     redactor: &Redactor,
 ) -> Result<Arc<ProbeSpec>, Box<ProbeOutcome>> {
     let Some(template) = &job.entry.settings().template else {
-        return Ok(Arc::clone(&job.entry.spec));
+        return job.entry.spec().map_err(|why| {
+            let evidence = serde_json::json!({"error": why});
+            Box::new(not_run(job, Verdict::Error, None, &why, evidence, redactor))
+        });
     };
     let node = match crate::spec::capture::fill(template, captured) {
         Ok(node) => node,
@@ -995,7 +1014,7 @@ fn filled_spec(
                 "missing",
                 false,
             );
-            let evidence = serde_json::json!({"probe": job.entry.spec.describe(), "error": why});
+            let evidence = serde_json::json!({"probe": job.entry.describe(), "error": why});
             return Err(Box::new(not_run(
                 job,
                 Verdict::Fail,
@@ -1010,7 +1029,7 @@ fn filled_spec(
         .map(Arc::new)
         .map_err(|e| {
             let why = format!("could not run: with the captured values, {}", e.message);
-            let evidence = serde_json::json!({"probe": job.entry.spec.describe(), "error": why});
+            let evidence = serde_json::json!({"probe": job.entry.describe(), "error": why});
             Box::new(not_run(job, Verdict::Error, None, &why, evidence, redactor))
         })
 }
@@ -1082,7 +1101,7 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
     if let Some(why) = job.unallowed() {
         let mut outcome = skipped(job, &redactor);
         outcome.summary = redactor
-            .text(&format!("{}: {why}", job.entry.spec.describe()))
+            .text(&format!("{}: {why}", job.entry.describe()))
             .into_owned();
         return outcome;
     }
@@ -1090,7 +1109,7 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
         Ok(spec) => spec,
         Err(outcome) => return *outcome,
     };
-    let (authorization, token_record) = match &job.oauth2 {
+    let (authorization, token_record) = match job.oauth2() {
         None => (None, None),
         Some(settings) => match oauth2::obtain(settings, &job.cx).await {
             Obtained::Token {
@@ -1126,11 +1145,11 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
     let started = Instant::now();
     let mut attempts = Vec::new();
     let mut last: Option<(Verdict, Findings)> = None;
-    for number in 1..=job.retries.saturating_add(1) {
+    for number in 1..=job.retries().saturating_add(1) {
         if number > 1 {
             let factor = 1u32 << (number - 2).min(5);
             let pause = job
-                .retry_delay
+                .retry_delay()
                 .saturating_mul(factor)
                 .min(Duration::from_secs(5));
             tokio::time::sleep(pause).await;
@@ -1179,7 +1198,7 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
     let (verdict, findings) = last.unwrap_or((Verdict::Error, Findings::default()));
     let flaky = verdict == Verdict::Pass && attempts.len() > 1;
     ProbeOutcome {
-        kind: job.entry.spec.kind().to_owned(),
+        kind: job.entry.kind().to_owned(),
         name: redactor.text(&probe_name(&job.entry)).into_owned(),
         location: job.location(),
         verdict,

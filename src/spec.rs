@@ -2,9 +2,11 @@
 //! diagnostics. Loading never touches the network; every problem in every
 //! file is collected before anything runs.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use schemars::JsonSchema;
@@ -12,7 +14,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::expect::{Dur, Size};
-use crate::probe::{KINDS, ProbeSpec, TlsSettings};
+use crate::probe::{Budget, KINDS, ProbeSpec, TlsSettings};
 use crate::redact::{Redactor, Secrets, is_credential_header, is_token_param};
 
 pub mod capture;
@@ -188,12 +190,209 @@ impl Severity {
 /// probes leave out live in [`EntrySettings`], shared and absent when empty.
 #[derive(Debug, Clone)]
 pub struct ProbeEntry {
-    /// The kind and its settings (shared with the runner's jobs).
-    pub spec: Arc<ProbeSpec>,
+    /// The kind and its settings, or where to read them again.
+    spec: Spec,
     /// Where the probe was written.
     pub pos: Pos,
     /// `name:`, `timeout:`, `retries:`, `capture:`… when any is given.
     settings: Option<Arc<EntrySettings>>,
+}
+
+/// A probe's kind and settings: read, or kept as where their text is. A
+/// large file keeps its probes past the first [`TEXT_AFTER`] that way (a
+/// probe read takes several hundred bytes, where it is a few): each is read
+/// again from the file, with the same variables, when it runs.
+#[derive(Debug, Clone)]
+enum Spec {
+    Read(Arc<ProbeSpec>),
+    Text(TextSpec),
+}
+
+/// Where a probe kept as text is: its item's text in the file, and its
+/// place among the item's probes.
+#[derive(Debug, Clone)]
+struct TextSpec {
+    file: Arc<FileText>,
+    /// The byte offset of the item's first line (its `- `) and the item's
+    /// length in bytes.
+    offset: u32,
+    len: u32,
+    /// A hash of the item's text: a file changed since it was loaded is
+    /// an error, never a different probe.
+    hash: u32,
+    /// The probe's index in the item's `probes:`.
+    probe: u16,
+    /// [`ProbeSpec::sends_http`], for the run's plan.
+    sends_http: bool,
+}
+
+/// Where the probes kept as text are read again from.
+enum Origin {
+    /// The file, open since it was loaded (kept open, it is the same file
+    /// even when another is renamed to its path).
+    File(std::fs::File),
+    /// A text loaded from memory.
+    Memory(String),
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// The hash kept of an item's text.
+fn text_hash(text: &[u8]) -> u32 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(text);
+    hasher.finish() as u32
+}
+
+/// How many probes of a file are read and kept before the rest are kept as
+/// text (`VOUCH_TEXT_AFTER` sets it; 0 keeps every eligible probe as text).
+pub const TEXT_AFTER: usize = 100_000;
+
+fn text_after() -> usize {
+    std::env::var("VOUCH_TEXT_AFTER")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(TEXT_AFTER)
+}
+
+/// Where a probe file's text is and what its items were read with, for the
+/// probes kept as text.
+struct FileText {
+    path: PathBuf,
+    origin: Origin,
+    head: Head,
+    has_target: bool,
+    defaults_identity: preflight::Identity,
+    /// Every environment variable the file read, with the value it had:
+    /// a probe read again sees what the load saw. Set when the load ends.
+    env: OnceLock<HashMap<String, Option<String>>>,
+    /// The files the load read and checked, with their answers.
+    checked: OnceLock<HashMap<preflight::Checked, Result<(), String>>>,
+}
+
+impl fmt::Debug for FileText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileText")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileText {
+    /// Reads the probe of `text`, written at `pos`, again as the load read it.
+    fn read(&self, text: &TextSpec, pos: Pos) -> Result<Arc<ProbeSpec>, String> {
+        let lost = || {
+            format!(
+                "{}:{pos}: the probe kept as text could not be read again (a bug in vouch)",
+                self.path.display(),
+            )
+        };
+        let (offset, len) = (text.offset as usize, text.len as usize);
+        let read;
+        let item = match &self.origin {
+            Origin::Memory(source) => source.get(offset..offset + len).ok_or_else(lost)?,
+            Origin::File(file) => {
+                let mut bytes = vec![0; len];
+                read_at(file, &mut bytes, offset as u64).map_err(|e| {
+                    format!("{}: cannot read the probe again: {e}", self.path.display())
+                })?;
+                read = bytes;
+                std::str::from_utf8(&read).map_err(|_| lost())?
+            }
+        };
+        if text_hash(item.as_bytes()) != text.hash {
+            return Err(format!(
+                "{}:{pos}: the probe file changed since it was loaded: run again (or reload `vouch watch`)",
+                self.path.display(),
+            ));
+        }
+        let mut root = node::parse(item).map_err(|_| lost())?;
+        let Value::Seq(items) = &mut root.value else {
+            return Err(lost());
+        };
+        let probes = items
+            .first_mut()
+            .and_then(|item| match &mut item.value {
+                Value::Map(entries) => entries.iter_mut().find(|(k, _)| k.name == "probes"),
+                _ => None,
+            })
+            .map(|(_, probes)| &mut probes.value);
+        let Some(Value::Seq(probes)) = probes else {
+            return Err(lost());
+        };
+        let probe = probes.get_mut(usize::from(text.probe)).ok_or_else(lost)?;
+        // Lines counted from the item's: moved to the file's.
+        let before = pos.line.checked_sub(probe.pos.line).ok_or_else(lost)?;
+        shift_lines(probe, before);
+        // Its diagnostics are not reported (the load reported them), so
+        // the item's text stands for the file's.
+        let mut cx = Loader::new(&self.path, item);
+        cx.has_target = self.has_target;
+        cx.defaults_identity = self.defaults_identity.clone();
+        cx.checked = self.checked.get().cloned().unwrap_or_default();
+        let env = |name: &str| {
+            self.env
+                .get()
+                .and_then(|env| env.get(name).cloned().flatten())
+        };
+        cx.interpolate(probe, &self.head.scope(&env));
+        match cx.probe(probe).map(|entry| entry.spec) {
+            Some(Spec::Read(spec)) if cx.diagnostics.is_empty() => Ok(spec),
+            _ => Err(lost()),
+        }
+    }
+}
+
+/// An item's text in its file: from the byte `offset`, `len` bytes, and
+/// their hash.
+#[derive(Clone, Copy)]
+struct ItemText {
+    offset: usize,
+    len: usize,
+    hash: u32,
+}
+
+/// The item whose `- ` starts `text`: its first line and every following
+/// line indented deeper than its dash, blank, or a comment.
+fn item_text(text: &str) -> &str {
+    let dash = text.bytes().take_while(|&b| b == b' ').count();
+    let mut end = text.find('\n').map_or(text.len(), |i| i + 1);
+    while end < text.len() {
+        let next = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        let line = &text[end..next];
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        let blank = content.trim_end().is_empty() || content.starts_with('#');
+        if !blank && indent <= dash {
+            break;
+        }
+        end = next;
+    }
+    &text[..end]
+}
+
+/// Moves every position in `node` down by `lines`.
+fn shift_lines(node: &mut Node<'_>, lines: usize) {
+    node.pos.line += lines;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| shift_lines(n, lines)),
+        Value::Map(entries) => {
+            for (key, value) in entries {
+                key.pos.line += lines;
+                shift_lines(value, lines);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The settings of a probe entry besides its kind, all optional.
@@ -259,10 +458,88 @@ impl ProbeEntry {
     /// An entry of `spec` written at `pos` with `settings`.
     pub fn new(spec: ProbeSpec, pos: Pos, settings: EntrySettings) -> ProbeEntry {
         ProbeEntry {
-            spec: Arc::new(spec),
+            spec: Spec::Read(Arc::new(spec)),
             pos,
             settings: (!settings.is_empty()).then(|| Arc::new(settings)),
         }
+    }
+
+    /// The kind and its settings; a probe kept as text is read again (an
+    /// error only if it cannot be, a bug).
+    pub fn spec(&self) -> Result<Arc<ProbeSpec>, String> {
+        match &self.spec {
+            Spec::Read(spec) => Ok(Arc::clone(spec)),
+            Spec::Text(text) => text.file.read(text, self.pos),
+        }
+    }
+
+    /// Its declared traffic (one exchange for a probe kept as text).
+    pub fn budget(&self) -> Budget {
+        match &self.spec {
+            Spec::Read(spec) => spec.budget(),
+            Spec::Text(_) => Budget::SINGLE,
+        }
+    }
+
+    /// Whether it sends HTTP requests (and so takes an OAuth2 token).
+    pub fn sends_http(&self) -> bool {
+        match &self.spec {
+            Spec::Read(spec) => spec.sends_http(),
+            Spec::Text(text) => text.sends_http,
+        }
+    }
+
+    /// Whether it runs a program (never for a probe kept as text).
+    pub fn runs_programs(&self) -> bool {
+        match &self.spec {
+            Spec::Read(spec) => spec.runs_programs(),
+            Spec::Text(_) => false,
+        }
+    }
+
+    /// Whether it is kept as text, to be read again when it runs.
+    pub fn is_text(&self) -> bool {
+        matches!(self.spec, Spec::Text(_))
+    }
+
+    /// Its kind's name.
+    pub fn kind(&self) -> &'static str {
+        self.spec().map_or("probe", |spec| spec.kind())
+    }
+
+    /// What it does, in a few words (`GET http://…/health`).
+    pub fn describe(&self) -> String {
+        match self.spec() {
+            Ok(spec) => spec.describe(),
+            Err(_) => format!("the probe at line {}", self.pos.line),
+        }
+    }
+
+    /// Keeps the probe as its item's text from `offset` (line `line` of
+    /// `file`), when it can be read again from there alone: one exchange, no
+    /// program, no settings besides the kind.
+    fn keep_as_text(&mut self, file: &Arc<FileText>, item: ItemText, probe: usize) {
+        let Spec::Read(spec) = &self.spec else {
+            return;
+        };
+        let (Ok(offset), Ok(len), Ok(probe)) = (
+            u32::try_from(item.offset),
+            u32::try_from(item.len),
+            u16::try_from(probe),
+        ) else {
+            return;
+        };
+        if self.settings.is_some() || spec.budget() != Budget::SINGLE || spec.runs_programs() {
+            return;
+        }
+        self.spec = Spec::Text(TextSpec {
+            file: Arc::clone(file),
+            offset,
+            len,
+            hash: item.hash,
+            probe,
+            sends_http: spec.sends_http(),
+        });
     }
 
     /// Its settings besides the kind.
@@ -371,8 +648,8 @@ pub fn load_every(paths: &[PathBuf], options: &LoadOptions<'_>) -> Loaded {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {
-        let source = match std::fs::read_to_string(path) {
-            Ok(s) => s,
+        let (source, opened) = match read_file(path) {
+            Ok(read) => read,
             Err(e) => {
                 diagnostics.push(Diagnostic::new(
                     path,
@@ -383,11 +660,23 @@ pub fn load_every(paths: &[PathBuf], options: &LoadOptions<'_>) -> Loaded {
                 continue;
             }
         };
-        let (file, mut found) = read_str(path, &source, options);
+        let (file, mut found) = read_str(path, &source, opened, options);
         files.extend(file);
         diagnostics.append(&mut found);
     }
     Loaded { files, diagnostics }
+}
+
+/// A file's text, and the file kept open when it is a regular one: the
+/// probes of a large file are read again from it.
+fn read_file(path: &Path) -> std::io::Result<(String, Option<std::fs::File>)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut source = String::new();
+    file.read_to_string(&mut source)?;
+    // Elsewhere, the text is kept in memory.
+    let regular = cfg!(unix) && file.metadata().is_ok_and(|m| m.is_file());
+    Ok((source, regular.then_some(file)))
 }
 
 /// Loads one probe file from its text.
@@ -396,51 +685,99 @@ pub fn load_str(
     source: &str,
     options: &LoadOptions<'_>,
 ) -> Result<ProbeFile, Vec<Diagnostic>> {
-    match read_str(path, source, options) {
+    match read_str(path, source, None, options) {
         (Some(file), diagnostics) if diagnostics.is_empty() => Ok(file),
         (_, diagnostics) => Err(diagnostics),
     }
 }
 
 /// Reads one probe file: the file as far as it parsed, and its diagnostics.
+///
+/// Each entry of `items:` is read as soon as the parser completes it and its
+/// nodes freed, so a large file is never held as one tree. When `vars:`,
+/// `target:` or `defaults:` come after `items:`, the items were read without
+/// them: the file is then read again, whole.
 fn read_str(
     path: &Path,
     source: &str,
+    file: Option<std::fs::File>,
     options: &LoadOptions<'_>,
 ) -> (Option<ProbeFile>, Vec<Diagnostic>) {
-    let mut cx = Loader {
-        path,
-        source,
-        lines: None,
-        diagnostics: Vec::new(),
-        secrets: Secrets::default(),
-        base_dir: preflight::base_dir(path),
-        has_target: false,
-        defaults_identity: preflight::Identity::default(),
-        checked: HashMap::new(),
-        unresolved: BTreeSet::new(),
-        emptied: BTreeSet::new(),
-    };
-    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    read_keeping_text_after(path, source, file, options, text_after())
+}
+
+/// [`read_str`], keeping the probes past the first `after` as text, to be
+/// read again from `file` (or from a copy of `source` without one).
+fn read_keeping_text_after(
+    path: &Path,
+    source: &str,
+    file: Option<std::fs::File>,
+    options: &LoadOptions<'_>,
+    after: usize,
+) -> (Option<ProbeFile>, Vec<Diagnostic>) {
+    let text = source.strip_prefix('\u{feff}').unwrap_or(source);
     let markdown = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"));
     if markdown {
-        return (None, vec![not_a_probe_file(path, source, Pos::default())]);
+        return (None, vec![not_a_probe_file(path, text, Pos::default())]);
     }
-    let mut root = match node::parse(source) {
-        Ok(root) => root,
-        Err(e) => {
-            if let Some(line) = first_task_line(source) {
-                let pos = Pos { line, column: 1 };
-                return (None, vec![not_a_probe_file(path, source, pos)]);
-            }
-            let message = format!("invalid YAML: {}", e.message);
-            return (None, vec![Diagnostic::new(path, source, e.pos, message)]);
-        }
+    // What the file reads from the environment, for the probes kept as text.
+    let seen: RefCell<HashMap<String, Option<String>>> = RefCell::default();
+    let env = |name: &str| {
+        let value = (options.env)(name);
+        seen.borrow_mut().insert(name.to_owned(), value.clone());
+        value
     };
-    let file = cx.file(&mut root, options);
+    let options = &LoadOptions {
+        env: &env,
+        ..*options
+    };
+    let mut cx = Loader::new(path, source);
+    let mut stream = Stream {
+        cx: &mut cx,
+        options,
+        head: None,
+        items: Vec::new(),
+        source,
+        file,
+        bom: source.len() - text.len(),
+        text: None,
+        fast: true,
+        read: 0,
+        after,
+        cursor: (1, 0),
+    };
+    let parsed = node::parse_items(text, &mut stream);
+    let Stream {
+        head,
+        items,
+        text: file_text,
+        ..
+    } = stream;
+    let mut root = match parsed {
+        Ok(root) => root,
+        Err(e) => return (None, vec![yaml_error(path, text, e)]),
+    };
+    let file = match head {
+        Some(head) if !reads_after_items(&root) => {
+            cx.file(&mut root, options, Some(Streamed { head, items }))
+        }
+        Some(_) => {
+            drop((items, root));
+            cx = Loader::new(path, source);
+            match node::parse(text) {
+                Ok(mut root) => cx.file(&mut root, options, None),
+                Err(e) => return (None, vec![yaml_error(path, text, e)]),
+            }
+        }
+        None => cx.file(&mut root, options, None),
+    };
+    if let Some(file_text) = file_text {
+        let _ = file_text.env.set(seen.take());
+        let _ = file_text.checked.set(cx.checked.clone());
+    }
     if !cx.diagnostics.is_empty() {
         cx.diagnostics.sort_by_key(|d| d.pos);
         // A message may quote an interpolated value (`invalid duration `…``).
@@ -453,6 +790,167 @@ fn read_str(
         }
     }
     (file, cx.diagnostics)
+}
+
+/// The diagnostic for a document that is not YAML: a markdown checklist's
+/// advice when it looks like one.
+fn yaml_error(path: &Path, source: &str, e: node::ParseError) -> Diagnostic {
+    if let Some(line) = first_task_line(source) {
+        let pos = Pos { line, column: 1 };
+        return not_a_probe_file(path, source, pos);
+    }
+    let message = format!("invalid YAML: {}", e.message);
+    Diagnostic::new(path, source, e.pos, message)
+}
+
+/// Whether `vars:`, `target:` or `defaults:` is written after `items:`.
+fn reads_after_items(root: &Node<'_>) -> bool {
+    let Some(entries) = root.as_map() else {
+        return false;
+    };
+    entries
+        .iter()
+        .skip_while(|(key, _)| key.name != "items")
+        .any(|(key, _)| matches!(key.name.as_ref(), "vars" | "target" | "defaults"))
+}
+
+/// What a file says before its items: what every item is read with.
+#[derive(Clone)]
+struct Head {
+    /// `vars:`, after `--set`.
+    vars: BTreeMap<String, String>,
+    /// Variables (and the target) whose value is unresolved: a reference to
+    /// one is a follow-on of the unset variable, not reported again.
+    unresolved: BTreeSet<String>,
+    target: Option<Url>,
+    defaults: Defaults,
+}
+
+impl Head {
+    fn scope<'h>(&'h self, env: &'h dyn Fn(&str) -> Option<String>) -> vars::Scope<'h> {
+        vars::Scope {
+            env,
+            vars: &self.vars,
+            target: self
+                .target
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/')),
+            credential: false,
+            unresolved: &self.unresolved,
+        }
+    }
+}
+
+/// The items read while the file was parsed, and what they were read with.
+struct Streamed {
+    head: Head,
+    items: Vec<Item>,
+}
+
+/// Reads each entry of `items:` as the parser completes it.
+struct Stream<'l, 'a, 'o> {
+    cx: &'l mut Loader<'a>,
+    options: &'l LoadOptions<'o>,
+    /// Read from the root's entries when the first item comes.
+    head: Option<Head>,
+    items: Vec<Item>,
+    source: &'l str,
+    /// The file the source was read from, until a probe is kept as text.
+    file: Option<std::fs::File>,
+    /// The length of the byte order mark the parser does not see.
+    bom: usize,
+    /// The file's text and head, once a probe is kept as text.
+    text: Option<Arc<FileText>>,
+    /// Whether the fast path reads the document (granit's documents may
+    /// hold anchors: their probes are not kept as text).
+    fast: bool,
+    /// Probes read so far, and how many are read before the rest are kept
+    /// as text.
+    read: usize,
+    after: usize,
+    /// A line number and the byte offset (in the parsed text) where it starts.
+    cursor: (usize, usize),
+}
+
+impl Stream<'_, '_, '_> {
+    /// The byte offset in the parsed text of line `line`, at or after the cursor.
+    fn offset_of(&mut self, line: usize) -> Option<usize> {
+        let text = self.source.get(self.bom..)?;
+        let (mut at, mut offset) = self.cursor;
+        while at < line {
+            offset += text.get(offset..)?.find('\n')? + 1;
+            at += 1;
+        }
+        self.cursor = (at, offset);
+        (at == line).then_some(offset)
+    }
+
+    /// Keeps the probes of `item` (whose `- ` starts line `line`) as text.
+    fn keep_as_text(&mut self, item: &mut Item, line: usize) {
+        let Some(offset) = self.offset_of(line) else {
+            return;
+        };
+        let offset = self.bom + offset;
+        let rest = &self.source[offset..];
+        let Some(head) = self
+            .head
+            .as_ref()
+            .filter(|_| rest.trim_start_matches(' ').starts_with("- "))
+        else {
+            return;
+        };
+        let text = item_text(rest);
+        let item_text = ItemText {
+            offset,
+            len: text.len(),
+            hash: text_hash(text.as_bytes()),
+        };
+        let cx = &self.cx;
+        let (source, file) = (self.source, &mut self.file);
+        let file = self.text.get_or_insert_with(|| {
+            let origin = match file.take() {
+                Some(file) => Origin::File(file),
+                None => Origin::Memory(source.to_owned()),
+            };
+            Arc::new(FileText {
+                path: cx.path.to_owned(),
+                origin,
+                head: head.clone(),
+                has_target: cx.has_target,
+                defaults_identity: cx.defaults_identity.clone(),
+                env: OnceLock::new(),
+                checked: OnceLock::new(),
+            })
+        });
+        for (p, probe) in item.probes.iter_mut().enumerate() {
+            probe.keep_as_text(file, item_text, p);
+        }
+    }
+}
+
+impl<'s> node::ItemSink<'s> for Stream<'_, '_, '_> {
+    fn item(&mut self, top: &mut [(Key<'s>, Node<'s>)], mut node: Node<'s>) {
+        let (cx, options) = (&mut *self.cx, self.options);
+        let head = self.head.get_or_insert_with(|| cx.head(top, options));
+        cx.interpolate(&mut node, &head.scope(options.env));
+        let Some(mut item) = cx.item(&node) else {
+            return;
+        };
+        if self.fast && self.read >= self.after {
+            self.keep_as_text(&mut item, node.pos.line);
+        }
+        self.read += item.probes.len();
+        self.items.push(item);
+    }
+
+    fn restart(&mut self) {
+        *self.cx = Loader::new(self.cx.path, self.cx.source);
+        self.head = None;
+        self.items.clear();
+        self.text = None;
+        self.fast = false;
+        self.read = 0;
+    }
 }
 
 /// The error for a markdown checklist given where a probe file is expected
@@ -542,6 +1040,22 @@ fn misspelt_probe_key(message: &str) -> Option<&'static str> {
 }
 
 impl<'a> Loader<'a> {
+    fn new(path: &'a Path, source: &'a str) -> Loader<'a> {
+        Loader {
+            path,
+            source,
+            lines: None,
+            diagnostics: Vec::new(),
+            secrets: Secrets::default(),
+            base_dir: preflight::base_dir(path),
+            has_target: false,
+            defaults_identity: preflight::Identity::default(),
+            checked: HashMap::new(),
+            unresolved: BTreeSet::new(),
+            emptied: BTreeSet::new(),
+        }
+    }
+
     /// Reports a problem at `pos`, unless `pos` is a value left unresolved
     /// (its unset variable is the problem, already reported).
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
@@ -601,7 +1115,15 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn file(&mut self, root: &mut Node<'_>, options: &LoadOptions<'_>) -> Option<ProbeFile> {
+    /// Reads the file from its root. `streamed`: the items read while it
+    /// was parsed (its `items:` then comes back empty), with the head they
+    /// were read with.
+    fn file(
+        &mut self,
+        root: &mut Node<'_>,
+        options: &LoadOptions<'_>,
+        streamed: Option<Streamed>,
+    ) -> Option<ProbeFile> {
         let Value::Map(entries) = &mut root.value else {
             let shape = root.shape();
             self.error(
@@ -625,14 +1147,86 @@ impl<'a> Loader<'a> {
                 self.unknown_key(key, "field", TOP);
             }
         }
+        let (head, mut items) = match streamed {
+            Some(Streamed { head, items }) => {
+                // The entries after `items:` were not read with the head yet
+                // (`vars:`, `target:` and `defaults:` are never among them).
+                let after = entries
+                    .iter()
+                    .position(|(k, _)| k.name == "items")
+                    .map_or(entries.len(), |i| i + 1);
+                let scope = head.scope(options.env);
+                for (_, node) in &mut entries[after..] {
+                    self.interpolate(node, &scope);
+                }
+                (head, Some(items))
+            }
+            None => (self.head(entries, options), None),
+        };
+        let mut version_seen = false;
+        let mut file = ProbeFile {
+            path: self.path.to_owned(),
+            name: None,
+            target: head.target,
+            checklist: None,
+            defaults: head.defaults,
+            weights: Vec::new(),
+            items: Vec::new(),
+            secrets: Secrets::default(),
+        };
+        let mut items_seen = false;
+        for (key, node) in entries.iter_mut() {
+            match key.name.as_ref() {
+                "version" => {
+                    version_seen = true;
+                    if let Some(v) = self.parse::<u32>(node)
+                        && v != VERSION
+                    {
+                        self.error(
+                            node.pos,
+                            format!("unsupported version {v}: this vouch reads version {VERSION}"),
+                        );
+                    }
+                }
+                "name" => file.name = self.parse(node),
+                "checklist" => file.checklist = self.parse(node),
+                "weights" => file.weights = self.weights(node),
+                "items" => {
+                    items_seen = true;
+                    file.items = match items.take() {
+                        Some(items) => items,
+                        None => self.items(node),
+                    };
+                }
+                _ => {}
+            }
+        }
+        if !version_seen {
+            self.error(
+                Pos { line: 1, column: 1 },
+                format!("missing `version: {VERSION}` at the top of the file"),
+            );
+        }
+        if !items_seen {
+            self.error(
+                Pos { line: 1, column: 1 },
+                "missing `items:`: the list of checklist items and their probes",
+            );
+        }
+        // Kept here too: diagnostics are redacted with them at the end.
+        file.secrets = self.secrets.clone();
+        Some(file)
+    }
+
+    /// Reads what the items are read with — `vars:`, `target:` (or
+    /// `--target`), `defaults:` — and resolves the references of every entry
+    /// of `entries` but those two.
+    fn head(&mut self, entries: &mut [(Key<'_>, Node<'_>)], options: &LoadOptions<'_>) -> Head {
         let find = |entries: &[(Key<'_>, Node<'_>)], name: &str| {
             entries.iter().position(|(k, _)| k.name == name)
         };
-
         // vars first: they may read the environment, and everything else may read them.
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        // Variables (and the target) whose value is unresolved: a reference
-        // to one is a follow-on of the unset variable, not reported again.
         let mut unresolved: BTreeSet<String> = BTreeSet::new();
         if let Some(i) = find(entries, "vars") {
             let (_, node) = &mut entries[i];
@@ -731,77 +1325,27 @@ impl<'a> Loader<'a> {
             None => None,
         };
 
-        // Everything else may use `${target}` too.
-        let scope = vars::Scope {
-            env: options.env,
-            vars: &vars,
-            target: target.as_ref().map(|u| u.as_str().trim_end_matches('/')),
-            credential: false,
-            unresolved: &unresolved,
+        let mut head = Head {
+            vars,
+            unresolved,
+            target,
+            defaults: Defaults::default(),
         };
+        // Everything else may use `${target}` too.
+        let scope = head.scope(options.env);
         for (key, node) in entries.iter_mut() {
             if !matches!(key.name.as_ref(), "vars" | "target") {
                 self.interpolate(node, &scope);
             }
         }
-
-        let mut version_seen = false;
-        let mut file = ProbeFile {
-            path: self.path.to_owned(),
-            name: None,
-            target,
-            checklist: None,
-            defaults: Defaults::default(),
-            weights: Vec::new(),
-            items: Vec::new(),
-            secrets: Secrets::default(),
-        };
-        let mut items_seen = false;
         // Defaults before items: probes inherit their TLS files.
         if let Some(i) = find(entries, "defaults") {
             let stripped = self.without_unset_tls_files(&entries[i].1);
             let node = stripped.as_ref().unwrap_or(&entries[i].1);
-            file.defaults = self.parse(node).unwrap_or_default();
+            head.defaults = self.parse(node).unwrap_or_default();
             self.defaults_identity = self.tls_files(node);
         }
-        for (key, node) in entries.iter_mut() {
-            match key.name.as_ref() {
-                "version" => {
-                    version_seen = true;
-                    if let Some(v) = self.parse::<u32>(node)
-                        && v != VERSION
-                    {
-                        self.error(
-                            node.pos,
-                            format!("unsupported version {v}: this vouch reads version {VERSION}"),
-                        );
-                    }
-                }
-                "name" => file.name = self.parse(node),
-                "checklist" => file.checklist = self.parse(node),
-                "weights" => file.weights = self.weights(node),
-                "items" => {
-                    items_seen = true;
-                    file.items = self.items(node);
-                }
-                _ => {}
-            }
-        }
-        if !version_seen {
-            self.error(
-                Pos { line: 1, column: 1 },
-                format!("missing `version: {VERSION}` at the top of the file"),
-            );
-        }
-        if !items_seen {
-            self.error(
-                Pos { line: 1, column: 1 },
-                "missing `items:`: the list of checklist items and their probes",
-            );
-        }
-        // Kept here too: diagnostics are redacted with them at the end.
-        file.secrets = self.secrets.clone();
-        Some(file)
+        head
     }
 
     /// Deserializes a probe's settings, reporting every mistake: serde stops
@@ -1594,6 +2138,163 @@ mod tests {
         );
         assert!(file.secrets.contains("tok-123456"));
         assert!(!file.secrets.contains("http://127.0.0.1:9"));
+    }
+
+    /// Each item's name and its probes' kind and settings, as `Debug` writes them.
+    fn outline(file: &ProbeFile) -> Vec<String> {
+        let probe = |p: &ProbeEntry| format!("{:?} {:?}", p.spec(), p.settings().timeout);
+        let item = |i: &Item| {
+            format!(
+                "{}: {:?}",
+                i.name,
+                i.probes.iter().map(probe).collect::<Vec<_>>()
+            )
+        };
+        file.items.iter().map(item).collect()
+    }
+
+    #[test]
+    fn items_read_while_parsing_or_after_read_the_same() {
+        let head = "version: 1\ntarget: ${env:HOST}\nvars:\n  token: ${env:TOKEN}\n  path: /ready\ndefaults:\n  timeout: 2s\n";
+        let items = "items:\n  - item: Health\n    probes:\n      - http:\n          get: ${var:path}\n          headers:\n            authorization: Bearer ${var:token}\n  - item: Metrics\n    probes:\n      - timeout: 1s\n        http: {get: '${target}/metrics'}\n";
+        // Read item by item; items before the head, read again whole; and
+        // the fast path giving up at the last item's flow mapping.
+        let streamed = load(&format!("{head}{items}")).expect("valid");
+        let after = load(&format!(
+            "version: 1\n{items}{}",
+            &head["version: 1\n".len()..]
+        ))
+        .expect("valid");
+        assert_eq!(outline(&streamed), outline(&after));
+        assert_eq!(outline(&streamed).len(), 2);
+        for file in [&streamed, &after] {
+            assert!(file.secrets.contains("tok-123456"));
+            assert_eq!(
+                file.defaults.timeout.map(|d| d.0),
+                Some(Duration::from_secs(2))
+            );
+            let first = format!("{:?}", file.items[0].probes[0].spec());
+            assert!(first.contains("/ready"), "{first}");
+            let second = format!("{:?}", file.items[1].probes[0].spec());
+            assert!(second.contains("http://127.0.0.1:9/metrics"), "{second}");
+        }
+        // The same mistakes, once each, in either order.
+        let broken = "items:\n  - item: A\n    probes:\n      - http: {get: /a, timout: 1s}\n  - item: B\n    probes:\n      - htp: {get: /b}\n";
+        let before = errors(&format!("{head}{broken}"));
+        let after = errors(&format!(
+            "version: 1\n{broken}{}",
+            &head["version: 1\n".len()..]
+        ));
+        assert_eq!(before.len(), 2, "{before:?}");
+        let messages = |e: &[String]| -> Vec<String> {
+            e.iter()
+                .map(|m| m.split_once(": ").map_or(m.clone(), |(_, r)| r.to_owned()))
+                .collect()
+        };
+        assert_eq!(messages(&before), messages(&after));
+    }
+
+    #[test]
+    fn probes_kept_as_text_read_again_as_they_were_read() {
+        let source = "\u{feff}version: 1\ntarget: ${env:HOST}\nvars:\n  path: /ready\nitems:\n  - item: Health\n    probes:\n      - http:\n          get: ${var:path}\n          headers:\n            authorization: Bearer ${env:TOKEN}\n\n      # a comment\n      - tcp:\n          address: 127.0.0.1:6379\n  - item: Timed\n    probes:\n      - timeout: 1s\n        http:\n          get: ${target}/slow\nname: after the items\n";
+        let env = |name: &str| match name {
+            "TOKEN" => Some("tok-123456".to_owned()),
+            "HOST" => Some("http://127.0.0.1:9".to_owned()),
+            _ => None,
+        };
+        let read = |after: usize| {
+            let options = LoadOptions {
+                target: None,
+                sets: &[],
+                env: &env,
+            };
+            match read_keeping_text_after(Path::new("p.yaml"), source, None, &options, after) {
+                (Some(file), diagnostics) if diagnostics.is_empty() => file,
+                (_, diagnostics) => panic!("{diagnostics:?}"),
+            }
+        };
+        let (kept, read) = (read(0), read(usize::MAX));
+        let probes = |file: &ProbeFile| -> Vec<ProbeEntry> {
+            file.items.iter().flat_map(|i| i.probes.clone()).collect()
+        };
+        // A probe with settings besides its kind is read and kept as it is.
+        let text: Vec<bool> = probes(&kept).iter().map(ProbeEntry::is_text).collect();
+        assert_eq!(text, [true, true, false]);
+        assert!(probes(&read).iter().all(|p| !p.is_text()));
+        for (kept, read) in probes(&kept).iter().zip(probes(&read)) {
+            let (again, once) = (kept.spec().expect("read again"), read.spec().expect("read"));
+            assert_eq!(format!("{again:?}"), format!("{once:?}"));
+            assert_eq!(kept.pos, read.pos);
+            assert_eq!(kept.budget(), once.budget());
+            assert_eq!(kept.sends_http(), once.sends_http());
+        }
+        // The environment as the load saw it, and the variables.
+        let health = format!("{:?}", probes(&kept)[0].spec().expect("read again"));
+        assert!(
+            health.contains("tok-123456") && health.contains("/ready"),
+            "{health}"
+        );
+        assert_eq!(
+            probes(&kept)[1].pos,
+            Pos {
+                line: 14,
+                column: 9
+            }
+        );
+    }
+
+    #[test]
+    fn probes_kept_as_text_are_read_again_from_the_open_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("p.yaml");
+        let source = "version: 1\ntarget: http://127.0.0.1:9\nitems:\n  - item: A\n    probes:\n      - http:\n          get: /a\n  - item: B\n    probes:\n      - http:\n          get: /b\n";
+        std::fs::write(&path, source).expect("write");
+        let env = |_: &str| None;
+        let options = LoadOptions {
+            target: None,
+            sets: &[],
+            env: &env,
+        };
+        let opened = std::fs::File::open(&path).expect("open");
+        let (file, diagnostics) = read_keeping_text_after(&path, source, Some(opened), &options, 0);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let file = file.expect("loaded");
+        let (a, b) = (&file.items[0].probes[0], &file.items[1].probes[0]);
+        assert!(a.is_text() && b.is_text());
+        assert!(format!("{:?}", b.spec().expect("read again")).contains("/b"));
+        // Another file renamed to the path: the open one is still read.
+        let other = dir.path().join("other.yaml");
+        std::fs::write(&other, source.replace("/a", "/z")).expect("write");
+        std::fs::rename(&other, &path).expect("rename");
+        assert!(format!("{:?}", a.spec().expect("read again")).contains("/a"));
+        // The loaded file itself changed in place: an error, not another probe.
+        let opened = std::fs::File::open(&path).expect("open");
+        let (file, _) = read_keeping_text_after(
+            &path,
+            &source.replace("/a", "/z"),
+            Some(opened),
+            &options,
+            0,
+        );
+        let file = file.expect("loaded");
+        std::fs::write(&path, source.replace("/b", "/y")).expect("rewrite in place");
+        let err = file.items[1].probes[0].spec().expect_err("changed");
+        assert!(err.contains("changed since it was loaded"), "{err}");
+        assert!(err.contains("p.yaml:10:9"), "{err}");
+    }
+
+    #[test]
+    fn an_item_kept_as_text_ends_where_its_indentation_does() {
+        let text = "  - item: a\n    probes:\n\n# note\n      - tcp: x\n  - item: b\n";
+        assert_eq!(
+            item_text(text),
+            "  - item: a\n    probes:\n\n# note\n      - tcp: x\n"
+        );
+        assert_eq!(
+            item_text("- item: a\n  probes: []\nname: n\n"),
+            "- item: a\n  probes: []\n"
+        );
+        assert_eq!(item_text("  - item: last"), "  - item: last");
     }
 
     #[test]

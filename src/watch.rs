@@ -415,7 +415,9 @@ fn load_config(settings: &Settings, load: &Loader) -> Result<Config, LoadError> 
             .flat_map(|i| &i.probes)
     };
     let probes = entries().count();
-    let tls = entries().filter(|e| e.spec.exports_certificates()).count();
+    let tls = entries()
+        .filter(|e| e.spec().is_ok_and(|spec| spec.exports_certificates()))
+        .count();
     let (items, sections) = match &checklist {
         Some((c, _)) => {
             let sections: HashSet<_> = c.items.iter().filter_map(|i| i.section.as_ref()).collect();

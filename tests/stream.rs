@@ -3,7 +3,10 @@
 //! attested and a manual one. The streamed JSON and human reports hold
 //! every item once, in file order, with the right counts, and are the
 //! reports of the same run with its outcomes kept in memory
-//! (`VOUCH_STREAM=0`), timings and the run's own times masked.
+//! (`VOUCH_STREAM=0`), timings and the run's own times masked. The file is
+//! block style, so the streamed run keeps its probes past the 10,000th as
+//! text and reads each again when it runs; the run kept in memory reads
+//! and keeps every probe (`VOUCH_TEXT_AFTER`): the reports are the same.
 
 #[path = "support/server.rs"]
 mod server;
@@ -39,15 +42,15 @@ fn probes(target: &str) -> String {
             "/ok"
         };
         yaml.push_str(&format!(
-            "  - item: \"probe {i}\"\n    probes:\n      - http: {{ get: {path}, expect: {{ status: 200 }} }}\n"
+            "  - item: \"probe {i}\"\n    probes:\n      - http:\n          get: {path}\n          expect:\n            status: 200\n"
         ));
         if i % TWO_PROBES_EVERY == 0 {
             yaml.push_str(
-                "      - http: { get: /ok, expect: { status: 200, json: { $.count: 2 } } }\n",
+                "      - http:\n          get: /ok\n          expect:\n            status: 200\n            json:\n              $.count: 2\n",
             );
         }
     }
-    yaml.push_str("  - item: Restore rehearsed\n    attested: { by: ops@example.com, on: 2026-11-01, valid_for: 3650d }\n");
+    yaml.push_str("  - item: Restore rehearsed\n    attested:\n      by: ops@example.com\n      on: 2026-11-01\n      valid_for: 3650d\n");
     yaml.push_str("  - item: On-call rota published\n");
     yaml
 }
@@ -72,6 +75,11 @@ fn run(dir: &Path, stream: bool) -> (Value, String) {
         &format!("human={human}"),
     ])
     .env("VOUCH_STREAM", if stream { "1" } else { "0" })
+    // Streamed: probes past the 10,000th kept as text.
+    .env(
+        "VOUCH_TEXT_AFTER",
+        if stream { "10000" } else { "1000000000" },
+    )
     .current_dir(dir)
     .spawn();
     let out: Output = wait_output(child, Instant::now(), Duration::from_secs(600));

@@ -180,20 +180,49 @@ impl std::error::Error for ParseError {}
 /// fast: nesting is capped at 64 levels, and the expanded document at a
 /// million nodes and 64 MiB of scalar text.
 pub fn parse(source: &str) -> Result<Node<'_>, ParseError> {
-    match block::parse(source) {
+    match block::parse(source, None) {
         Some(node) => Ok(node),
-        None => parse_events(source),
+        None => parse_events(source, None),
+    }
+}
+
+/// Takes the entries of the root mapping's `items:` sequence as each is
+/// complete, so that a large file is never held as one tree.
+pub trait ItemSink<'s> {
+    /// One entry of `items:` (aliases expanded). `top` holds the root
+    /// mapping's entries written before `items:`, complete.
+    fn item(&mut self, top: &mut [(Key<'s>, Node<'s>)], item: Node<'s>);
+    /// Parsing starts over from the top (the fast path gave up): forget
+    /// every item taken so far.
+    fn restart(&mut self);
+}
+
+/// [`parse`], handing each entry of the root's `items:` sequence to `sink`
+/// instead of keeping it: that sequence comes back empty.
+pub fn parse_items<'s>(
+    source: &'s str,
+    sink: &mut dyn ItemSink<'s>,
+) -> Result<Node<'s>, ParseError> {
+    match block::parse(source, Some(&mut *sink)) {
+        Some(node) => Ok(node),
+        None => {
+            sink.restart();
+            parse_events(source, Some(sink))
+        }
     }
 }
 
 /// Parses with granit's events: every document the fast path leaves.
-fn parse_events(source: &str) -> Result<Node<'_>, ParseError> {
+fn parse_events<'s>(
+    source: &'s str,
+    sink: Option<&mut dyn ItemSink<'s>>,
+) -> Result<Node<'s>, ParseError> {
     let mut options = Options::default();
     options.flow_nesting_limit = MAX_DEPTH;
     options.block_nesting_limit = MAX_DEPTH;
     options.set_emit_comments(false);
     let mut parser = Parser::new_from_str_with_options(source, options);
-    let mut tree = Builder::new(source);
+    let mut tree = Builder::new(source, sink);
     let mut documents = 0;
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ParseError::from_scan(source, &e))?;
@@ -246,8 +275,10 @@ fn alias_at(source: &str, marker: Marker) -> Option<&str> {
 /// closes. An anchored collection is kept once in `anchors` and referred to
 /// by placeholders until [`Builder::finish`], so an alias bomb is rejected by
 /// arithmetic before anything is copied.
-struct Builder<'s> {
+struct Builder<'s, 'k> {
     source: &'s str,
+    /// Takes the entries of the root's `items:` instead of the tree.
+    sink: Option<&'k mut dyn ItemSink<'s>>,
     frames: Vec<Frame<'s>>,
     items: Vec<Node<'s>>,
     entries: Vec<(Key<'s>, Node<'s>)>,
@@ -305,10 +336,11 @@ struct Anchored<'s> {
     height: usize,
 }
 
-impl<'s> Builder<'s> {
-    fn new(source: &'s str) -> Builder<'s> {
+impl<'s, 'k> Builder<'s, 'k> {
+    fn new(source: &'s str, sink: Option<&'k mut dyn ItemSink<'s>>) -> Builder<'s, 'k> {
         Builder {
             source,
+            sink,
             frames: Vec::new(),
             items: Vec::new(),
             entries: Vec::new(),
@@ -500,6 +532,10 @@ impl<'s> Builder<'s> {
 
     /// Puts a complete node where the innermost open collection expects one.
     fn place(&mut self, node: Node<'s>, pos: Pos, height: usize) -> Result<(), ParseError> {
+        if self.sink.is_some() && self.is_top_items() {
+            self.stream(node);
+            return Ok(());
+        }
         let Some(frame) = self.frames.last_mut() else {
             self.root = Some(node);
             return Ok(());
@@ -525,6 +561,36 @@ impl<'s> Builder<'s> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the innermost open collection is the root mapping's
+    /// `items:` sequence (not anchored: an alias could copy it).
+    fn is_top_items(&self) -> bool {
+        let [root, items] = self.frames.as_slice() else {
+            return false;
+        };
+        items.map.is_none()
+            && items.anchor == 0
+            && root.map.as_ref().is_some_and(|map| {
+                !map.merging && map.key.as_ref().is_some_and(|key| key.name == "items")
+            })
+    }
+
+    /// Hands an entry of the root's `items:` to the sink, with the root's
+    /// entries so far; both without placeholders.
+    fn stream(&mut self, mut node: Node<'s>) {
+        let start = self.frames[0].start;
+        let mut top = self.entries.split_off(start);
+        if !self.refs.is_empty() {
+            self.materialize(&mut node);
+            for (_, value) in &mut top {
+                self.materialize(value);
+            }
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink.item(&mut top, node);
+        }
+        self.entries.append(&mut top);
     }
 
     /// Makes `key` the key waiting for its value, unless it is a duplicate.
@@ -1299,6 +1365,91 @@ mod tests {
                 Value::Seq(items) => assert_eq!(items.len(), n),
                 other => panic!("not a list: {other:?}"),
             }
+        }
+    }
+
+    /// What a sink was given.
+    #[derive(Default)]
+    struct Taken {
+        items: Vec<serde_json::Value>,
+        /// Each item's `top`, as JSON.
+        tops: Vec<serde_json::Value>,
+        /// Restarts after items were given.
+        restarts: usize,
+    }
+
+    impl<'s> ItemSink<'s> for Taken {
+        fn item(&mut self, top: &mut [(Key<'s>, Node<'s>)], item: Node<'s>) {
+            let top = Node {
+                pos: Pos::default(),
+                value: Value::Map(top.to_vec()),
+            };
+            self.tops.push(top.to_json());
+            self.items.push(item.to_json());
+        }
+
+        fn restart(&mut self) {
+            self.restarts += usize::from(!self.items.is_empty());
+            self.items.clear();
+            self.tops.clear();
+        }
+    }
+
+    /// The root's `items:` of `node`, taken out (an empty list left).
+    fn take_items(node: &mut Node<'_>) -> Vec<serde_json::Value> {
+        let Value::Map(entries) = &mut node.value else {
+            panic!("not a mapping")
+        };
+        let (_, items) = entries
+            .iter_mut()
+            .find(|(k, _)| k.name == "items")
+            .expect("items");
+        let Value::Seq(list) = &mut items.value else {
+            panic!("items is not a list")
+        };
+        std::mem::take(list).iter().map(Node::to_json).collect()
+    }
+
+    #[test]
+    fn hands_over_each_root_item_with_the_entries_before_it() {
+        let block = "version: 1\nvars:\n  a: 1\nitems:\n  - item: one\n    items:\n      - nested\n  - item: two\nname: after\n";
+        // The fast path gives up at the flow mapping of the last item: granit
+        // starts over, and the sink with it.
+        let late_flow =
+            "version: 1\nvars:\n  a: 1\nitems:\n  - item: one\n  - item: two\n  - {item: three}\n";
+        // Anchors (granit only): expanded in the items and in `top`.
+        let aliased = "version: 1\nvars: &v\n  a: 1\ndefaults: *v\nitems:\n  - item: one\n    with: *v\n  - *v\n";
+        for (source, restarts) in [(block, 0), (late_flow, 1), (aliased, 0)] {
+            let mut taken = Taken::default();
+            let mut streamed = parse_items(source, &mut taken).expect("valid");
+            let mut whole = parse(source).expect("valid");
+            assert_eq!(taken.items, take_items(&mut whole), "{source}");
+            assert!(take_items(&mut streamed).is_empty(), "{source}");
+            assert_eq!(streamed, whole, "{source}");
+            assert_eq!(taken.restarts, restarts, "{source}");
+            // Each item saw the root's entries before `items:`, complete.
+            let entries = whole.as_map().expect("map").iter();
+            let before = entries.take_while(|(k, _)| k.name != "items").cloned();
+            let before = Node {
+                pos: Pos::default(),
+                value: Value::Map(before.collect()),
+            }
+            .to_json();
+            assert_eq!(taken.tops, vec![before; taken.items.len()], "{source}");
+        }
+    }
+
+    #[test]
+    fn an_anchored_or_nested_items_list_stays_in_the_tree() {
+        for source in [
+            "items: &all\n  - a\n  - b\ncopy: *all\n",
+            "top:\n  items:\n    - a\n",
+            "- items:\n    - a\n",
+        ] {
+            let mut taken = Taken::default();
+            let streamed = parse_items(source, &mut taken).expect("valid");
+            assert!(taken.items.is_empty(), "{source}");
+            assert_eq!(streamed, parse(source).expect("valid"), "{source}");
         }
     }
 

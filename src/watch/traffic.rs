@@ -18,7 +18,7 @@ pub struct Kept {
 }
 
 fn is_traffic(entry: &ProbeEntry) -> bool {
-    entry.spec.budget().phase == Phase::Isolated
+    entry.budget().phase == Phase::Isolated
 }
 
 /// Whether the files have any traffic probe.
@@ -134,9 +134,9 @@ fn not_yet(entry: &ProbeEntry, location: &str, redactor: &Redactor) -> ProbeOutc
         .settings()
         .name
         .clone()
-        .unwrap_or_else(|| entry.spec.describe());
+        .unwrap_or_else(|| entry.describe());
     ProbeOutcome {
-        kind: entry.spec.kind().to_owned(),
+        kind: entry.kind().to_owned(),
         name: redactor.text(&name).into_owned(),
         location: location.to_owned(),
         verdict: Verdict::Skip,
@@ -144,7 +144,7 @@ fn not_yet(entry: &ProbeEntry, location: &str, redactor: &Redactor) -> ProbeOutc
         summary: redactor
             .text(&format!(
                 "{}: traffic probe, not run by `vouch watch` yet (see --traffic-every)",
-                entry.spec.describe()
+                entry.describe()
             ))
             .into_owned(),
         checks: Vec::new(),

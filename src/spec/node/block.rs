@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use serde_saphyr::granit_parser::ScalarStyle;
 
-use super::{Builder, Node, Pos};
+use super::{Builder, ItemSink, Node, Pos};
 
 /// Deeper documents are left to granit, which applies the nesting limit.
 const MAX_LEVELS: usize = 48;
@@ -17,9 +17,9 @@ const MAX_LEVELS: usize = 48;
 const MAX_KEY_BYTES: usize = 512;
 
 /// The tree of `source`, or `None` when granit must read it.
-pub(super) fn parse(source: &str) -> Option<Node<'_>> {
+pub(super) fn parse<'s>(source: &'s str, sink: Option<&mut dyn ItemSink<'s>>) -> Option<Node<'s>> {
     let mut reader = Reader {
-        tree: Builder::new(source),
+        tree: Builder::new(source, sink),
         levels: Vec::new(),
         pending: None,
     };
@@ -29,8 +29,8 @@ pub(super) fn parse(source: &str) -> Option<Node<'_>> {
     reader.finish()
 }
 
-struct Reader<'s> {
-    tree: Builder<'s>,
+struct Reader<'s, 'k> {
+    tree: Builder<'s, 'k>,
     /// The open collections, innermost last.
     levels: Vec<Level>,
     /// The `:` of a key whose value is not on its line: a collection on the
@@ -82,7 +82,7 @@ fn is_printable(c: char) -> bool {
         && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
-impl<'s> Reader<'s> {
+impl<'s> Reader<'s, '_> {
     fn line(&mut self, line: &Line<'s>) -> Option<()> {
         let indent = line.text.bytes().take_while(|&b| b == b' ').count();
         let rest = &line.text[indent..];
@@ -283,8 +283,8 @@ mod tests {
 
     /// The fast path's tree, which must be granit's.
     fn fast(source: &str) -> Node<'_> {
-        let node = parse(source).expect("in the subset");
-        assert_eq!(Ok(&node), parse_events(source).as_ref(), "{source:?}");
+        let node = parse(source, None).expect("in the subset");
+        assert_eq!(Ok(&node), parse_events(source, None).as_ref(), "{source:?}");
         node
     }
 
@@ -348,14 +348,14 @@ mod tests {
             "a: @x\n",
             "a: `x\n",
         ] {
-            assert!(parse(source).is_none(), "{source:?}");
+            assert!(parse(source, None).is_none(), "{source:?}");
         }
         let long = format!("{}: 1\n", "k".repeat(MAX_KEY_BYTES + 1));
-        assert!(parse(&long).is_none());
+        assert!(parse(&long, None).is_none());
         let deep: String = (0..=MAX_LEVELS)
             .map(|i| format!("{}k:\n", "  ".repeat(i)))
             .collect();
-        assert!(parse(&deep).is_none());
+        assert!(parse(&deep, None).is_none());
     }
 
     /// Documents near the subset, mostly in it, some just outside: whatever
@@ -366,9 +366,9 @@ mod tests {
         let mut read = 0;
         for _ in 0..30_000 {
             let source = documents.document();
-            if let Some(node) = parse(&source) {
+            if let Some(node) = parse(&source, None) {
                 read += 1;
-                assert_eq!(Ok(node), parse_events(&source), "{source:?}");
+                assert_eq!(Ok(node), parse_events(&source, None), "{source:?}");
             }
         }
         assert!(read > 3_000, "only {read} documents in the subset");
