@@ -5,9 +5,9 @@
 # time and probes/s of the streamed run (items go to the reports as they
 # finish); the peak RSS of loading the probe file alone (`vouch check`), to
 # tell the file's share from the outcomes'; and, up to BENCH_COMPARE_MAX
-# probes, the same run with every probe read and kept
-# (VOUCH_TEXT_AFTER=1000000000: none kept as text, to be read again when it
-# runs) and with VOUCH_STREAM=0 (every outcome kept in memory until the
+# probes, the same run with its probes kept as text, to be read again when
+# each runs, as in a file of 16 MiB or more (VOUCH_TEXT_FROM=0), and with
+# VOUCH_STREAM=0 (every outcome kept in memory until the
 # reports are written, as before streaming).
 #
 #   BENCH_SIZES="100000 1000000"  BENCH_CONCURRENCY=64
@@ -109,11 +109,11 @@ peak_kb() {
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# run_vouch N STREAM TEXT_AFTER: one run; prints "peak_kb wall_s probe_ms".
+# run_vouch N STREAM TEXT_FROM: one run; prints "peak_kb wall_s probe_ms".
 run_vouch() {
-    local n=$1 stream=$2 text_after=$3 rc=0 start_ns end_ns
+    local n=$1 stream=$2 text_from=$3 rc=0 start_ns end_ns
     start_ns=$(date +%s%N)
-    VOUCH_STREAM=$stream VOUCH_TEXT_AFTER=$text_after /usr/bin/time -v -o "$work/time" \
+    VOUCH_STREAM=$stream VOUCH_TEXT_FROM=$text_from /usr/bin/time -v -o "$work/time" \
         "$vouch" run "$work/bench.yaml" --concurrency "$concurrency" --no-progress --quiet \
         -o "json=$work/report.json" -o "human=$work/report.txt" \
         >"$work/vouch.out" 2>"$work/vouch.err" || rc=$?
@@ -145,16 +145,16 @@ for n in $sizes; do
         die "vouch check failed: $(tail -n 5 "$work/check.err")"
     load_mib=$(mib "$(peak_kb "$work/time")")
     say "  loading the file alone: peak RSS $load_mib MiB"
-    for mode in streamed "all read" "in memory"; do
+    for mode in streamed "as text" "in memory"; do
         if [[ $mode != streamed ]] && ((compare_max == 0 || n > compare_max)); then
             continue
         fi
-        stream=1 text_after=""
+        stream=1 text_from=""
         case $mode in
-        "all read") text_after=1000000000 ;;
+        "as text") text_from=0 ;;
         "in memory") stream=0 ;;
         esac
-        read -r kb wall probe_ms < <(run_vouch "$n" "$stream" "$text_after")
+        read -r kb wall probe_ms < <(run_vouch "$n" "$stream" "$text_from")
         rate=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
         phase_rate=$(awk -v n="$n" -v ms="$probe_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
         peak=$(mib "$kb")

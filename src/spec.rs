@@ -199,9 +199,9 @@ pub struct ProbeEntry {
 }
 
 /// A probe's kind and settings: read, or kept as where their text is. A
-/// large file keeps its probes past the first [`TEXT_AFTER`] that way (a
-/// probe read takes several hundred bytes, where it is a few): each is read
-/// again from the file, with the same variables, when it runs.
+/// file of [`TEXT_FROM`] bytes or more keeps its probes that way (a probe
+/// read takes several hundred bytes, where it is a few): each is read again
+/// from the file, with the same variables, when it runs.
 #[derive(Debug, Clone)]
 enum Spec {
     Read(Arc<ProbeSpec>),
@@ -253,15 +253,16 @@ fn text_hash(text: &[u8]) -> u32 {
     hasher.finish() as u32
 }
 
-/// How many probes of a file are read and kept before the rest are kept as
-/// text (`VOUCH_TEXT_AFTER` sets it; 0 keeps every eligible probe as text).
-pub const TEXT_AFTER: usize = 100_000;
+/// The size of a probe file (16 MiB, some 100,000 probes) from which its
+/// probes are kept as text (`VOUCH_TEXT_FROM` sets it in bytes; 0 keeps
+/// every file's).
+pub const TEXT_FROM: usize = 16 << 20;
 
-fn text_after() -> usize {
-    std::env::var("VOUCH_TEXT_AFTER")
+fn text_from() -> usize {
+    std::env::var("VOUCH_TEXT_FROM")
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(TEXT_AFTER)
+        .unwrap_or(TEXT_FROM)
 }
 
 /// Where a probe file's text is and what its items were read with, for the
@@ -703,17 +704,17 @@ fn read_str(
     file: Option<std::fs::File>,
     options: &LoadOptions<'_>,
 ) -> (Option<ProbeFile>, Vec<Diagnostic>) {
-    read_keeping_text_after(path, source, file, options, text_after())
+    read_keeping_text(path, source, file, options, source.len() >= text_from())
 }
 
-/// [`read_str`], keeping the probes past the first `after` as text, to be
-/// read again from `file` (or from a copy of `source` without one).
-fn read_keeping_text_after(
+/// [`read_str`], keeping the probes as text when `keep_text`, to be read
+/// again from `file` (or from a copy of `source` without one).
+fn read_keeping_text(
     path: &Path,
     source: &str,
     file: Option<std::fs::File>,
     options: &LoadOptions<'_>,
-    after: usize,
+    keep_text: bool,
 ) -> (Option<ProbeFile>, Vec<Diagnostic>) {
     let text = source.strip_prefix('\u{feff}').unwrap_or(source);
     let markdown = path
@@ -745,8 +746,7 @@ fn read_keeping_text_after(
         bom: source.len() - text.len(),
         text: None,
         fast: true,
-        read: 0,
-        after,
+        keep_text,
         cursor: (1, 0),
     };
     let parsed = node::parse_items(text, &mut stream);
@@ -864,10 +864,8 @@ struct Stream<'l, 'a, 'o> {
     /// Whether the fast path reads the document (granit's documents may
     /// hold anchors: their probes are not kept as text).
     fast: bool,
-    /// Probes read so far, and how many are read before the rest are kept
-    /// as text.
-    read: usize,
-    after: usize,
+    /// Whether probes are kept as text (the file is large).
+    keep_text: bool,
     /// A line number and the byte offset (in the parsed text) where it starts.
     cursor: (usize, usize),
 }
@@ -936,10 +934,9 @@ impl<'s> node::ItemSink<'s> for Stream<'_, '_, '_> {
         let Some(mut item) = cx.item(&node) else {
             return;
         };
-        if self.fast && self.read >= self.after {
+        if self.fast && self.keep_text {
             self.keep_as_text(&mut item, node.pos.line);
         }
-        self.read += item.probes.len();
         self.items.push(item);
     }
 
@@ -949,7 +946,6 @@ impl<'s> node::ItemSink<'s> for Stream<'_, '_, '_> {
         self.items.clear();
         self.text = None;
         self.fast = false;
-        self.read = 0;
     }
 }
 
@@ -2202,18 +2198,18 @@ mod tests {
             "HOST" => Some("http://127.0.0.1:9".to_owned()),
             _ => None,
         };
-        let read = |after: usize| {
+        let read = |keep: bool| {
             let options = LoadOptions {
                 target: None,
                 sets: &[],
                 env: &env,
             };
-            match read_keeping_text_after(Path::new("p.yaml"), source, None, &options, after) {
+            match read_keeping_text(Path::new("p.yaml"), source, None, &options, keep) {
                 (Some(file), diagnostics) if diagnostics.is_empty() => file,
                 (_, diagnostics) => panic!("{diagnostics:?}"),
             }
         };
-        let (kept, read) = (read(0), read(usize::MAX));
+        let (kept, read) = (read(true), read(false));
         let probes = |file: &ProbeFile| -> Vec<ProbeEntry> {
             file.items.iter().flat_map(|i| i.probes.clone()).collect()
         };
@@ -2256,7 +2252,7 @@ mod tests {
             env: &env,
         };
         let opened = std::fs::File::open(&path).expect("open");
-        let (file, diagnostics) = read_keeping_text_after(&path, source, Some(opened), &options, 0);
+        let (file, diagnostics) = read_keeping_text(&path, source, Some(opened), &options, true);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let file = file.expect("loaded");
         let (a, b) = (&file.items[0].probes[0], &file.items[1].probes[0]);
@@ -2269,12 +2265,12 @@ mod tests {
         assert!(format!("{:?}", a.spec().expect("read again")).contains("/a"));
         // The loaded file itself changed in place: an error, not another probe.
         let opened = std::fs::File::open(&path).expect("open");
-        let (file, _) = read_keeping_text_after(
+        let (file, _) = read_keeping_text(
             &path,
             &source.replace("/a", "/z"),
             Some(opened),
             &options,
-            0,
+            true,
         );
         let file = file.expect("loaded");
         std::fs::write(&path, source.replace("/b", "/y")).expect("rewrite in place");

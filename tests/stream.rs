@@ -4,9 +4,10 @@
 //! every item once, in file order, with the right counts, and are the
 //! reports of the same run with its outcomes kept in memory
 //! (`VOUCH_STREAM=0`), timings and the run's own times masked. The file is
-//! block style, so the streamed run keeps its probes past the 10,000th as
-//! text and reads each again when it runs; the run kept in memory reads
-//! and keeps every probe (`VOUCH_TEXT_AFTER`): the reports are the same.
+//! block style, and the streamed run keeps its probes as text and reads each
+//! again when it runs, as for a file of 16 MiB or more (`VOUCH_TEXT_FROM=0`);
+//! the run kept in memory reads and keeps every probe: the reports are the
+//! same.
 
 #[path = "support/server.rs"]
 mod server;
@@ -75,10 +76,10 @@ fn run(dir: &Path, stream: bool) -> (Value, String) {
         &format!("human={human}"),
     ])
     .env("VOUCH_STREAM", if stream { "1" } else { "0" })
-    // Streamed: probes past the 10,000th kept as text.
+    // Streamed: the probes kept as text, as in a large file.
     .env(
-        "VOUCH_TEXT_AFTER",
-        if stream { "10000" } else { "1000000000" },
+        "VOUCH_TEXT_FROM",
+        if stream { "0" } else { "1000000000000" },
     )
     .current_dir(dir)
     .spawn();
