@@ -39,8 +39,28 @@ pub enum MergeError {
 
 /// SHA-256 of `bytes`, in lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes))
+}
+
+/// SHA-256 of the file at `path`, in lowercase hex, read a block at a time:
+/// a probe file of a million probes is not held twice.
+fn file_sha256_hex(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut block = vec![0; 64 << 10];
+    loop {
+        match file.read(&mut block) {
+            Ok(0) => return Ok(hex(context.finish())),
+            Ok(n) => context.update(&block[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn hex(digest: ring::digest::Digest) -> String {
     use std::fmt::Write as _;
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     digest
         .as_ref()
         .iter()
@@ -61,7 +81,7 @@ pub struct SourceHashes {
 impl SourceHashes {
     /// Hashes the files the run loaded, by the paths they were loaded from.
     pub fn of(files: &[crate::spec::ProbeFile], checklist: Option<&Checklist>) -> SourceHashes {
-        let hash = |path: &Path| std::fs::read(path).ok().map(|b| sha256_hex(&b));
+        let hash = |path: &Path| file_sha256_hex(path).ok();
         SourceHashes {
             files: files.iter().map(|f| hash(&f.path)).collect(),
             checklist: checklist.and_then(|c| c.path.as_deref()).and_then(hash),
@@ -358,6 +378,17 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_file_is_hashed_block_by_block_as_its_bytes_are() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("probes.yaml");
+        // Several blocks, the last one partial.
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(file_sha256_hex(&path).expect("hashed"), sha256_hex(&bytes));
+        assert!(file_sha256_hex(&dir.path().join("missing")).is_err());
     }
 
     #[test]

@@ -649,23 +649,25 @@ pub fn load_every(paths: &[PathBuf], options: &LoadOptions<'_>) -> Loaded {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {
-        let (source, opened) = match read_file(path) {
-            Ok(read) => read,
-            Err(e) => {
-                diagnostics.push(Diagnostic::new(
-                    path,
-                    "",
-                    Pos::default(),
-                    format!("cannot read `{}`: {e}", path.display()),
-                ));
-                continue;
-            }
-        };
-        let (file, mut found) = read_str(path, &source, opened, options);
+        let (file, mut found) = load_file(path, options);
         files.extend(file);
         diagnostics.append(&mut found);
     }
     Loaded { files, diagnostics }
+}
+
+/// Reads and loads one probe file.
+fn load_file(path: &Path, options: &LoadOptions<'_>) -> (Option<ProbeFile>, Vec<Diagnostic>) {
+    match read_file(path) {
+        Ok((source, opened)) => read_str(path, &source, opened, options),
+        Err(e) => {
+            let message = format!("cannot read `{}`: {e}", path.display());
+            (
+                None,
+                vec![Diagnostic::new(path, "", Pos::default(), message)],
+            )
+        }
+    }
 }
 
 /// A file's text, and the file kept open when it is a regular one: the
