@@ -779,6 +779,12 @@ fn read_keeping_text(
     if let Some(file_text) = file_text {
         let _ = file_text.env.set(seen.take());
         let _ = file_text.checked.set(cx.checked.clone());
+        let probes = file.iter().flat_map(|f| &f.items).flat_map(|i| &i.probes);
+        let kept = probes.filter(|p| p.is_text()).count();
+        tracing::debug!(
+            "{}: {kept} probes kept as text, read again when they run",
+            path.display()
+        );
     }
     if !cx.diagnostics.is_empty() {
         cx.diagnostics.sort_by_key(|d| d.pos);
@@ -948,6 +954,7 @@ impl<'s> node::ItemSink<'s> for Stream<'_, '_, '_> {
         self.items.clear();
         self.text = None;
         self.fast = false;
+        self.cursor = (1, 0);
     }
 }
 

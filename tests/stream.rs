@@ -81,6 +81,7 @@ fn run(dir: &Path, stream: bool) -> (Value, String) {
         "VOUCH_TEXT_FROM",
         if stream { "0" } else { "1000000000000" },
     )
+    .env("VOUCH_LOG", "vouch=debug")
     .current_dir(dir)
     .spawn();
     let out: Output = wait_output(child, Instant::now(), Duration::from_secs(600));
@@ -88,6 +89,19 @@ fn run(dir: &Path, stream: bool) -> (Value, String) {
     let report = std::fs::read_to_string(dir.join(json)).expect("the JSON report");
     let report: Value = serde_json::from_str(&report).expect("the JSON report parses");
     let human = std::fs::read_to_string(dir.join(human)).expect("the human report");
+    // Every probe of the streamed run was kept as text (none has settings).
+    let kept = if stream {
+        ITEMS + ITEMS.div_ceil(TWO_PROBES_EVERY)
+    } else {
+        0
+    };
+    let said = format!("{kept} probes kept as text");
+    assert_eq!(
+        out.stderr.contains(&said),
+        stream,
+        "{said}?\n{}",
+        out.stderr
+    );
     (report, human)
 }
 
