@@ -1167,17 +1167,21 @@ fn heavy_probes(files: &[ProbeFile], options: &RunOptions) -> Vec<Diagnostic> {
     }
     let mut diagnostics = Vec::new();
     for file in files {
-        let source = std::fs::read_to_string(&file.path).unwrap_or_default();
+        // Read only to quote a line: a large file is not read twice for nothing.
+        let mut source: Option<String> = None;
         for item in &file.items {
             if !runner::is_selected(item, options.only.as_deref()) {
                 continue;
             }
             for entry in &item.probes {
                 if let Some(why) = entry.budget().heavy() {
+                    let source = source.get_or_insert_with(|| {
+                        std::fs::read_to_string(&file.path).unwrap_or_default()
+                    });
                     diagnostics.push(
                         Diagnostic::new(
                             &file.path,
-                            &source,
+                            source,
                             entry.pos,
                             format!("`{}` probe plans {why}", entry.kind()),
                         )

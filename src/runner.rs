@@ -182,6 +182,12 @@ fn deadline_of(budget: Budget, timeout: Duration) -> Duration {
     }
 }
 
+/// An index of the run's jobs, items or probes, held in 32 bits.
+fn job_index(index: usize) -> u32 {
+    // At 80 bytes a job, 2^32 jobs would be 320 GiB.
+    u32::try_from(index).expect("a run holds fewer than 2^32 probes")
+}
+
 /// Isolated probes are never retried: a second burst right after the first
 /// would meet the limiter the first one tripped.
 fn attempts_of(budget: Budget, entry: &ProbeEntry, file_retries: Option<u32>) -> u32 {
@@ -435,15 +441,15 @@ pub async fn run_each(
                     }))
                 };
                 jobs.push(Job {
-                    item: index as u32,
-                    probe: p as u32,
-                    of: item.probes.len() as u32,
+                    item: job_index(index),
+                    probe: job_index(p),
+                    of: job_index(item.probes.len()),
                     entry: entry.clone(),
                     file: Arc::clone(&file_jobs),
                     cx,
                 });
             }
-            let members = first as u32..jobs.len() as u32;
+            let members = job_index(first)..job_index(jobs.len());
             let phase_of = |i: u32| jobs[i as usize].budget().phase;
             if item.probes.iter().any(ProbeEntry::is_chained) {
                 // A chain runs in order, in the isolated phase when one of
@@ -1197,9 +1203,13 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
     captured.extend(values);
     let (verdict, findings) = last.unwrap_or((Verdict::Error, Findings::default()));
     let flaky = verdict == Verdict::Pass && attempts.len() > 1;
+    // From the spec read once (a probe kept as text is read again for each).
+    let name = job.entry.settings().name.clone();
     ProbeOutcome {
-        kind: job.entry.kind().to_owned(),
-        name: redactor.text(&probe_name(&job.entry)).into_owned(),
+        kind: spec.kind().to_owned(),
+        name: redactor
+            .text(&name.unwrap_or_else(|| spec.describe()))
+            .into_owned(),
         location: job.location(),
         verdict,
         flaky,

@@ -297,24 +297,36 @@ impl FileText {
                 self.path.display(),
             )
         };
+        let changed = || {
+            format!(
+                "{}:{pos}: the probe file changed since it was loaded: run again (or reload `vouch watch`)",
+                self.path.display(),
+            )
+        };
         let (offset, len) = (text.offset as usize, text.len as usize);
         let read;
         let item = match &self.origin {
             Origin::Memory(source) => source.get(offset..offset + len).ok_or_else(lost)?,
             Origin::File(file) => {
                 let mut bytes = vec![0; len];
-                read_at(file, &mut bytes, offset as u64).map_err(|e| {
-                    format!("{}: cannot read the probe again: {e}", self.path.display())
-                })?;
+                match read_at(file, &mut bytes, offset as u64) {
+                    Ok(()) if text_hash(&bytes) == text.hash => {}
+                    // Shorter now, or other bytes: not what was checked.
+                    Ok(()) => return Err(changed()),
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        return Err(changed());
+                    }
+                    Err(e) => {
+                        let path = self.path.display();
+                        return Err(format!("{path}: cannot read the probe again: {e}"));
+                    }
+                }
                 read = bytes;
                 std::str::from_utf8(&read).map_err(|_| lost())?
             }
         };
         if text_hash(item.as_bytes()) != text.hash {
-            return Err(format!(
-                "{}:{pos}: the probe file changed since it was loaded: run again (or reload `vouch watch`)",
-                self.path.display(),
-            ));
+            return Err(changed());
         }
         let mut root = node::parse(item).map_err(|_| lost())?;
         let Value::Seq(items) = &mut root.value else {
@@ -2286,6 +2298,10 @@ mod tests {
         let err = file.items[1].probes[0].spec().expect_err("changed");
         assert!(err.contains("changed since it was loaded"), "{err}");
         assert!(err.contains("p.yaml:10:9"), "{err}");
+        // Cut short: the same error.
+        std::fs::write(&path, &source[..source.len() - 8]).expect("truncate in place");
+        let err = file.items[1].probes[0].spec().expect_err("changed");
+        assert!(err.contains("changed since it was loaded"), "{err}");
     }
 
     #[test]

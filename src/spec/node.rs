@@ -564,7 +564,8 @@ impl<'s, 'k> Builder<'s, 'k> {
     }
 
     /// Whether the innermost open collection is the root mapping's
-    /// `items:` sequence (not anchored: an alias could copy it).
+    /// `items:` sequence (not anchored: an alias could copy it), with no
+    /// `<<` before it (its entries join the root only when it closes).
     fn is_top_items(&self) -> bool {
         let [root, items] = self.frames.as_slice() else {
             return false;
@@ -572,7 +573,9 @@ impl<'s, 'k> Builder<'s, 'k> {
         items.map.is_none()
             && items.anchor == 0
             && root.map.as_ref().is_some_and(|map| {
-                !map.merging && map.key.as_ref().is_some_and(|key| key.name == "items")
+                !map.merging
+                    && map.merge_at.is_none()
+                    && map.key.as_ref().is_some_and(|key| key.name == "items")
             })
     }
 
@@ -1445,6 +1448,7 @@ mod tests {
             "items: &all\n  - a\n  - b\ncopy: *all\n",
             "top:\n  items:\n    - a\n",
             "- items:\n    - a\n",
+            "base: &b {x: 1}\n<<: {vars: *b}\nitems:\n  - a\n",
         ] {
             let mut taken = Taken::default();
             let streamed = parse_items(source, &mut taken).expect("valid");
