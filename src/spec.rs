@@ -198,6 +198,9 @@ pub struct ProbeEntry {
     settings: Option<Arc<EntrySettings>>,
 }
 
+// A large file holds one entry per probe, and the runner one more per job.
+const _: () = assert!(std::mem::size_of::<ProbeEntry>() <= 48);
+
 /// A probe's kind and settings: read, or kept as where their text is. A
 /// file of [`TEXT_FROM`] bytes or more keeps its probes that way (a probe
 /// read takes several hundred bytes, where it is a few): each is read again
@@ -224,6 +227,8 @@ struct TextSpec {
     probe: u16,
     /// [`ProbeSpec::sends_http`], for the run's plan.
     sends_http: bool,
+    /// Its kind's index in [`KINDS`], for reports of probes that did not run.
+    kind: u8,
 }
 
 /// Where the probes kept as text are read again from.
@@ -517,7 +522,13 @@ impl ProbeEntry {
 
     /// Its kind's name.
     pub fn kind(&self) -> &'static str {
-        self.spec().map_or("probe", |spec| spec.kind())
+        match &self.spec {
+            Spec::Read(spec) => spec.kind(),
+            Spec::Text(text) => KINDS
+                .get(usize::from(text.kind))
+                .copied()
+                .unwrap_or("probe"),
+        }
     }
 
     /// What it does, in a few words (`GET http://…/health`).
@@ -535,10 +546,12 @@ impl ProbeEntry {
         let Spec::Read(spec) = &self.spec else {
             return;
         };
-        let (Ok(offset), Ok(len), Ok(probe)) = (
+        let kind = KINDS.iter().position(|&k| k == spec.kind());
+        let (Ok(offset), Ok(len), Ok(probe), Some(Ok(kind))) = (
             u32::try_from(item.offset),
             u32::try_from(item.len),
             u16::try_from(probe),
+            kind.map(u8::try_from),
         ) else {
             return;
         };
@@ -552,6 +565,7 @@ impl ProbeEntry {
             hash: item.hash,
             probe,
             sends_http: spec.sends_http(),
+            kind,
         });
     }
 
@@ -2244,6 +2258,7 @@ mod tests {
             assert_eq!(kept.pos, read.pos);
             assert_eq!(kept.budget(), once.budget());
             assert_eq!(kept.sends_http(), once.sends_http());
+            assert_eq!(kept.kind(), once.kind());
         }
         // The environment as the load saw it, and the variables.
         let health = format!("{:?}", probes(&kept)[0].spec().expect("read again"));
