@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -23,7 +22,11 @@ pub mod diag;
 pub mod node;
 pub mod pem;
 mod preflight;
+mod text;
 pub mod vars;
+
+pub use text::TEXT_FROM;
+use text::{FileText, ItemText, Origin, TextSpec, text_from};
 
 pub use diag::Diagnostic;
 use node::{Key, Node, Pos, Value};
@@ -211,208 +214,6 @@ enum Spec {
     Text(TextSpec),
 }
 
-/// Where a probe kept as text is: its item's text in the file, and its
-/// place among the item's probes.
-#[derive(Debug, Clone)]
-struct TextSpec {
-    file: Arc<FileText>,
-    /// The byte offset of the item's first line (its `- `) and the item's
-    /// length in bytes.
-    offset: u32,
-    len: u32,
-    /// A hash of the item's text: a file changed since it was loaded is
-    /// an error, never a different probe.
-    hash: u32,
-    /// The probe's index in the item's `probes:`.
-    probe: u16,
-    /// [`ProbeSpec::sends_http`], for the run's plan.
-    sends_http: bool,
-    /// Its kind's index in [`KINDS`], for reports of probes that did not run.
-    kind: u8,
-}
-
-/// Where the probes kept as text are read again from.
-enum Origin {
-    /// The file, open since it was loaded (kept open, it is the same file
-    /// even when another is renamed to its path).
-    File(std::fs::File),
-    /// A text loaded from memory.
-    Memory(String),
-}
-
-#[cfg(unix)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
-/// The hash kept of an item's text.
-fn text_hash(text: &[u8]) -> u32 {
-    use std::hash::{DefaultHasher, Hasher};
-    let mut hasher = DefaultHasher::new();
-    hasher.write(text);
-    hasher.finish() as u32
-}
-
-/// The size of a probe file (16 MiB, some 100,000 probes) from which its
-/// probes are kept as text (`VOUCH_TEXT_FROM` sets it in bytes; 0 keeps
-/// every file's).
-pub const TEXT_FROM: usize = 16 << 20;
-
-fn text_from() -> usize {
-    std::env::var("VOUCH_TEXT_FROM")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(TEXT_FROM)
-}
-
-/// Where a probe file's text is and what its items were read with, for the
-/// probes kept as text.
-struct FileText {
-    path: PathBuf,
-    origin: Origin,
-    head: Head,
-    has_target: bool,
-    defaults_identity: preflight::Identity,
-    /// Every environment variable the file read, with the value it had:
-    /// a probe read again sees what the load saw. Set when the load ends.
-    env: OnceLock<HashMap<String, Option<String>>>,
-    /// The files the load read and checked, with their answers.
-    checked: OnceLock<HashMap<preflight::Checked, Result<(), String>>>,
-}
-
-impl fmt::Debug for FileText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileText")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FileText {
-    /// Reads the probe of `text`, written at `pos`, again as the load read it.
-    fn read(&self, text: &TextSpec, pos: Pos) -> Result<Arc<ProbeSpec>, String> {
-        let lost = || {
-            format!(
-                "{}:{pos}: the probe kept as text could not be read again (a bug in vouch)",
-                self.path.display(),
-            )
-        };
-        let changed = || {
-            format!(
-                "{}:{pos}: the probe file changed since it was loaded: run again (or reload `vouch watch`)",
-                self.path.display(),
-            )
-        };
-        let (offset, len) = (text.offset as usize, text.len as usize);
-        let read;
-        let item = match &self.origin {
-            Origin::Memory(source) => source.get(offset..offset + len).ok_or_else(lost)?,
-            Origin::File(file) => {
-                let mut bytes = vec![0; len];
-                match read_at(file, &mut bytes, offset as u64) {
-                    Ok(()) if text_hash(&bytes) == text.hash => {}
-                    // Shorter now, or other bytes: not what was checked.
-                    Ok(()) => return Err(changed()),
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                        return Err(changed());
-                    }
-                    Err(e) => {
-                        let path = self.path.display();
-                        return Err(format!("{path}: cannot read the probe again: {e}"));
-                    }
-                }
-                read = bytes;
-                std::str::from_utf8(&read).map_err(|_| lost())?
-            }
-        };
-        if text_hash(item.as_bytes()) != text.hash {
-            return Err(changed());
-        }
-        let mut root = node::parse(item).map_err(|_| lost())?;
-        let Value::Seq(items) = &mut root.value else {
-            return Err(lost());
-        };
-        let probes = items
-            .first_mut()
-            .and_then(|item| match &mut item.value {
-                Value::Map(entries) => entries.iter_mut().find(|(k, _)| k.name == "probes"),
-                _ => None,
-            })
-            .map(|(_, probes)| &mut probes.value);
-        let Some(Value::Seq(probes)) = probes else {
-            return Err(lost());
-        };
-        let probe = probes.get_mut(usize::from(text.probe)).ok_or_else(lost)?;
-        // Lines counted from the item's: moved to the file's.
-        let before = pos.line.checked_sub(probe.pos.line).ok_or_else(lost)?;
-        shift_lines(probe, before);
-        // Its diagnostics are not reported (the load reported them), so
-        // the item's text stands for the file's.
-        let mut cx = Loader::new(&self.path, item);
-        cx.has_target = self.has_target;
-        cx.defaults_identity = self.defaults_identity.clone();
-        cx.checked = self.checked.get().cloned().unwrap_or_default();
-        let env = |name: &str| {
-            self.env
-                .get()
-                .and_then(|env| env.get(name).cloned().flatten())
-        };
-        cx.interpolate(probe, &self.head.scope(&env));
-        match cx.probe(probe).map(|entry| entry.spec) {
-            Some(Spec::Read(spec)) if cx.diagnostics.is_empty() => Ok(spec),
-            _ => Err(lost()),
-        }
-    }
-}
-
-/// An item's text in its file: from the byte `offset`, `len` bytes, and
-/// their hash.
-#[derive(Clone, Copy)]
-struct ItemText {
-    offset: usize,
-    len: usize,
-    hash: u32,
-}
-
-/// The item whose `- ` starts `text`: its first line and every following
-/// line indented deeper than its dash, blank, or a comment.
-fn item_text(text: &str) -> &str {
-    let dash = text.bytes().take_while(|&b| b == b' ').count();
-    let mut end = text.find('\n').map_or(text.len(), |i| i + 1);
-    while end < text.len() {
-        let next = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
-        let line = &text[end..next];
-        let content = line.trim_start_matches(' ');
-        let indent = line.len() - content.len();
-        let blank = content.trim_end().is_empty() || content.starts_with('#');
-        if !blank && indent <= dash {
-            break;
-        }
-        end = next;
-    }
-    &text[..end]
-}
-
-/// Moves every position in `node` down by `lines`.
-fn shift_lines(node: &mut Node<'_>, lines: usize) {
-    node.pos.line += lines;
-    match &mut node.value {
-        Value::Seq(items) => items.iter_mut().for_each(|n| shift_lines(n, lines)),
-        Value::Map(entries) => {
-            for (key, value) in entries {
-                key.pos.line += lines;
-                shift_lines(value, lines);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The settings of a probe entry besides its kind, all optional.
 #[derive(Debug, Clone, Default)]
 pub struct EntrySettings {
@@ -487,7 +288,7 @@ impl ProbeEntry {
     pub fn spec(&self) -> Result<Arc<ProbeSpec>, String> {
         match &self.spec {
             Spec::Read(spec) => Ok(Arc::clone(spec)),
-            Spec::Text(text) => text.file.read(text, self.pos),
+            Spec::Text(text) => text.read(self.pos),
         }
     }
 
@@ -503,7 +304,7 @@ impl ProbeEntry {
     pub fn sends_http(&self) -> bool {
         match &self.spec {
             Spec::Read(spec) => spec.sends_http(),
-            Spec::Text(text) => text.sends_http,
+            Spec::Text(text) => text.sends_http(),
         }
     }
 
@@ -524,10 +325,7 @@ impl ProbeEntry {
     pub fn kind(&self) -> &'static str {
         match &self.spec {
             Spec::Read(spec) => spec.kind(),
-            Spec::Text(text) => KINDS
-                .get(usize::from(text.kind))
-                .copied()
-                .unwrap_or("probe"),
+            Spec::Text(text) => text.kind(),
         }
     }
 
@@ -546,27 +344,12 @@ impl ProbeEntry {
         let Spec::Read(spec) = &self.spec else {
             return;
         };
-        let kind = KINDS.iter().position(|&k| k == spec.kind());
-        let (Ok(offset), Ok(len), Ok(probe), Some(Ok(kind))) = (
-            u32::try_from(item.offset),
-            u32::try_from(item.len),
-            u16::try_from(probe),
-            kind.map(u8::try_from),
-        ) else {
-            return;
-        };
-        if self.settings.is_some() || spec.budget() != Budget::SINGLE || spec.runs_programs() {
+        if self.settings.is_some() {
             return;
         }
-        self.spec = Spec::Text(TextSpec {
-            file: Arc::clone(file),
-            offset,
-            len,
-            hash: item.hash,
-            probe,
-            sends_http: spec.sends_http(),
-            kind,
-        });
+        if let Some(text) = TextSpec::new(file, item, probe, spec) {
+            self.spec = Spec::Text(text);
+        }
     }
 
     /// Its settings besides the kind.
@@ -922,20 +705,11 @@ impl Stream<'_, '_, '_> {
         let Some(offset) = self.offset_of(line) else {
             return;
         };
-        let offset = self.bom + offset;
-        let rest = &self.source[offset..];
-        let Some(head) = self
-            .head
-            .as_ref()
-            .filter(|_| rest.trim_start_matches(' ').starts_with("- "))
-        else {
+        let Some(item_text) = ItemText::at(self.source, self.bom + offset) else {
             return;
         };
-        let text = item_text(rest);
-        let item_text = ItemText {
-            offset,
-            len: text.len(),
-            hash: text_hash(text.as_bytes()),
+        let Some(head) = &self.head else {
+            return;
         };
         let cx = &self.cx;
         let (source, file) = (self.source, &mut self.file);
@@ -2317,20 +2091,6 @@ mod tests {
         std::fs::write(&path, &source[..source.len() - 8]).expect("truncate in place");
         let err = file.items[1].probes[0].spec().expect_err("changed");
         assert!(err.contains("changed since it was loaded"), "{err}");
-    }
-
-    #[test]
-    fn an_item_kept_as_text_ends_where_its_indentation_does() {
-        let text = "  - item: a\n    probes:\n\n# note\n      - tcp: x\n  - item: b\n";
-        assert_eq!(
-            item_text(text),
-            "  - item: a\n    probes:\n\n# note\n      - tcp: x\n"
-        );
-        assert_eq!(
-            item_text("- item: a\n  probes: []\nname: n\n"),
-            "- item: a\n  probes: []\n"
-        );
-        assert_eq!(item_text("  - item: last"), "  - item: last");
     }
 
     #[test]
