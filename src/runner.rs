@@ -182,6 +182,11 @@ fn deadline_of(budget: Budget, timeout: Duration) -> Duration {
     }
 }
 
+/// The jobs of a unit (its indices are held in 32 bits).
+fn jobs_of(unit: &Range<u32>) -> Range<usize> {
+    unit.start as usize..unit.end as usize
+}
+
 /// An index of the run's jobs, items or probes, held in 32 bits.
 fn job_index(index: usize) -> u32 {
     // At 80 bytes a job, 2^32 jobs would be 320 GiB.
@@ -539,7 +544,7 @@ pub async fn run_each(
             let mut ran_before = !concurrent.is_empty();
             for unit in isolated {
                 let mut captured = Captured::new();
-                for index in unit.start as usize..unit.end as usize {
+                for index in jobs_of(&unit) {
                     let job = &jobs[index];
                     if collector.is_stopped() {
                         break;
@@ -662,7 +667,7 @@ async fn run_concurrent(
                             && let Some(unit) = indices.get(next.fetch_add(1, Ordering::Relaxed))
                         {
                             let mut captured = Captured::new();
-                            for index in unit.start as usize..unit.end as usize {
+                            for index in jobs_of(unit) {
                                 if collector.is_stopped() {
                                     break;
                                 }
@@ -965,11 +970,12 @@ fn refused(job: &Job, why: &str, redactor: &Redactor) -> ProbeOutcome {
 }
 
 fn probe_name(entry: &ProbeEntry) -> String {
-    entry
-        .settings()
-        .name
-        .clone()
-        .unwrap_or_else(|| entry.describe())
+    named_or(entry, || entry.describe())
+}
+
+/// The probe's `name:`, else `describe` (what it does).
+fn named_or(entry: &ProbeEntry, describe: impl FnOnce() -> String) -> String {
+    entry.settings().name.clone().unwrap_or_else(describe)
 }
 
 /// A probe that could not start: a capture it uses is missing, its
@@ -1204,12 +1210,10 @@ async fn run_probe(job: &Job, run_secrets: &RunSecrets, captured: &mut Captured)
     let (verdict, findings) = last.unwrap_or((Verdict::Error, Findings::default()));
     let flaky = verdict == Verdict::Pass && attempts.len() > 1;
     // From the spec read once (a probe kept as text is read again for each).
-    let name = job.entry.settings().name.clone();
+    let name = named_or(&job.entry, || spec.describe());
     ProbeOutcome {
         kind: spec.kind().to_owned(),
-        name: redactor
-            .text(&name.unwrap_or_else(|| spec.describe()))
-            .into_owned(),
+        name: redactor.text(&name).into_owned(),
         location: job.location(),
         verdict,
         flaky,
